@@ -1,0 +1,117 @@
+//! Bearer tokens: HS256 JWTs whose `sub` is the user id.
+
+use super::error::ApiError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest user id accepted; it becomes part of object keys.
+const MAX_USER_ID_LEN: usize = 64;
+
+/// The claims of a bearer token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Signs and checks bearer tokens with one shared secret.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").finish_non_exhaustive()
+    }
+}
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Whether `user` is safe to embed in an object key: 1–64 of `[A-Za-z0-9_-]`.
+#[must_use]
+pub fn valid_user_id(user: &str) -> bool {
+    (1..=MAX_USER_ID_LEN).contains(&user.len())
+        && user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Tokens {
+    /// Tokens signed with `secret`.
+    #[must_use]
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    /// Mints a token for `user` valid for `ttl`.
+    ///
+    /// # Errors
+    /// When `user` is not a valid user id.
+    pub fn mint(&self, user: &str, ttl: Duration) -> Result<String, String> {
+        if !valid_user_id(user) {
+            return Err(format!("invalid user id {user:?}: use 1-64 of A-Z a-z 0-9 _ -"));
+        }
+        let iat = unix_now();
+        let claims = Claims { sub: user.to_owned(), iat, exp: iat + ttl.as_secs() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
+    }
+
+    /// Checks an `Authorization` header value and returns the user id.
+    ///
+    /// # Errors
+    /// 401 errors: missing, invalid or expired token.
+    pub fn user(&self, authorization: Option<&http::HeaderValue>) -> Result<String, ApiError> {
+        let value = authorization.ok_or(ApiError::MissingToken)?;
+        let value = value.to_str().map_err(|_| ApiError::InvalidToken("not ASCII".into()))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(ApiError::MissingToken)?
+            .trim();
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+                _ => ApiError::InvalidToken(e.to_string()),
+            })?;
+        if !valid_user_id(&data.claims.sub) {
+            return Err(ApiError::InvalidToken("sub is not a valid user id".into()));
+        }
+        Ok(data.claims.sub)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let tokens = Tokens::new(b"secret");
+        let t = tokens.mint("user-1", Duration::from_secs(60)).unwrap();
+        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        assert_eq!(tokens.user(Some(&header)).unwrap(), "user-1");
+        assert!(matches!(tokens.user(None), Err(ApiError::MissingToken)));
+        let other = Tokens::new(b"other");
+        assert!(matches!(other.user(Some(&header)), Err(ApiError::InvalidToken(_))));
+        assert!(tokens.mint("../etc", Duration::from_secs(60)).is_err());
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        let tokens = Tokens::new(b"secret");
+        let claims = Claims { sub: "u".into(), iat: 0, exp: unix_now() - 3600 };
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        assert!(matches!(tokens.user(Some(&header)), Err(ApiError::TokenExpired)));
+    }
+}

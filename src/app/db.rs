@@ -1,0 +1,170 @@
+//! File metadata in SQLite: one row per completed upload.
+//!
+//! Presigning writes nothing here (the upload id is self-describing); only completed, verified
+//! files get a row. The key is unique, so completing twice (or racing) yields one row.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A completed, verified file.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Public id of the file.
+    pub file_id: String,
+    /// User id of the owner.
+    pub owner: String,
+    /// Object key in the bucket.
+    pub key: String,
+    /// Sanitised client filename (metadata only).
+    pub filename: String,
+    /// Content type the object was stored with.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The store's ETag.
+    pub etag: String,
+    /// When the upload was authorised (RFC 3339).
+    pub created_at: String,
+    /// When the file was verified and recorded (RFC 3339).
+    pub completed_at: String,
+}
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+#[error("database {path}: {source}")]
+pub struct DbError {
+    path: String,
+    #[source]
+    source: rusqlite::Error,
+}
+
+/// The metadata store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS files (
+    file_id      TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    key          TEXT NOT NULL UNIQUE,
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    etag         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    completed_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_owner ON files(owner);
+";
+
+impl Db {
+    /// Opens (or creates) the database at `path`.
+    ///
+    /// # Errors
+    /// [`DbError`] naming the path.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let name = path.display().to_string();
+        let err = |source| DbError { path: name.clone(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: name })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let conn = self.conn.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .unwrap_or_else(|e| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+        .map_err(|source| DbError { path, source })
+    }
+
+    /// Records `file` unless a row with its key exists; returns the row that is stored.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn insert(&self, file: FileRecord) -> Result<FileRecord, DbError> {
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO files (file_id, owner, key, filename, content_type, size, etag, created_at, completed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(key) DO NOTHING",
+                params![
+                    file.file_id,
+                    file.owner,
+                    file.key,
+                    file.filename,
+                    file.content_type,
+                    i64::try_from(file.size).unwrap_or(i64::MAX),
+                    file.etag,
+                    file.created_at,
+                    file.completed_at
+                ],
+            )?;
+            query_one(c, "key", &file.key).map(|r| r.unwrap_or(file))
+        })
+        .await
+    }
+
+    /// The file with `file_id`, if any.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn by_id(&self, file_id: &str) -> Result<Option<FileRecord>, DbError> {
+        let id = file_id.to_owned();
+        self.with(move |c| query_one(c, "file_id", &id)).await
+    }
+
+    /// The file stored under `key`, if any.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn by_key(&self, key: &str) -> Result<Option<FileRecord>, DbError> {
+        let key = key.to_owned();
+        self.with(move |c| query_one(c, "key", &key)).await
+    }
+
+    /// Number of recorded files.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn count(&self) -> Result<u64, DbError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    }
+}
+
+fn query_one(c: &Connection, column: &'static str, value: &str) -> rusqlite::Result<Option<FileRecord>> {
+    // `column` is one of two literals chosen above, never client input.
+    let sql = format!(
+        "SELECT file_id, owner, key, filename, content_type, size, etag, created_at, completed_at FROM files WHERE {column} = ?1"
+    );
+    c.query_row(&sql, [value], |r| {
+        Ok(FileRecord {
+            file_id: r.get(0)?,
+            owner: r.get(1)?,
+            key: r.get(2)?,
+            filename: r.get(3)?,
+            content_type: r.get(4)?,
+            size: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+            etag: r.get(6)?,
+            created_at: r.get(7)?,
+            completed_at: r.get(8)?,
+        })
+    })
+    .optional()
+}

@@ -1,0 +1,174 @@
+//! What the broker and the proxy share, so the only difference between them is where the bytes
+//! flow: configuration, auth, upload policy, post-upload verification, metadata and errors.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod policy;
+pub mod verify;
+
+use crate::metrics::Meter;
+use crate::storage::client::{self, ClientError, S3Target};
+use axum::Router;
+use axum::routing::get;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest lifetime of a presigned PUT URL.
+pub const MAX_PUT_EXPIRY: Duration = Duration::from_secs(15 * 60);
+/// Longest lifetime of a presigned GET URL.
+pub const MAX_GET_EXPIRY: Duration = Duration::from_secs(3600);
+/// Token secret used when none is configured (local runs and demos only; logged as a warning).
+pub const DEV_TOKEN_SECRET: &str = "presign-bench-dev-secret";
+
+/// Validated configuration of the broker or the proxy.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The object store.
+    pub s3: S3Target,
+    /// HMAC secret of bearer tokens (and, derived from it, of upload ids).
+    pub token_secret: String,
+    /// SQLite file; `None` for a file in a temporary directory.
+    pub db_path: Option<PathBuf>,
+    /// Allowed types and maximum size.
+    pub policy: policy::Policy,
+    /// Lifetime of presigned PUT URLs.
+    pub put_expiry: Duration,
+    /// Lifetime of presigned GET URLs.
+    pub get_expiry: Duration,
+}
+
+/// Errors of starting the broker or the proxy.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A flag is out of range.
+    #[error("{flag}: {message}")]
+    Config {
+        /// The flag, e.g. `--put-expiry`.
+        flag: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The store is unusable.
+    #[error(transparent)]
+    Storage(#[from] ClientError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// A temporary directory for the default database cannot be made.
+    #[error("cannot create a temporary directory for the database: {0}")]
+    TempDir(std::io::Error),
+}
+
+impl AppConfig {
+    /// Checks the limits the security rules set.
+    ///
+    /// # Errors
+    /// [`StartError::Config`] naming the flag.
+    pub fn validate(&self) -> Result<(), StartError> {
+        let limit = |flag, value: Duration, max: Duration| {
+            if value.is_zero() || value > max {
+                Err(StartError::Config {
+                    flag,
+                    message: format!(
+                        "{} is outside 1s..={}",
+                        humantime::format_duration(value),
+                        humantime::format_duration(max)
+                    ),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        limit("--put-expiry", self.put_expiry, MAX_PUT_EXPIRY)?;
+        limit("--get-expiry", self.get_expiry, MAX_GET_EXPIRY)?;
+        if self.policy.allowed_types.is_empty() {
+            return Err(StartError::Config { flag: "--allowed-types", message: "no content type allowed".into() });
+        }
+        if self.policy.max_size == 0 {
+            return Err(StartError::Config { flag: "--max-size", message: "must be at least 1 byte".into() });
+        }
+        Ok(())
+    }
+}
+
+/// The state both servers share.
+#[derive(Debug)]
+pub struct App {
+    /// Validated configuration.
+    pub config: AppConfig,
+    /// S3 client whose sockets are counted as the storage side.
+    pub s3: aws_sdk_s3::Client,
+    /// Metadata of completed files.
+    pub db: db::Db,
+    /// Bearer token checks.
+    pub tokens: auth::Tokens,
+    /// App-tier counters.
+    pub meter: Arc<Meter>,
+    /// Keeps the default database's directory alive.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl App {
+    /// Validates `config`, connects to the store (creating the bucket if missing) and opens the
+    /// database.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the flag, the endpoint or the database path.
+    pub async fn start(config: AppConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let meter = Meter::new();
+        let s3 = client::build(&config.s3, meter.clone())?;
+        client::ensure_bucket(&s3, &config.s3).await?;
+        let (db_path, tmp) = if let Some(p) = &config.db_path {
+            (p.clone(), None)
+        } else {
+            let dir = tempfile::Builder::new().prefix("presign-bench-db").tempdir().map_err(StartError::TempDir)?;
+            (dir.path().join("files.sqlite3"), Some(dir))
+        };
+        let db = db::Db::open(&db_path)?;
+        tracing::info!(db = %db_path.display(), endpoint = %config.s3.endpoint, bucket = %config.s3.bucket, "app ready");
+        let tokens = auth::Tokens::new(config.token_secret.as_bytes());
+        Ok(Self { config, s3, db, tokens, meter, _tmp: tmp })
+    }
+
+    /// The user id of a request's bearer token.
+    ///
+    /// # Errors
+    /// 401 errors.
+    pub fn user(&self, headers: &http::HeaderMap) -> Result<String, error::ApiError> {
+        self.tokens.user(headers.get(http::header::AUTHORIZATION))
+    }
+
+    /// RFC 3339 time stamp of now, for metadata.
+    #[must_use]
+    pub fn now_rfc3339() -> String {
+        humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    }
+}
+
+/// `/healthz` and `/metrics`, shared by both servers.
+pub fn admin_routes(meter: Arc<Meter>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/metrics",
+            get(|axum::extract::State(meter): axum::extract::State<Arc<Meter>>| async move {
+                ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&meter))
+            }),
+        )
+        .with_state(meter)
+}
+
+/// Turns a JSON body into `T`, with the JSON error codes: `malformed_json` for syntax,
+/// `invalid_request` for missing fields or wrong types.
+///
+/// # Errors
+/// 400 errors.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, error::ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => error::ApiError::InvalidRequest(e.to_string()),
+        _ => error::ApiError::MalformedJson(e.to_string()),
+    })
+}

@@ -1,0 +1,123 @@
+//! What may be uploaded and under which key: type and size checks, server-side keys, filenames.
+
+use super::error::ApiError;
+
+/// Longest filename kept as metadata, in bytes.
+pub const MAX_FILENAME_BYTES: usize = 255;
+
+/// The upload rules of one deployment.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Content types that may be uploaded, lowercase.
+    pub allowed_types: Vec<String>,
+    /// Largest object, in bytes.
+    pub max_size: u64,
+}
+
+impl Policy {
+    /// Checks a declared content type and size, in the order clients fix them: type, then size.
+    ///
+    /// Returns the normalised type (lowercase, parameters dropped) that is signed and stored.
+    ///
+    /// # Errors
+    /// 415 for a type not allowed, 400 for size 0, 413 above the maximum.
+    pub fn check(&self, content_type: &str, size: u64) -> Result<String, ApiError> {
+        let normalised = normalise_type(content_type);
+        if !self.allowed_types.contains(&normalised) {
+            return Err(ApiError::UnsupportedType {
+                content_type: content_type.to_owned(),
+                allowed: self.allowed_types.join(","),
+            });
+        }
+        if size == 0 {
+            return Err(ApiError::InvalidSize);
+        }
+        if size > self.max_size {
+            return Err(ApiError::TooLarge { size, max: self.max_size });
+        }
+        Ok(normalised)
+    }
+}
+
+/// `image/JPEG; charset=x` → `image/jpeg`.
+#[must_use]
+pub fn normalise_type(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// The file extension used in keys for a content type.
+#[must_use]
+pub fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "application/pdf" => "pdf",
+        "video/mp4" => "mp4",
+        "text/plain" => "txt",
+        _ => "bin",
+    }
+}
+
+/// A fresh object key, generated here and never taken from the client:
+/// `uploads/<user-id>/<uuid>.<ext>`. `user` must have passed [`super::auth::valid_user_id`].
+#[must_use]
+pub fn new_key(user: &str, content_type: &str) -> String {
+    format!("uploads/{user}/{}.{}", uuid::Uuid::new_v4(), extension(content_type))
+}
+
+/// The filename kept as metadata: its last path component, without control characters,
+/// trimmed, at most [`MAX_FILENAME_BYTES`]; `upload` when nothing is left.
+#[must_use]
+pub fn sanitise_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let mut cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+    if cleaned.len() > MAX_FILENAME_BYTES {
+        let mut cut = MAX_FILENAME_BYTES;
+        while !cleaned.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cleaned.truncate(cut);
+    }
+    if cleaned.is_empty() { "upload".to_owned() } else { cleaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy { allowed_types: vec!["image/jpeg".into(), "application/pdf".into()], max_size: 100 }
+    }
+
+    #[test]
+    fn checks_type_then_size() {
+        assert_eq!(policy().check("Image/JPEG; q=1", 10).unwrap(), "image/jpeg");
+        assert!(matches!(policy().check("text/html", 10), Err(ApiError::UnsupportedType { .. })));
+        assert!(matches!(policy().check("image/jpeg", 0), Err(ApiError::InvalidSize)));
+        assert!(matches!(policy().check("image/jpeg", 101), Err(ApiError::TooLarge { size: 101, max: 100 })));
+    }
+
+    #[test]
+    fn keys_are_server_side() {
+        let key = new_key("u1", "image/jpeg");
+        let rest = key.strip_prefix("uploads/u1/").unwrap();
+        let (id, ext) = rest.split_once('.').unwrap();
+        assert_eq!(ext, "jpg");
+        assert!(uuid::Uuid::parse_str(id).is_ok());
+    }
+
+    #[test]
+    fn filenames_are_sanitised() {
+        assert_eq!(sanitise_filename("../../etc/passwd"), "passwd");
+        assert_eq!(sanitise_filename("a\\b\\c.jpg"), "c.jpg");
+        assert_eq!(sanitise_filename("x\0y\n.png"), "xy.png");
+        assert_eq!(sanitise_filename(".."), "upload");
+        assert_eq!(sanitise_filename(""), "upload");
+        let long = "é".repeat(300);
+        let s = sanitise_filename(&long);
+        assert!(s.len() <= MAX_FILENAME_BYTES && s.chars().all(|c| c == 'é'));
+    }
+}

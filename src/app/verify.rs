@@ -1,0 +1,113 @@
+//! Post-upload checks: the stored object must have the signed size and type, and its first bytes
+//! must carry the declared type's magic numbers. What fails is deleted.
+
+use super::error::ApiError;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+/// How many leading bytes are sniffed for magic numbers.
+pub const SNIFF_LEN: usize = 512;
+
+/// What an object must look like.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    /// Object key.
+    pub key: &'a str,
+    /// Signed size in bytes.
+    pub size: u64,
+    /// Signed content type.
+    pub content_type: &'a str,
+}
+
+/// Checks that `head` (the first bytes of an object) matches `declared`'s magic numbers.
+/// Types the `infer` crate has no matcher for are not sniffed.
+///
+/// # Errors
+/// [`ApiError::ContentMismatch`] naming what was detected.
+pub fn check_magic(declared: &str, head: &[u8]) -> Result<(), ApiError> {
+    if !infer::is_mime_supported(declared) || infer::is_mime(head, declared) {
+        return Ok(());
+    }
+    Err(ApiError::ContentMismatch {
+        declared: declared.to_owned(),
+        detected: infer::get(head).map_or("unknown", |t| t.mime_type()).to_owned(),
+    })
+}
+
+/// Verifies the stored object against `expected` with one ranged GET (size from `Content-Range`,
+/// type from `Content-Type`, magic numbers from the first [`SNIFF_LEN`] bytes) and returns its
+/// ETag. A mismatching object is deleted.
+///
+/// # Errors
+/// 409 when the object is missing, 422 when it does not match (after deleting it), 502 when the
+/// store fails.
+pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expected<'_>) -> Result<String, ApiError> {
+    let response = s3
+        .get_object()
+        .bucket(bucket)
+        .key(expected.key)
+        .range(format!("bytes=0-{}", SNIFF_LEN - 1))
+        .send()
+        .await
+        .map_err(|e| {
+            if e.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
+                ApiError::ObjectMissing { key: expected.key.to_owned() }
+            } else {
+                ApiError::Storage(DisplayErrorContext(&e).to_string())
+            }
+        })?;
+    let size = response
+        .content_range()
+        .and_then(|r| r.rsplit('/').next()?.parse::<u64>().ok())
+        .or_else(|| response.content_length().and_then(|l| u64::try_from(l).ok()))
+        .unwrap_or(0);
+    let content_type = response.content_type().unwrap_or_default().to_owned();
+    let etag = response.e_tag().unwrap_or_default().trim_matches('"').to_owned();
+    let mut body = response.body;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    while head.len() < SNIFF_LEN {
+        match body.try_next().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(ApiError::Storage(format!("reading {}: {e}", expected.key))),
+        }
+    }
+    drop(body);
+    let verdict = if size != expected.size {
+        Err(ApiError::SizeMismatch { expected: expected.size, actual: size })
+    } else if super::policy::normalise_type(&content_type) != expected.content_type {
+        Err(ApiError::TypeMismatch { expected: expected.content_type.to_owned(), actual: content_type })
+    } else {
+        check_magic(expected.content_type, &head)
+    };
+    match verdict {
+        Ok(()) => Ok(etag),
+        Err(e) => Err(reject(s3, bucket, expected.key, e).await),
+    }
+}
+
+/// Deletes `key` because of `why`, and returns `why`.
+pub async fn reject(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, why: ApiError) -> ApiError {
+    tracing::info!(key, "rejecting upload: {why}");
+    if let Err(e) = s3.delete_object().bucket(bucket).key(key).send().await {
+        tracing::error!(key, "deleting a rejected object failed: {}", DisplayErrorContext(&e));
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_numbers() {
+        assert!(check_magic("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]).is_ok());
+        assert!(check_magic("image/png", b"\x89PNG\r\n\x1a\n....").is_ok());
+        assert!(check_magic("application/pdf", b"%PDF-1.7\n").is_ok());
+        assert!(check_magic("video/mp4", b"\0\0\0\x18ftypisom\0\0\0\0").is_ok());
+        let err = check_magic("image/jpeg", b"%PDF-1.7\n").unwrap_err();
+        assert!(matches!(err, ApiError::ContentMismatch { ref detected, .. } if detected == "application/pdf"));
+        assert!(check_magic("image/png", b"hello").is_err());
+        assert!(check_magic("text/plain", b"anything").is_ok());
+    }
+}

@@ -1,0 +1,180 @@
+//! The reference presign broker: authenticates, validates, signs short-lived URLs, verifies
+//! completed uploads and records them. Bytes of files never cross it.
+//!
+//! - `POST /v1/uploads` → 201 a presigned PUT URL with Content-Type and Content-Length signed in
+//! - `POST /v1/uploads/{upload_id}/complete` → verifies the object, records it → 200
+//! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
+
+pub mod presign;
+pub mod upload_id;
+
+use crate::app::auth::unix_now;
+use crate::app::db::FileRecord;
+use crate::app::error::{ApiError, method_not_allowed, not_found};
+use crate::app::verify::{self, Expected};
+use crate::app::{App, AppConfig, StartError, admin_routes, parse_json, policy};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use presign::{Addressing, Presigner};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use upload_id::{Upload, UploadIds};
+
+/// How long after its PUT URL expires an upload may still be completed: an upload that started
+/// just before expiry may take this long to finish.
+pub const COMPLETE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// The broker's state.
+#[derive(Debug)]
+pub struct Broker {
+    /// What the broker shares with the proxy.
+    pub app: App,
+    presigner: Presigner,
+    upload_ids: UploadIds,
+}
+
+impl Broker {
+    /// Starts the shared app state and the presigner.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the flag, endpoint or database.
+    pub async fn start(config: AppConfig) -> Result<Self, StartError> {
+        let s3 = &config.s3;
+        let presigner = Presigner::new(
+            &s3.endpoint,
+            &s3.bucket,
+            &s3.region,
+            &s3.credentials.access_key,
+            &s3.credentials.secret_key,
+            Addressing::Path,
+        )
+        .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
+        let upload_ids = UploadIds::new(config.token_secret.as_bytes());
+        let app = App::start(config).await?;
+        Ok(Self { app, presigner, upload_ids })
+    }
+}
+
+/// Serves the broker on `listener` until `shutdown` resolves, counting client-side bytes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    broker: Arc<Broker>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let meter = broker.app.meter.clone();
+    crate::server::serve_router(listener, router(broker), meter, shutdown).await;
+}
+
+/// The broker's routes, `/healthz` and `/metrics` included.
+pub fn router(broker: Arc<Broker>) -> Router {
+    let meter = broker.app.meter.clone();
+    Router::new()
+        .route("/v1/uploads", post(create_upload).fallback(method_not_allowed))
+        .route("/v1/uploads/{upload_id}/complete", post(complete).fallback(method_not_allowed))
+        .route("/v1/files/{file_id}", get(download).fallback(method_not_allowed))
+        .with_state(broker)
+        .merge(admin_routes(meter))
+        .fallback(not_found)
+}
+
+/// Body of `POST /v1/uploads`. Other fields (a client-chosen `key`, say) are ignored.
+#[derive(Debug, Deserialize)]
+struct CreateUpload {
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let user = b.app.user(&headers)?;
+    let request: CreateUpload = parse_json(&body)?;
+    let content_type = b.app.config.policy.check(&request.content_type, request.size)?;
+    let key = policy::new_key(&user, &content_type);
+    let expiry = b.app.config.put_expiry;
+    let now = SystemTime::now();
+    let put = b
+        .presigner
+        .put(&key, &content_type, request.size, expiry, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let iat = unix_now();
+    let upload = Upload {
+        sub: user,
+        key,
+        ct: content_type,
+        size: request.size,
+        name: policy::sanitise_filename(&request.filename),
+        iat,
+        exp: iat + (expiry + COMPLETE_GRACE).as_secs(),
+    };
+    let upload_id = b.upload_ids.sign(&upload)?;
+    let body = serde_json::json!({
+        "upload_id": upload_id,
+        "key": upload.key,
+        "url": put.url,
+        "method": "PUT",
+        "headers": { "Content-Type": upload.ct, "Content-Length": upload.size.to_string() },
+        "expires_at": rfc3339(put.expires_at),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn complete(
+    State(b): State<Arc<Broker>>,
+    Path(upload_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<FileRecord>, ApiError> {
+    let user = b.app.user(&headers)?;
+    let upload = b.upload_ids.open(&upload_id)?;
+    if upload.sub != user {
+        return Err(ApiError::Forbidden);
+    }
+    if let Some(done) = b.app.db.by_key(&upload.key).await? {
+        return Ok(Json(done));
+    }
+    let expected = Expected { key: &upload.key, size: upload.size, content_type: &upload.ct };
+    let etag = verify::stored_object(&b.app.s3, &b.app.config.s3.bucket, expected).await?;
+    let record = FileRecord {
+        file_id: uuid::Uuid::new_v4().to_string(),
+        owner: upload.sub,
+        key: upload.key,
+        filename: upload.name,
+        content_type: upload.ct,
+        size: upload.size,
+        etag,
+        created_at: rfc3339(UNIX_EPOCH + Duration::from_secs(upload.iat)),
+        completed_at: App::now_rfc3339(),
+    };
+    Ok(Json(b.app.db.insert(record).await?))
+}
+
+async fn download(
+    State(b): State<Arc<Broker>>,
+    Path(file_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = b.app.user(&headers)?;
+    let file = b.app.db.by_id(&file_id).await?.ok_or(ApiError::NotFound)?;
+    if file.owner != user {
+        return Err(ApiError::Forbidden);
+    }
+    let get = b
+        .presigner
+        .get(&file.key, b.app.config.get_expiry, SystemTime::now())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let wants_json =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        let body = serde_json::json!({ "url": get.url, "expires_at": rfc3339(get.expires_at) });
+        return Ok(Json(body).into_response());
+    }
+    Ok((StatusCode::FOUND, [(header::LOCATION, get.url)]).into_response())
+}

@@ -1,0 +1,191 @@
+//! The command line: one binary, one subcommand per server plus the tools around them.
+
+use crate::app::{AppConfig, DEV_TOKEN_SECRET, policy::Policy};
+use crate::storage::client::S3Target;
+use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
+use crate::units::{parse_duration, parse_size};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Proves, with real servers and real bytes, why large files should not be proxied through
+/// application servers.
+#[derive(Debug, Parser)]
+#[command(name = "presign-bench", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded S3-compatible store (s3s-fs, SigV4 enforced).
+    Storage(StorageArgs),
+    /// Run the reference presign broker (default listen 127.0.0.1:8080).
+    Broker(ServerArgs),
+    /// Run the streaming upload proxy (default listen 127.0.0.1:8081).
+    Proxy(ServerArgs),
+    /// Print a bearer token for a user (for curl demos and the harness).
+    Token(TokenArgs),
+}
+
+/// S3 credentials: flags, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else local defaults
+/// (`presign-bench` / `presign-bench-secret`).
+#[derive(Debug, Args)]
+pub struct CredentialArgs {
+    /// S3 access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = DEFAULT_ACCESS_KEY)]
+    pub access_key: String,
+    /// S3 secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = DEFAULT_SECRET_KEY, hide_env_values = true, hide_default_value = true)]
+    pub secret_key: String,
+}
+
+impl CredentialArgs {
+    fn credentials(&self) -> Credentials {
+        Credentials { access_key: self.access_key.clone(), secret_key: self.secret_key.clone() }
+    }
+}
+
+/// Flags of `storage`.
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Where objects are kept [default: a temporary directory removed on exit].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// Flags shared by `broker` and `proxy`, so the two differ only in where the bytes flow.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8080 broker, 127.0.0.1:8081 proxy].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// S3 endpoint URL.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub s3_endpoint: String,
+    /// Bucket for uploads (created at start if missing).
+    #[arg(long, default_value = "uploads")]
+    pub bucket: String,
+    /// Region used in signatures.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// HMAC secret of bearer tokens [default: a fixed development secret, with a warning].
+    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// SQLite file for file metadata [default: a file in a temporary directory].
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Content types that may be uploaded, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "image/jpeg,image/png,image/webp,application/pdf,video/mp4")]
+    pub allowed_types: Vec<String>,
+    /// Largest upload.
+    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Lifetime of presigned PUT URLs (at most 15m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub put_expiry: Duration,
+    /// Lifetime of presigned GET URLs (at most 1h).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub get_expiry: Duration,
+}
+
+impl ServerArgs {
+    /// The app configuration these flags describe (validated when the app starts).
+    #[must_use]
+    pub fn config(&self) -> AppConfig {
+        AppConfig {
+            s3: S3Target {
+                endpoint: self.s3_endpoint.trim_end_matches('/').to_owned(),
+                region: self.region.clone(),
+                bucket: self.bucket.clone(),
+                credentials: self.credentials.credentials(),
+            },
+            token_secret: token_secret(self.token_secret.as_deref()),
+            db_path: self.db.clone(),
+            policy: Policy {
+                allowed_types: self.allowed_types.iter().map(|t| crate::app::policy::normalise_type(t)).collect(),
+                max_size: self.max_size,
+            },
+            put_expiry: self.put_expiry,
+            get_expiry: self.get_expiry,
+        }
+    }
+}
+
+/// Flags of `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// User id (1-64 of A-Z a-z 0-9 _ -).
+    #[arg(long)]
+    pub user: String,
+    /// How long the token is valid.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// HMAC secret, the broker's `--token-secret` [default: the development secret].
+    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+}
+
+fn token_secret(given: Option<&str>) -> String {
+    given.map_or_else(
+        || {
+            tracing::warn!("no --token-secret or PRESIGN_BENCH_TOKEN_SECRET: using the development secret");
+            DEV_TOKEN_SECRET.to_owned()
+        },
+        str::to_owned,
+    )
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever stops the command, with context naming the flag, address or endpoint.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    use crate::server::{announce, bind, shutdown_signal};
+    match cli.command {
+        Command::Storage(args) => {
+            let listener = bind(args.listen).await?;
+            let tmp;
+            let dir = if let Some(dir) = &args.data_dir {
+                std::fs::create_dir_all(dir).with_context(|| format!("--data-dir {}", dir.display()))?;
+                dir.clone()
+            } else {
+                tmp = tempfile::Builder::new().prefix("presign-bench-store").tempdir()?;
+                tmp.path().to_owned()
+            };
+            announce(&listener)?;
+            crate::storage::embedded::serve(listener, &dir, &args.credentials.credentials(), shutdown_signal()).await?;
+        }
+        Command::Broker(args) => {
+            let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))).await?;
+            let broker = Arc::new(crate::broker::Broker::start(args.config()).await?);
+            announce(&listener)?;
+            crate::broker::serve(listener, broker, shutdown_signal()).await;
+        }
+        Command::Proxy(args) => {
+            let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)))).await?;
+            let proxy = Arc::new(crate::proxy::Proxy::start(args.config()).await?);
+            announce(&listener)?;
+            crate::proxy::serve(listener, proxy, shutdown_signal()).await;
+        }
+        Command::Token(args) => {
+            let tokens = crate::app::auth::Tokens::new(token_secret(args.token_secret.as_deref()).as_bytes());
+            let token = tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! [`Counted`]: a stream wrapper that counts bytes where they cross the socket.
+
+use super::{Meter, Side};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Request-line prefixes that make a client connection an admin (scrape) connection.
+const ADMIN_PREFIXES: [&[u8]; 3] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz"];
+
+#[derive(Debug, Clone, Copy)]
+enum Class {
+    /// No byte read yet (client side only).
+    Unknown,
+    /// App traffic, counted; holds the open time for connection-seconds.
+    App { opened_us: u64 },
+    /// A scrape connection: bytes go to the admin counters.
+    Admin,
+}
+
+/// A stream that adds every byte read or written to a [`Meter`].
+#[derive(Debug)]
+pub struct Counted<T> {
+    inner: T,
+    meter: Arc<Meter>,
+    side: Side,
+    class: Class,
+}
+
+impl<T> Counted<T> {
+    /// Wraps a socket accepted from a client. It is classified (app or admin) on its first read.
+    pub fn accepted(inner: T, meter: Arc<Meter>) -> Self {
+        Self { inner, meter, side: Side::Client, class: Class::Unknown }
+    }
+
+    /// Wraps a socket the app opened to the object store.
+    pub fn connected(inner: T, meter: Arc<Meter>) -> Self {
+        let opened_us = meter.open(Side::Storage);
+        Self { inner, meter, side: Side::Storage, class: Class::App { opened_us } }
+    }
+
+    fn classify(&mut self, admin: bool) {
+        self.class = if admin { Class::Admin } else { Class::App { opened_us: self.meter.open(self.side) } };
+    }
+
+    fn count(&mut self, n: usize, read: bool) {
+        if matches!(self.class, Class::Unknown) {
+            // Written before anything was read: not a scrape.
+            self.class = Class::App { opened_us: self.meter.open(self.side) };
+        }
+        let n = n as u64;
+        let counter = match (self.class, read) {
+            (Class::Admin, true) => &self.meter.admin.bytes_in,
+            (Class::Admin, false) => &self.meter.admin.bytes_out,
+            (_, true) => &self.meter.side(self.side).bytes_in,
+            (_, false) => &self.meter.side(self.side).bytes_out,
+        };
+        counter.fetch_add(n, Relaxed);
+    }
+}
+
+impl<T> Drop for Counted<T> {
+    fn drop(&mut self) {
+        if let Class::App { opened_us } = self.class {
+            self.meter.close(self.side, opened_us);
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            if matches!(self.class, Class::Unknown) {
+                let first = &buf.filled()[before..];
+                let admin = ADMIN_PREFIXES.iter().any(|p| first.starts_with(p));
+                self.classify(admin);
+            }
+            self.count(n, true);
+        }
+        poll
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.count(n, false);
+        }
+        poll
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = poll {
+            self.count(n, false);
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl hyper_util::client::legacy::connect::Connection for Counted<tokio::net::TcpStream> {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.inner.connected()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_app_and_admin_apart() {
+        let meter = Meter::new();
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut app = Counted::accepted(a, meter.clone());
+        b.write_all(b"PUT /v1/proxy/uploads HTTP/1.1\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = app.read(&mut buf).await.unwrap();
+        app.write_all(b"HTTP/1.1 201 Created\r\n").await.unwrap();
+        assert_eq!(meter.client.bytes_in.load(Relaxed), n as u64);
+        assert_eq!(meter.client.bytes_out.load(Relaxed), 22);
+        assert_eq!(meter.client.open.load(Relaxed), 1);
+        drop(app);
+        assert_eq!(meter.client.open.load(Relaxed), 0);
+
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut scrape = Counted::accepted(a, meter.clone());
+        b.write_all(b"GET /metrics HTTP/1.1\r\n").await.unwrap();
+        let n = scrape.read(&mut buf).await.unwrap();
+        assert_eq!(meter.admin.bytes_in.load(Relaxed), n as u64);
+        assert_eq!(meter.client.connections.load(Relaxed), 1);
+    }
+}

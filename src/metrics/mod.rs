@@ -1,0 +1,157 @@
+//! App-tier accounting: bytes where they cross the socket, connections, CPU and peak RSS.
+//!
+//! The broker and the proxy wrap every accepted stream ([`Side::Client`]) and every connection of
+//! their S3 client ([`Side::Storage`]) in [`Counted`], so HTTP headers, chunk framing and bodies
+//! are all counted exactly as the kernel sees them. Counters are relaxed atomics: no locks on the
+//! hot path.
+//!
+//! Scrapes are not app traffic. A client connection whose first request targets `/metrics` or
+//! `/healthz` is an *admin* connection: its bytes go to separate counters
+//! (`presign_bench_admin_bytes_total`) and it is not counted as an app connection. A harness that
+//! scrapes must therefore use its own connections for scrapes, never reuse an upload connection.
+
+mod io;
+mod process;
+mod prometheus;
+
+pub use io::Counted;
+pub use process::{ProcessStats, process_stats};
+pub use prometheus::render;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Which side of the app tier a socket faces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Sockets accepted from clients.
+    Client,
+    /// Sockets the app opens to the object store.
+    Storage,
+}
+
+/// Counters of one side: bytes and connection lifetimes.
+#[derive(Debug, Default)]
+pub struct SideCounters {
+    /// Bytes read from the socket (requests for the client side, responses for the storage side).
+    pub bytes_in: AtomicU64,
+    /// Bytes written to the socket.
+    pub bytes_out: AtomicU64,
+    /// Connections counted so far.
+    pub connections: AtomicU64,
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Highest value `open` reached.
+    pub peak: AtomicU64,
+    /// Sum of the lifetimes of closed connections, in microseconds.
+    closed_us: AtomicU64,
+    /// Sum of the open times (microseconds since the meter's epoch) of connections open now, so
+    /// connection-seconds of open connections are `open * now - open_start_sum` without a lock.
+    open_start_sum_us: AtomicU64,
+}
+
+/// Counters of admin (scrape) connections, kept apart from app traffic.
+#[derive(Debug, Default)]
+pub struct AdminCounters {
+    /// Bytes read from admin connections.
+    pub bytes_in: AtomicU64,
+    /// Bytes written to admin connections.
+    pub bytes_out: AtomicU64,
+}
+
+/// All counters of one app-tier process.
+#[derive(Debug)]
+pub struct Meter {
+    epoch: Instant,
+    /// Client-facing sockets.
+    pub client: SideCounters,
+    /// Storage-facing sockets.
+    pub storage: SideCounters,
+    /// Scrape connections.
+    pub admin: AdminCounters,
+    /// Uploads the app is moving or verifying right now (proxied bodies, completions).
+    pub uploads_in_flight: AtomicU64,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            client: SideCounters::default(),
+            storage: SideCounters::default(),
+            admin: AdminCounters::default(),
+            uploads_in_flight: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Meter {
+    /// A new meter, shared by the server and the S3 client.
+    #[must_use]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The counters of one side.
+    #[must_use]
+    pub fn side(&self, side: Side) -> &SideCounters {
+        match side {
+            Side::Client => &self.client,
+            Side::Storage => &self.storage,
+        }
+    }
+
+    /// Counts an upload in flight until the guard drops.
+    #[must_use]
+    pub fn upload_started(self: &Arc<Self>) -> InFlight {
+        self.uploads_in_flight.fetch_add(1, Relaxed);
+        InFlight(self.clone())
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Records that a connection of `side` opened; returns its open time for [`Self::close`].
+    pub fn open(&self, side: Side) -> u64 {
+        let c = self.side(side);
+        let now = self.now_us();
+        c.connections.fetch_add(1, Relaxed);
+        c.open_start_sum_us.fetch_add(now, Relaxed);
+        let open = c.open.fetch_add(1, Relaxed) + 1;
+        c.peak.fetch_max(open, Relaxed);
+        now
+    }
+
+    /// Records that a connection opened at `opened_us` closed.
+    pub fn close(&self, side: Side, opened_us: u64) {
+        let c = self.side(side);
+        let now = self.now_us();
+        c.closed_us.fetch_add(now.saturating_sub(opened_us), Relaxed);
+        c.open_start_sum_us.fetch_sub(opened_us, Relaxed);
+        c.open.fetch_sub(1, Relaxed);
+    }
+
+    /// Connection-seconds of `side` so far, open connections included.
+    #[must_use]
+    pub fn connection_seconds(&self, side: Side) -> f64 {
+        let c = self.side(side);
+        let now = self.now_us();
+        let open = c.open.load(Relaxed);
+        let open_us = (open * now).saturating_sub(c.open_start_sum_us.load(Relaxed));
+        #[allow(clippy::cast_precision_loss)] // microsecond sums stay far below 2^53
+        let total = (c.closed_us.load(Relaxed) + open_us) as f64;
+        total / 1e6
+    }
+}
+
+/// An upload in flight; dropping it ends it.
+#[derive(Debug)]
+pub struct InFlight(Arc<Meter>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.uploads_in_flight.fetch_sub(1, Relaxed);
+    }
+}

@@ -1,0 +1,114 @@
+//! [`UploadBody`]: the client's request body on its way to the store, checked as it passes.
+//!
+//! It counts bytes against the declared length and sniffs the first bytes for the declared type's
+//! magic numbers. On a short body, a failed client stream or wrong magic numbers it fails the
+//! stream, which aborts the PutObject before the store commits anything; the cause is kept in
+//! [`Outcome`] for the response.
+
+use crate::app::error::ApiError;
+use crate::app::verify::{SNIFF_LEN, check_magic};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use sync_wrapper::SyncWrapper;
+
+/// Why the body failed, read by the handler after the PutObject returns.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome(Arc<Mutex<Option<ApiError>>>);
+
+impl Outcome {
+    /// The failure the body recorded, if any.
+    pub fn failure(&self) -> Option<ApiError> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    fn fail(&self, why: ApiError) -> std::io::Error {
+        let message = why.to_string();
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+        std::io::Error::other(message)
+    }
+}
+
+/// The request body, streamed and checked.
+pub struct UploadBody {
+    // axum's body is Send but not Sync; the S3 client wants Sync. Only `poll_frame` (with
+    // `&mut self`) touches it, so SyncWrapper is sound.
+    inner: SyncWrapper<axum::body::Body>,
+    expected: u64,
+    received: u64,
+    content_type: String,
+    /// The first bytes, until the magic check has run; empty afterwards.
+    head: Vec<u8>,
+    sniffed: bool,
+    outcome: Outcome,
+}
+
+impl UploadBody {
+    /// Wraps `inner`, which must carry exactly `expected` bytes of `content_type`.
+    pub fn new(inner: axum::body::Body, expected: u64, content_type: String) -> (Self, Outcome) {
+        let outcome = Outcome::default();
+        let body = Self {
+            inner: SyncWrapper::new(inner),
+            expected,
+            received: 0,
+            content_type,
+            head: Vec::with_capacity(SNIFF_LEN),
+            sniffed: false,
+            outcome: outcome.clone(),
+        };
+        (body, outcome)
+    }
+
+    fn sniff(&mut self, data: &[u8], at_end: bool) -> Result<(), std::io::Error> {
+        if self.sniffed {
+            return Ok(());
+        }
+        let take = (SNIFF_LEN - self.head.len()).min(data.len());
+        self.head.extend_from_slice(&data[..take]);
+        if self.head.len() < SNIFF_LEN && !at_end {
+            return Ok(());
+        }
+        self.sniffed = true;
+        let verdict = check_magic(&self.content_type, &self.head);
+        self.head = Vec::new();
+        verdict.map_err(|why| self.outcome.fail(why))
+    }
+
+    fn check(&mut self, frame: &Frame<Bytes>) -> Result<(), std::io::Error> {
+        let Some(data) = frame.data_ref() else { return Ok(()) };
+        self.received += data.len() as u64;
+        if self.received > self.expected {
+            let why = format!("received more than the declared {} bytes", self.expected);
+            return Err(self.outcome.fail(ApiError::IncompleteBody(why)));
+        }
+        self.sniff(data, self.received == self.expected)
+    }
+}
+
+impl Body for UploadBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(this.inner.get_mut()).poll_frame(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(this.check(&frame).map(|()| frame))),
+            Poll::Ready(Some(Err(e))) => {
+                let why = format!("client stream failed after {} of {} bytes: {e}", this.received, this.expected);
+                Poll::Ready(Some(Err(this.outcome.fail(ApiError::IncompleteBody(why)))))
+            }
+            Poll::Ready(None) if this.received < this.expected => {
+                let why = format!("received {} of the declared {} bytes", this.received, this.expected);
+                Poll::Ready(Some(Err(this.outcome.fail(ApiError::IncompleteBody(why)))))
+            }
+            Poll::Ready(None) => Poll::Ready(this.sniff(&[], true).err().map(Err)),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.expected - self.received)
+    }
+}

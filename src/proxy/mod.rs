@@ -1,0 +1,167 @@
+//! The streaming upload proxy: the broker's auth, validation, checks and metadata, but every byte
+//! of every file crosses the app tier on its way to the store.
+//!
+//! - `PUT /v1/proxy/uploads` (Authorization, Content-Type, Content-Length, X-Filename) → 201
+//! - `GET /v1/proxy/files/{file_id}` → owner only → the object's bytes, streamed
+//!
+//! The body is streamed, never buffered: memory per upload is bounded by hyper's read buffer
+//! and the S3 client's write buffer, whatever the file size.
+
+mod body;
+
+use crate::app::db::FileRecord;
+use crate::app::error::{ApiError, method_not_allowed, not_found};
+use crate::app::{App, AppConfig, StartError, admin_routes, policy};
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use body::UploadBody;
+use http::{HeaderMap, StatusCode, header};
+use std::sync::Arc;
+
+/// Header carrying the client's filename (kept as sanitised metadata only).
+pub const FILENAME_HEADER: &str = "x-filename";
+
+/// The proxy's state.
+#[derive(Debug)]
+pub struct Proxy {
+    /// What the proxy shares with the broker.
+    pub app: App,
+}
+
+impl Proxy {
+    /// Starts the shared app state.
+    ///
+    /// # Errors
+    /// [`StartError`] naming the flag, endpoint or database.
+    pub async fn start(config: AppConfig) -> Result<Self, StartError> {
+        Ok(Self { app: App::start(config).await? })
+    }
+}
+
+/// Serves the proxy on `listener` until `shutdown` resolves, counting client-side bytes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let meter = proxy.app.meter.clone();
+    crate::server::serve_router(listener, router(proxy), meter, shutdown).await;
+}
+
+/// The proxy's routes, `/healthz` and `/metrics` included.
+pub fn router(proxy: Arc<Proxy>) -> Router {
+    let meter = proxy.app.meter.clone();
+    Router::new()
+        .route("/v1/proxy/uploads", put(upload).fallback(method_not_allowed))
+        .route("/v1/proxy/files/{file_id}", get(download).fallback(method_not_allowed))
+        .with_state(proxy)
+        .merge(admin_routes(meter))
+        .fallback(not_found)
+}
+
+/// What a validated upload request declared.
+struct Declared {
+    user: String,
+    content_type: String,
+    size: u64,
+    filename: String,
+}
+
+fn declared(app: &App, headers: &HeaderMap) -> Result<Declared, ApiError> {
+    let user = app.user(headers)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let size = headers
+        .get(header::CONTENT_LENGTH)
+        .ok_or(ApiError::LengthRequired)?
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::InvalidRequest("Content-Length is not a number".into()))?;
+    let content_type = app.config.policy.check(content_type, size)?;
+    let filename =
+        headers.get(FILENAME_HEADER).map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    Ok(Declared { user, content_type, size, filename: policy::sanitise_filename(&filename) })
+}
+
+async fn upload(State(p): State<Arc<Proxy>>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    // Every refusal (401, 411, 413, 415) is answered before a byte of the body is read.
+    let declared = declared(&p.app, &parts.headers)?;
+    // The transfer runs in its own task so that a client that goes away mid-upload still gets its
+    // partial object cleaned up, and a finished object always gets its row.
+    let record =
+        tokio::spawn(store(p.clone(), declared, body)).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<FileRecord, ApiError> {
+    let app = &p.app;
+    let _in_flight = app.meter.upload_started();
+    let bucket = &app.config.s3.bucket;
+    let key = policy::new_key(&d.user, &d.content_type);
+    let created_at = App::now_rfc3339();
+    let (body, outcome) = UploadBody::new(body, d.size, d.content_type.clone());
+    let put = app
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type(&d.content_type)
+        .content_length(i64::try_from(d.size).unwrap_or(i64::MAX))
+        .body(ByteStream::from_body_1_x(body))
+        .send()
+        .await;
+    let output = match put {
+        Ok(output) => output,
+        Err(e) => {
+            let why = outcome.failure().unwrap_or_else(|| ApiError::Storage(DisplayErrorContext(&e).to_string()));
+            return Err(crate::app::verify::reject(&app.s3, bucket, &key, why).await);
+        }
+    };
+    let record = FileRecord {
+        file_id: uuid::Uuid::new_v4().to_string(),
+        owner: d.user,
+        key,
+        filename: d.filename,
+        content_type: d.content_type,
+        size: d.size,
+        etag: output.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+        created_at,
+        completed_at: App::now_rfc3339(),
+    };
+    match app.db.insert(record.clone()).await {
+        Ok(stored) => Ok(stored),
+        Err(e) => Err(crate::app::verify::reject(&app.s3, bucket, &record.key, e.into()).await),
+    }
+}
+
+async fn download(
+    State(p): State<Arc<Proxy>>,
+    Path(file_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let user = p.app.user(&headers)?;
+    let file = p.app.db.by_id(&file_id).await?.ok_or(ApiError::NotFound)?;
+    if file.owner != user {
+        return Err(ApiError::Forbidden);
+    }
+    let object = p
+        .app
+        .s3
+        .get_object()
+        .bucket(&p.app.config.s3.bucket)
+        .key(&file.key)
+        .send()
+        .await
+        .map_err(|e| ApiError::Storage(DisplayErrorContext(&e).to_string()))?;
+    let headers = [
+        (header::CONTENT_TYPE, file.content_type),
+        (header::CONTENT_LENGTH, file.size.to_string()),
+        (header::ETAG, format!("\"{}\"", file.etag)),
+    ];
+    Ok((headers, axum::body::Body::new(object.body.into_inner())).into_response())
+}

@@ -1,0 +1,121 @@
+//! The accept loop every server shares: counted sockets, HTTP/1.1, graceful shutdown.
+
+use crate::metrics::{Counted, Meter};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors of binding a listener.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// Why it failed (e.g. address in use).
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds `addr` (port 0 allowed).
+///
+/// # Errors
+/// [`BindError`] naming the address, e.g. when the port is in use.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })
+}
+
+/// Prints `listening on http://ADDR` as the first line on stdout, so a parent that started the
+/// server on port 0 learns the address.
+pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+    let addr = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}")?;
+    out.flush()?;
+    Ok(addr)
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains in-flight requests.
+///
+/// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it.
+pub async fn serve<S, B>(listener: TcpListener, service: S, meter: Arc<Meter>, shutdown: impl Future<Output = ()>)
+where
+    S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: log, back off briefly, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(Counted::accepted(stream, meter.clone()));
+        let conn = graceful.watch(http.serve_connection(io, service.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended with error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
+    }
+}
+
+/// Serves an axum router: [`serve`] for the broker and the proxy.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    meter: Arc<Meter>,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, shutdown).await;
+}
+
+/// Resolves on SIGINT or SIGTERM.
+///
+/// # Panics
+/// If the SIGTERM handler cannot be installed, which tokio documents as impossible on unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler cannot fail on unix");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received; draining");
+}

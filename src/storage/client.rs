@@ -1,0 +1,210 @@
+//! The app tier's S3 client: aws-sdk-s3 over a connector whose sockets are [`Counted`].
+//!
+//! aws-smithy-http-client builds its own TCP connector and offers no public hook to wrap the
+//! socket, so [`CountingHttpClient`] is a small hand-written `HttpClient`: hyper-util's pooled
+//! client over a connector that wraps each `TcpStream` in [`Counted`]. That is what lets the
+//! broker and the proxy report storage-facing bytes as they cross the socket, headers included.
+
+use super::Credentials;
+use crate::metrics::{Counted, Meter};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
+};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::body::SdkBody;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How long a TCP connect to the store may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the app tier's objects live.
+#[derive(Clone, Debug)]
+pub struct S3Target {
+    /// Endpoint URL, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// Region used in signatures.
+    pub region: String,
+    /// Bucket holding uploads.
+    pub bucket: String,
+    /// Keys of the app tier.
+    pub credentials: Credentials,
+}
+
+/// Errors of talking to the store at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The endpoint is not a usable URL.
+    #[error("invalid storage endpoint {endpoint:?}: {message}")]
+    Endpoint {
+        /// The URL given.
+        endpoint: String,
+        /// Why it is not usable.
+        message: String,
+    },
+    /// The store did not answer, or refused the bucket.
+    #[error("storage endpoint {endpoint} {action} failed: {message}")]
+    Unreachable {
+        /// The URL given.
+        endpoint: String,
+        /// What was attempted.
+        action: String,
+        /// The SDK's error, with its causes.
+        message: String,
+    },
+}
+
+/// Builds the S3 client for `target`, counting storage-facing bytes into `meter`.
+///
+/// # Errors
+/// [`ClientError::Endpoint`] for a URL that is not `http://` (or `https://` with the `https`
+/// feature).
+pub fn build(target: &S3Target, meter: Arc<Meter>) -> Result<aws_sdk_s3::Client, ClientError> {
+    let uri: http::Uri = target.endpoint.parse().map_err(|e: http::uri::InvalidUri| ClientError::Endpoint {
+        endpoint: target.endpoint.clone(),
+        message: e.to_string(),
+    })?;
+    let creds = aws_sdk_s3::config::Credentials::new(
+        &target.credentials.access_key,
+        &target.credentials.secret_key,
+        None,
+        None,
+        "presign-bench",
+    );
+    let mut config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .endpoint_url(&target.endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        // Checksums in trailers (aws-chunked) are not what either architecture is about.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        // A slow client legitimately pauses the proxied body; that is not a stalled store.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    match uri.scheme_str() {
+        Some("http") => {
+            config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter)));
+        }
+        #[cfg(feature = "https")]
+        Some("https") => {
+            tracing::warn!("https endpoint: storage-facing bytes are not counted (TLS client is the SDK's own)");
+        }
+        _ => {
+            return Err(ClientError::Endpoint {
+                endpoint: target.endpoint.clone(),
+                message: if cfg!(feature = "https") {
+                    "expected an http:// or https:// URL".into()
+                } else {
+                    "expected an http:// URL (build with --features https for https endpoints)".into()
+                },
+            });
+        }
+    }
+    Ok(aws_sdk_s3::Client::from_conf(config.build()))
+}
+
+/// Creates `bucket` unless it exists.
+///
+/// # Errors
+/// [`ClientError::Unreachable`] naming the endpoint when the store does not answer or refuses.
+pub async fn ensure_bucket(client: &aws_sdk_s3::Client, target: &S3Target) -> Result<(), ClientError> {
+    let fail = |action: &str, e: &dyn std::error::Error| ClientError::Unreachable {
+        endpoint: target.endpoint.clone(),
+        action: action.to_owned(),
+        message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    };
+    match client.head_bucket().bucket(&target.bucket).send().await {
+        Ok(_) => return Ok(()),
+        Err(e)
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_bucket::HeadBucketError::is_not_found) => {}
+        Err(e) => return Err(fail(&format!("HEAD bucket {}", target.bucket), &e)),
+    }
+    match client.create_bucket().bucket(&target.bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(fail(&format!("create bucket {}", target.bucket), &e)),
+    }
+}
+
+/// hyper-util's pooled client over [`CountingConnector`], as an SDK `HttpClient`.
+#[derive(Clone, Debug)]
+struct CountingHttpClient {
+    client: HyperClient<CountingConnector, SdkBody>,
+}
+
+impl CountingHttpClient {
+    fn new(meter: Arc<Meter>) -> Self {
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(CountingConnector { meter });
+        Self { client }
+    }
+}
+
+impl HttpClient for CountingHttpClient {
+    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+impl HttpConnector for CountingHttpClient {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.client.clone();
+        HttpConnectorFuture::new(async move {
+            let request = request.try_into_http1x().map_err(|e| ConnectorError::other(e.into(), None))?;
+            let response = client.request(request).await.map_err(|e| {
+                if e.is_connect() { ConnectorError::io(e.into()) } else { ConnectorError::other(e.into(), None) }
+            })?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
+}
+
+/// Opens plain TCP connections wrapped in [`Counted`] (storage side).
+#[derive(Clone, Debug)]
+struct CountingConnector {
+    meter: Arc<Meter>,
+}
+
+impl tower::Service<http::Uri> for CountingConnector {
+    type Response = TokioIo<Counted<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let meter = self.meter.clone();
+        Box::pin(async move {
+            let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
+            let port = uri.port_u16().unwrap_or(80);
+            let connect = TcpStream::connect((host.as_str(), port));
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
+            })??;
+            stream.set_nodelay(true)?;
+            Ok(TokioIo::new(Counted::connected(stream, meter)))
+        })
+    }
+}

@@ -1,0 +1,118 @@
+//! The embedded S3-compatible store: `s3s-fs` behind hyper, with real SigV4 checks.
+//!
+//! s3s 0.14 verifies header and presigned-query signatures (a changed key, bucket, expiry,
+//! Content-Type or Content-Length breaks the signature) and refuses expired URLs. Unlike AWS it
+//! accepts an `X-Amz-Expires` above seven days; [`ExpiryGuard`] refuses those in front of it so the
+//! embedded store is as strict as AWS.
+
+use super::Credentials;
+use crate::metrics::Meter;
+use crate::server;
+use hyper::body::Incoming;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use std::convert::Infallible;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use tokio::net::TcpListener;
+
+/// The longest presigned URL lifetime SigV4 allows: seven days, in seconds.
+pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 7 * 24 * 3600;
+
+/// Errors of starting the embedded store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be opened.
+    #[error("cannot use data directory {dir}: {message}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Builds the S3 service over `data_dir` with `credentials` enforced.
+///
+/// # Errors
+/// [`StoreError::DataDir`] when s3s-fs cannot use the directory.
+pub fn service(data_dir: &Path, credentials: &Credentials) -> Result<ExpiryGuard, StoreError> {
+    let fs = s3s_fs::FileSystem::new(data_dir)
+        .map_err(|e| StoreError::DataDir { dir: data_dir.display().to_string(), message: format!("{e:?}") })?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder
+        .set_auth(s3s::auth::SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
+    Ok(ExpiryGuard { inner: builder.build() })
+}
+
+/// Serves the store on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// [`StoreError`] when the data directory cannot be used.
+pub async fn serve(
+    listener: TcpListener,
+    data_dir: &Path,
+    credentials: &Credentials,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StoreError> {
+    let service = service(data_dir, credentials)?;
+    // The store's own traffic is not app-tier traffic: its meter is never exported.
+    server::serve(listener, service, Meter::new(), shutdown).await;
+    Ok(())
+}
+
+/// Refuses presigned requests whose `X-Amz-Expires` exceeds seven days, as AWS does, and turns
+/// s3s's internal errors into 500 responses.
+#[derive(Clone, Debug)]
+pub struct ExpiryGuard {
+    inner: S3Service,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
+    type Response = http::Response<s3s::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        if let Some(expires) = query_param(req.uri(), "X-Amz-Expires")
+            && expires.parse::<u64>().is_ok_and(|s| s > MAX_PRESIGN_EXPIRES_SECS)
+        {
+            return Box::pin(std::future::ready(Ok(too_long_expiry())));
+        }
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            Ok(hyper::service::Service::call(&inner, req).await.unwrap_or_else(|e| {
+                tracing::error!("s3 service error: {e:?}");
+                xml_error(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
+            }))
+        })
+    }
+}
+
+fn query_param<'a>(uri: &'a http::Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+fn too_long_expiry() -> http::Response<s3s::Body> {
+    xml_error(
+        http::StatusCode::BAD_REQUEST,
+        "AuthorizationQueryParametersError",
+        "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+    )
+}
+
+fn xml_error(status: http::StatusCode, code: &str, message: &str) -> http::Response<s3s::Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/xml")
+        .body(s3s::Body::from(body))
+        .expect("static response parts are valid")
+}

@@ -1,0 +1,24 @@
+//! Object storage: the embedded S3-compatible store and the S3 client of the app tier.
+
+pub mod client;
+pub mod embedded;
+
+/// Access key used when neither a flag nor `AWS_ACCESS_KEY_ID` gives one (local runs only).
+pub const DEFAULT_ACCESS_KEY: &str = "presign-bench";
+/// Secret key used when neither a flag nor `AWS_SECRET_ACCESS_KEY` gives one (local runs only).
+pub const DEFAULT_SECRET_KEY: &str = "presign-bench-secret";
+
+/// A static S3 access key pair.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The access key id.
+    pub access_key: String,
+    /// The secret access key.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("access_key", &self.access_key).finish_non_exhaustive()
+    }
+}

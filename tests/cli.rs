@@ -1,0 +1,136 @@
+//! The binary as users run it: readiness line, one-line errors, graceful shutdown, and the
+//! proxy's memory bound measured in its own process.
+
+// Tests compare small counters as f64 and build byte patterns by truncation on purpose.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::float_cmp)]
+#![allow(clippy::case_sensitive_file_extension_comparisons, clippy::unused_self)]
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// Runs the binary to completion (bounded) and returns (success, stdout, stderr).
+async fn run(args: &[&str]) -> (bool, String, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_presign-bench")).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("the command did not exit")
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn error_line(stderr: &str) -> &str {
+    stderr.lines().find(|l| l.starts_with("error")).unwrap_or_else(|| panic!("no error line in {stderr:?}"))
+}
+
+#[tokio::test]
+async fn port_in_use_is_a_one_line_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for cmd in ["storage", "broker", "proxy"] {
+        let (ok, _, stderr) = run(&[cmd, "--listen", &addr]).await;
+        assert!(!ok, "{cmd}");
+        assert!(error_line(&stderr).contains(&format!("cannot listen on {addr}")), "{cmd}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_store_names_the_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (ok, _, stderr) = run(&["broker", "--listen", "127.0.0.1:0", "--s3-endpoint", &url]).await;
+    assert!(!ok);
+    assert!(error_line(&stderr).contains(&url), "{stderr}");
+}
+
+#[tokio::test]
+async fn expiry_limits_are_enforced_at_start() {
+    let (ok, _, stderr) = run(&["broker", "--listen", "127.0.0.1:0", "--put-expiry", "20m"]).await;
+    assert!(!ok);
+    assert!(error_line(&stderr).contains("--put-expiry"), "{stderr}");
+    let (ok, _, stderr) = run(&["proxy", "--listen", "127.0.0.1:0", "--get-expiry", "2h"]).await;
+    assert!(!ok);
+    assert!(error_line(&stderr).contains("--get-expiry"), "{stderr}");
+    let (ok, _, stderr) = run(&["broker", "--max-size", "ten"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--max-size") && stderr.contains("\"ten\""), "{stderr}");
+}
+
+#[tokio::test]
+async fn token_command() {
+    let (ok, stdout, _) = run(&["token", "--user", "alice", "--ttl", "5m"]).await;
+    assert!(ok);
+    let token = stdout.trim();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let user = presign_bench::app::auth::Tokens::new(presign_bench::app::DEV_TOKEN_SECRET.as_bytes())
+        .user(Some(&http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap()))
+        .unwrap();
+    assert_eq!(user, "alice");
+    let (ok, _, stderr) = run(&["token", "--user", "../etc"]).await;
+    assert!(!ok);
+    assert!(error_line(&stderr).contains("--user"), "{stderr}");
+}
+
+#[tokio::test]
+async fn servers_shut_down_gracefully_on_sigterm() {
+    let mut store = spawn_bin(&["storage", "--listen", "127.0.0.1:0"]).await;
+    assert!(reqwest::get(format!("{}/", store.url)).await.is_ok());
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(store.child.id().unwrap()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), store.child.wait())
+        .await
+        .expect("no exit after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+/// A 64 MiB proxied upload, generated as it is sent, raises the proxy's peak RSS by less than
+/// 64 MiB: the body is streamed, not buffered.
+#[tokio::test]
+async fn proxy_memory_is_bounded_while_streaming() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let creds = ["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY];
+    let store = spawn_bin(&[&["storage", "--listen", "127.0.0.1:0", "--data-dir", dir][..], &creds].concat()).await;
+    let proxy =
+        spawn_bin(&[&["proxy", "--listen", "127.0.0.1:0", "--s3-endpoint", &store.url][..], &creds].concat()).await;
+    let token =
+        presign_bench::app::auth::Tokens::new(SECRET.as_bytes()).mint("alice", Duration::from_secs(600)).unwrap();
+    let http = client();
+    let upload = async |len: usize| {
+        let chunk = 64 * 1024;
+        let chunks = (0..len / chunk).map(move |i| {
+            let mut c = vec![(i % 251) as u8; chunk];
+            if i == 0 {
+                c[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+            }
+            Ok::<_, std::io::Error>(bytes::Bytes::from(c))
+        });
+        let r = http
+            .put(format!("{}/v1/proxy/uploads", proxy.url))
+            .bearer_auth(&token)
+            .header("content-type", "image/jpeg")
+            .header("content-length", len)
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    };
+    upload(1024 * 1024).await; // warm up allocator and connection pools
+    let idle = metric(&metrics(&proxy.url).await, "process_resident_memory_max_bytes");
+    upload(64 * 1024 * 1024).await;
+    let peak = metric(&metrics(&proxy.url).await, "process_resident_memory_max_bytes");
+    let grew = peak - idle;
+    assert!(grew < 64.0 * 1024.0 * 1024.0, "peak RSS grew by {grew} bytes (idle {idle}, peak {peak})");
+    eprintln!("proxy peak RSS: idle {idle} B, after 64 MiB upload {peak} B, grew {grew} B");
+}

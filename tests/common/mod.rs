@@ -1,0 +1,294 @@
+//! A TestStack: embedded store, broker and proxy on 127.0.0.1:0, in process, each test its own
+//! bucket, database and data directory. Plus helpers to run the real binary as a child process.
+
+#![allow(dead_code, clippy::unused_self)] // each test binary uses a different subset
+
+use presign_bench::app::AppConfig;
+use presign_bench::app::policy::Policy;
+use presign_bench::broker::{self, Broker};
+use presign_bench::proxy::{self, Proxy};
+use presign_bench::storage::Credentials;
+use presign_bench::storage::client::S3Target;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "test-token-secret";
+pub const ACCESS_KEY: &str = "test-access";
+pub const SECRET_KEY: &str = "test-secret-key";
+
+pub struct Stack {
+    pub storage: String,
+    pub broker: String,
+    pub proxy: String,
+    pub bucket: String,
+    pub data_dir: PathBuf,
+    pub broker_state: Arc<Broker>,
+    pub proxy_state: Arc<Proxy>,
+    pub http: reqwest::Client,
+    _tmp: tempfile::TempDir,
+    _stop: Vec<oneshot::Sender<()>>,
+}
+
+fn stop_signal() -> (oneshot::Sender<()>, impl Future<Output = ()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    (tx, async move {
+        let _ = rx.await;
+    })
+}
+
+pub fn credentials() -> Credentials {
+    Credentials { access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into() }
+}
+
+/// The app configuration of a stack whose store is at `storage`.
+pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
+    AppConfig {
+        s3: S3Target {
+            endpoint: storage.to_owned(),
+            region: "us-east-1".into(),
+            bucket: bucket.to_owned(),
+            credentials: credentials(),
+        },
+        token_secret: SECRET.into(),
+        db_path: Some(db),
+        policy: Policy {
+            allowed_types: ["image/jpeg", "image/png", "image/webp", "application/pdf", "video/mp4"]
+                .map(String::from)
+                .to_vec(),
+            max_size: 100 * 1024 * 1024,
+        },
+        put_expiry: Duration::from_secs(600),
+        get_expiry: Duration::from_secs(900),
+    }
+}
+
+/// Starts the embedded store in process; returns its URL.
+pub async fn start_storage(data_dir: PathBuf) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, stop) = stop_signal();
+    tokio::spawn(async move {
+        presign_bench::storage::embedded::serve(listener, &data_dir, &credentials(), stop).await.unwrap();
+    });
+    (url, tx)
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl Fn(&mut AppConfig)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("store");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let (storage, stop_store) = start_storage(data_dir.clone()).await;
+        let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
+        let mut broker_config = config(&storage, &bucket, tmp.path().join("broker.sqlite3"));
+        tweak(&mut broker_config);
+        let mut proxy_config = config(&storage, &bucket, tmp.path().join("proxy.sqlite3"));
+        tweak(&mut proxy_config);
+        let broker_state = Arc::new(Broker::start(broker_config).await.unwrap());
+        let proxy_state = Arc::new(Proxy::start(proxy_config).await.unwrap());
+
+        let bl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let broker_url = format!("http://{}", bl.local_addr().unwrap());
+        let proxy_url = format!("http://{}", pl.local_addr().unwrap());
+        let (stop_b, b) = stop_signal();
+        let (stop_p, p) = stop_signal();
+        tokio::spawn(broker::serve(bl, broker_state.clone(), b));
+        tokio::spawn(proxy::serve(pl, proxy_state.clone(), p));
+        Self {
+            storage,
+            broker: broker_url,
+            proxy: proxy_url,
+            bucket,
+            data_dir,
+            broker_state,
+            proxy_state,
+            http: client(),
+            _tmp: tmp,
+            _stop: vec![stop_store, stop_b, stop_p],
+        }
+    }
+
+    pub fn token(&self, user: &str) -> String {
+        presign_bench::app::auth::Tokens::new(SECRET.as_bytes()).mint(user, Duration::from_secs(3600)).unwrap()
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.broker_state.app.s3
+    }
+
+    /// Keys in the bucket.
+    pub async fn objects(&self) -> Vec<String> {
+        let out = self.s3().list_objects_v2().bucket(&self.bucket).send().await.unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
+    }
+
+    pub async fn object_bytes(&self, key: &str) -> Option<Vec<u8>> {
+        let out = self.s3().get_object().bucket(&self.bucket).key(key).send().await.ok()?;
+        Some(out.body.collect().await.unwrap().into_bytes().to_vec())
+    }
+}
+
+/// An HTTP client that never follows redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Scrapes `/metrics` on a fresh connection (scrapes must not share upload connections).
+pub async fn metrics(base: &str) -> HashMap<String, f64> {
+    let text = client().get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Sum of the four app-tier byte counters.
+pub fn app_bytes(m: &HashMap<String, f64>) -> f64 {
+    m.iter().filter(|(k, _)| k.starts_with("presign_bench_app_bytes_total")).map(|(_, v)| v).sum()
+}
+
+pub fn metric(m: &HashMap<String, f64>, name: &str) -> f64 {
+    *m.get(name).unwrap_or_else(|| panic!("metric {name} missing"))
+}
+
+/// A JPEG-looking payload of `len` bytes whose content depends on `seed`.
+pub fn jpeg(len: usize, seed: u8) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    v
+}
+
+/// Polls `cond` every 20 ms for at most `limit`; the number of polls is bounded.
+pub async fn eventually(limit: Duration, mut cond: impl AsyncFnMut() -> bool) -> bool {
+    let polls = (limit.as_millis() / 20).max(1);
+    for _ in 0..polls {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cond().await
+}
+
+/// The two upload architectures, driven the way a client would.
+#[derive(Clone, Copy, Debug)]
+pub enum UploadPath {
+    Presigned,
+    Proxied,
+}
+
+/// The result of an upload attempt: final status and JSON body.
+pub struct Uploaded {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl UploadPath {
+    pub async fn upload(self, s: &Stack, token: &str, content_type: &str, bytes: Vec<u8>) -> Uploaded {
+        match self {
+            Self::Presigned => presigned_upload(s, token, content_type, bytes).await,
+            Self::Proxied => {
+                let r = s
+                    .http
+                    .put(format!("{}/v1/proxy/uploads", s.proxy))
+                    .bearer_auth(token)
+                    .header("content-type", content_type)
+                    .header("x-filename", "photo.jpg")
+                    .body(bytes)
+                    .send()
+                    .await
+                    .unwrap();
+                Uploaded { status: r.status().as_u16(), body: r.json().await.unwrap() }
+            }
+        }
+    }
+
+    pub async fn download(self, s: &Stack, token: &str, file_id: &str) -> (u16, Vec<u8>) {
+        match self {
+            Self::Presigned => {
+                let r = s.http.get(format!("{}/v1/files/{file_id}", s.broker)).bearer_auth(token).send().await.unwrap();
+                if r.status() != 302 {
+                    return (r.status().as_u16(), Vec::new());
+                }
+                let location = r.headers()["location"].to_str().unwrap().to_owned();
+                let r = s.http.get(location).send().await.unwrap();
+                (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+            }
+            Self::Proxied => {
+                let r = s
+                    .http
+                    .get(format!("{}/v1/proxy/files/{file_id}", s.proxy))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+            }
+        }
+    }
+}
+
+/// Presign → PUT with the signed headers → complete. Stops at the first failing step.
+pub async fn presigned_upload(s: &Stack, token: &str, content_type: &str, bytes: Vec<u8>) -> Uploaded {
+    let r = s
+        .http
+        .post(format!("{}/v1/uploads", s.broker))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"filename": "photo.jpg", "content_type": content_type, "size": bytes.len()}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let grant: serde_json::Value = r.json().await.unwrap();
+    if status != 201 {
+        return Uploaded { status, body: grant };
+    }
+    let mut put = s.http.put(grant["url"].as_str().unwrap());
+    for (k, v) in grant["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    let r = put.body(bytes).send().await.unwrap();
+    assert_eq!(r.status(), 200, "store refused the broker's URL: {}", r.text().await.unwrap());
+    complete(s, token, grant["upload_id"].as_str().unwrap()).await
+}
+
+pub async fn complete(s: &Stack, token: &str, upload_id: &str) -> Uploaded {
+    let r =
+        s.http.post(format!("{}/v1/uploads/{upload_id}/complete", s.broker)).bearer_auth(token).send().await.unwrap();
+    Uploaded { status: r.status().as_u16(), body: r.json().await.unwrap() }
+}
+
+/// A child process of the real binary that printed `listening on http://ADDR`.
+pub struct Child {
+    pub url: String,
+    pub child: tokio::process::Child,
+}
+
+/// Runs `presign-bench ARGS` and waits (bounded) for its readiness line.
+pub async fn spawn_bin(args: &[&str]) -> Child {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_presign-bench"))
+        .args(args)
+        .env("PRESIGN_BENCH_TOKEN_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    Child { url, child }
+}

@@ -1,0 +1,410 @@
+//! The three servers, end to end on 127.0.0.1: real SigV4 checks, a real SQLite file.
+
+// Tests compare small counters as f64 and build byte patterns by truncation on purpose.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::float_cmp)]
+#![allow(clippy::case_sensitive_file_extension_comparisons, clippy::unused_self)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// One suite, both architectures: upload, download, compare bytes, check the row.
+async fn roundtrip(path: UploadPath) {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let bytes = jpeg(300_000, 7);
+    let up = path.upload(&s, &token, "image/jpeg", bytes.clone()).await;
+    assert_eq!(up.status, if matches!(path, UploadPath::Presigned) { 200 } else { 201 }, "{}", up.body);
+    let key = up.body["key"].as_str().unwrap();
+    assert!(key.starts_with("uploads/alice/") && key.ends_with(".jpg"), "{key}");
+    assert_eq!(up.body["size"], 300_000);
+    assert_eq!(up.body["content_type"], "image/jpeg");
+    assert_eq!(up.body["filename"], "photo.jpg");
+    assert_eq!(s.object_bytes(key).await.unwrap(), bytes);
+
+    let file_id = up.body["file_id"].as_str().unwrap();
+    let (status, downloaded) = path.download(&s, &token, file_id).await;
+    assert_eq!(status, 200);
+    assert_eq!(downloaded, bytes);
+    // Only the owner may download.
+    let (status, _) = path.download(&s, &s.token("mallory"), file_id).await;
+    assert_eq!(status, 403);
+    let (status, _) = path.download(&s, &token, "no-such-file").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn presigned_roundtrip() {
+    roundtrip(UploadPath::Presigned).await;
+}
+
+#[tokio::test]
+async fn proxied_roundtrip() {
+    roundtrip(UploadPath::Proxied).await;
+}
+
+#[tokio::test]
+async fn completion_is_idempotent_and_owner_only() {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let bytes = jpeg(1000, 1);
+    let r = s
+        .http
+        .post(format!("{}/v1/uploads", s.broker))
+        .bearer_auth(&token)
+        .json(&json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000}))
+        .send()
+        .await
+        .unwrap();
+    let grant: Value = r.json().await.unwrap();
+    let upload_id = grant["upload_id"].as_str().unwrap();
+
+    // Completing before the upload: 409 object_missing.
+    let early = complete(&s, &token, upload_id).await;
+    assert_eq!((early.status, early.body["error"]["code"].as_str()), (409, Some("object_missing")));
+
+    let put = s
+        .http
+        .put(grant["url"].as_str().unwrap())
+        .header("content-type", "image/jpeg")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    let other = complete(&s, &s.token("mallory"), upload_id).await;
+    assert_eq!((other.status, other.body["error"]["code"].as_str()), (403, Some("forbidden")));
+
+    let first = complete(&s, &token, upload_id).await;
+    let second = complete(&s, &token, upload_id).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200);
+    assert_eq!(first.body["file_id"], second.body["file_id"]);
+    assert_eq!(s.broker_state.app.db.count().await.unwrap(), 1);
+
+    let forged = complete(&s, &token, "eyJhbGciOiJIUzI1NiJ9.e30.bm90LWEtc2lnbmF0dXJl").await;
+    assert_eq!((forged.status, forged.body["error"]["code"].as_str()), (400, Some("invalid_upload_id")));
+
+    // JSON download answer.
+    let r = s
+        .http
+        .get(format!("{}/v1/files/{}", s.broker, first.body["file_id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["url"].as_str().unwrap().contains("X-Amz-Expires=900"), "{body}");
+    assert!(body["expires_at"].as_str().is_some());
+}
+
+async fn post_upload(s: &Stack, auth: Option<&str>, body: &str) -> (u16, Value) {
+    let mut r = s.http.post(format!("{}/v1/uploads", s.broker)).header("content-type", "application/json");
+    if let Some(a) = auth {
+        r = r.header("authorization", a);
+    }
+    let r = r.body(body.to_owned()).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn broker_refusals() {
+    let s = Stack::start().await;
+    let bearer = format!("Bearer {}", s.token("alice"));
+    let ok = r#"{"filename":"a.jpg","content_type":"image/jpeg","size":10}"#;
+    let forged = format!(
+        "Bearer {}",
+        presign_bench::app::auth::Tokens::new(b"wrong").mint("alice", Duration::from_secs(60)).unwrap()
+    );
+    let expired = {
+        use jsonwebtoken::{EncodingKey, Header, encode};
+        let claims = json!({"sub": "alice", "iat": 1, "exp": 1000});
+        format!("Bearer {}", encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap())
+    };
+    let cases: Vec<(Option<&str>, &str, u16, &str)> = vec![
+        (None, ok, 401, "missing_token"),
+        (Some(forged.as_str()), ok, 401, "invalid_token"),
+        (Some(expired.as_str()), ok, 401, "token_expired"),
+        (Some(bearer.as_str()), r#"{"filename":"a","content_type":"text/html","size":10}"#, 415, "unsupported_type"),
+        (Some(bearer.as_str()), r#"{"filename":"a","content_type":"image/jpeg","size":104857601}"#, 413, "too_large"),
+        (Some(bearer.as_str()), r#"{"filename":"a","content_type":"image/jpeg","size":0}"#, 400, "invalid_size"),
+        (Some(bearer.as_str()), r#"{"filename":"a","content_type":"image/jpeg","size":-1}"#, 400, "invalid_request"),
+        (Some(bearer.as_str()), r#"{"filename":"a","content_type":"image/jpeg""#, 400, "malformed_json"),
+        (Some(bearer.as_str()), r#"{"filename":"a","size":10}"#, 400, "invalid_request"),
+        (Some(bearer.as_str()), "not json", 400, "malformed_json"),
+    ];
+    for (auth, body, status, code) in cases {
+        let (got, json) = post_upload(&s, auth, body).await;
+        assert_eq!((got, json["error"]["code"].as_str()), (status, Some(code)), "{body}: {json}");
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Unknown routes and methods answer JSON too.
+    let r = s.http.get(format!("{}/v1/nope", s.broker)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = s.http.get(format!("{}/v1/uploads", s.broker)).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn keys_are_generated_server_side() {
+    let s = Stack::start().await;
+    let bearer = format!("Bearer {}", s.token("alice"));
+    let hostile = [
+        r#"{"filename":"../../etc/passwd","content_type":"image/png","size":10,"key":"uploads/bob/evil.png"}"#,
+        "{\"filename\":\"a\\u0000b/../../x.png\",\"content_type\":\"image/png\",\"size\":10}",
+    ];
+    for body in hostile {
+        let (status, grant) = post_upload(&s, Some(&bearer), body).await;
+        assert_eq!(status, 201, "{grant}");
+        let key = grant["key"].as_str().unwrap();
+        let id =
+            key.strip_prefix("uploads/alice/").and_then(|k| k.strip_suffix(".png")).unwrap_or_else(|| panic!("{key}"));
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{key}");
+        assert!(grant["url"].as_str().unwrap().contains(key));
+    }
+    let long = format!(r#"{{"filename":"{}.png","content_type":"image/png","size":10}}"#, "x".repeat(5000));
+    let (status, grant) = post_upload(&s, Some(&bearer), &long).await;
+    assert_eq!(status, 201);
+    assert!(grant["key"].as_str().unwrap().len() < 100);
+}
+
+/// Presigns a PUT and returns (url, headers) for tampering.
+async fn grant(s: &Stack, size: usize) -> (String, String) {
+    let bearer = format!("Bearer {}", s.token("alice"));
+    let body = format!(r#"{{"filename":"a.jpg","content_type":"image/jpeg","size":{size}}}"#);
+    let (_, grant) = post_upload(s, Some(&bearer), &body).await;
+    (grant["url"].as_str().unwrap().to_owned(), grant["key"].as_str().unwrap().to_owned())
+}
+
+async fn put(s: &Stack, url: &str, content_type: &str, body: Vec<u8>) -> u16 {
+    s.http.put(url).header("content-type", content_type).body(body).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn store_rejects_tampered_requests() {
+    let s = Stack::start().await;
+    let bytes = jpeg(2048, 3);
+    let (url, key) = grant(&s, bytes.len()).await;
+
+    let sig_at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let mut tampered_sig = url.clone();
+    let flipped = if &url[sig_at..=sig_at] == "0" { "1" } else { "0" };
+    tampered_sig.replace_range(sig_at..=sig_at, flipped);
+    assert_eq!(put(&s, &tampered_sig, "image/jpeg", bytes.clone()).await, 403);
+
+    let other_key = url.replace(&key, &key.replace("uploads/alice/", "uploads/bob/"));
+    assert_eq!(put(&s, &other_key, "image/jpeg", bytes.clone()).await, 403);
+
+    let longer = url.replace("X-Amz-Expires=600", "X-Amz-Expires=3600");
+    assert_eq!(put(&s, &longer, "image/jpeg", bytes.clone()).await, 403);
+
+    assert_eq!(put(&s, &url, "image/png", bytes.clone()).await, 403, "a different Content-Type");
+    assert_eq!(put(&s, &url, "image/jpeg", bytes[..2000].to_vec()).await, 403, "a different length");
+    assert!(s.objects().await.is_empty());
+
+    assert_eq!(put(&s, &url, "image/jpeg", bytes).await, 200, "the untouched URL works");
+}
+
+#[tokio::test]
+async fn store_rejects_expired_and_overlong_urls() {
+    use presign_bench::broker::presign::{Addressing, Presigner};
+    use std::time::SystemTime;
+    let s = Stack::start().await;
+    let p = Presigner::new(&s.storage, &s.bucket, "us-east-1", ACCESS_KEY, SECRET_KEY, Addressing::Path).unwrap();
+    let bytes = jpeg(100, 1);
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    let expired = p.put("uploads/alice/x.jpg", "image/jpeg", 100, Duration::from_secs(600), an_hour_ago).unwrap();
+    assert_eq!(put(&s, &expired.url, "image/jpeg", bytes.clone()).await, 403);
+
+    // A correctly signed URL valid for eight days: SigV4 allows seven. Signed with aws-sigv4
+    // directly, since our presigner refuses to make one.
+    let url = sign_overlong(&s);
+    let r = s.http.put(&url).header("content-type", "image/jpeg").body(bytes).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("AuthorizationQueryParametersError"));
+    assert!(s.objects().await.is_empty());
+}
+
+fn sign_overlong(s: &Stack) -> String {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(8 * 24 * 3600));
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let url = format!("{}/{}/uploads/alice/y.jpg", s.storage, s.bucket);
+    let headers = [("content-type", "image/jpeg"), ("content-length", "100")];
+    let req = SignableRequest::new("PUT", &url, headers.into_iter(), SignableBody::UnsignedPayload).unwrap();
+    let (instructions, _) = sign(req, &params).unwrap().into_parts();
+    let mut http_req = http::Request::builder().method("PUT").uri(&url).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut http_req);
+    http_req.uri().to_string()
+}
+
+#[tokio::test]
+async fn content_that_contradicts_its_type_is_deleted() {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(4096, b'x');
+    for path in [UploadPath::Presigned, UploadPath::Proxied] {
+        let up = path.upload(&s, &token, "image/jpeg", pdf.clone()).await;
+        assert_eq!(
+            (up.status, up.body["error"]["code"].as_str()),
+            (422, Some("content_mismatch")),
+            "{path:?}: {}",
+            up.body
+        );
+        assert!(up.body["error"]["message"].as_str().unwrap().contains("application/pdf"));
+    }
+    assert!(s.objects().await.is_empty(), "rejected objects are deleted");
+    assert_eq!(s.broker_state.app.db.count().await.unwrap(), 0);
+    assert_eq!(s.proxy_state.app.db.count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn proxy_refusals_come_before_the_body() {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let url = format!("{}/v1/proxy/uploads", s.proxy);
+    let cases: Vec<(Option<&str>, &str, u64, u16, &str)> = vec![
+        (None, "image/jpeg", 10, 401, "missing_token"),
+        (Some(&token), "text/html", 10, 415, "unsupported_type"),
+        (Some(&token), "image/jpeg", 200 * 1024 * 1024, 413, "too_large"),
+    ];
+    for (auth, ct, len, status, code) in cases {
+        // Declare a length but send no body: the answer must not wait for it.
+        let mut stream = tokio::net::TcpStream::connect(s.proxy.trim_start_matches("http://")).await.unwrap();
+        let auth = auth.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let head = format!(
+            "PUT /v1/proxy/uploads HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: {ct}\r\nContent-Length: {len}\r\n\r\n"
+        );
+        let reply = raw_exchange(&mut stream, head.as_bytes()).await;
+        assert!(reply.starts_with(&format!("HTTP/1.1 {status}")), "{reply}");
+        assert!(reply.contains(&format!("\"code\":\"{code}\"")), "{reply}");
+    }
+    // No Content-Length (chunked): 411.
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(jpeg(100, 0)))]);
+    let r = s
+        .http
+        .put(&url)
+        .bearer_auth(&token)
+        .header("content-type", "image/jpeg")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 411);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "length_required");
+    assert!(s.objects().await.is_empty());
+}
+
+/// Writes `request` and reads the response head (bounded by a timeout).
+async fn raw_exchange(stream: &mut tokio::net::TcpStream, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("no answer before the body")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn aborted_proxied_upload_leaves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let size = 4 * 1024 * 1024;
+    let body = jpeg(size, 9);
+    let mut stream = tokio::net::TcpStream::connect(s.proxy.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "PUT /v1/proxy/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: image/jpeg\r\nContent-Length: {size}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..size / 2]).await.unwrap();
+    stream.flush().await.unwrap();
+    // Wait until the proxy is moving the body, then go away half-way.
+    let moving = eventually(Duration::from_secs(10), async || {
+        metric(&metrics(&s.proxy).await, "presign_bench_uploads_in_flight") == 1.0
+    })
+    .await;
+    assert!(moving, "the proxy never started the upload");
+    drop(stream);
+    let settled = eventually(Duration::from_secs(10), async || {
+        metric(&metrics(&s.proxy).await, "presign_bench_uploads_in_flight") == 0.0
+    })
+    .await;
+    assert!(settled, "the aborted upload is still in flight");
+    assert!(s.objects().await.is_empty(), "no object");
+    assert_eq!(s.proxy_state.app.db.count().await.unwrap(), 0, "no row");
+    let leftovers: Vec<_> = walk(&s.data_dir).into_iter().filter(|p| p.is_file()).collect();
+    assert!(leftovers.is_empty(), "no partial file in the store: {leftovers:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn metrics_count_bytes_where_they_cross_the_socket() {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let size = 8 * 1024 * 1024;
+    let mib8 = size as f64;
+
+    let before = metrics(&s.proxy).await;
+    let up = UploadPath::Proxied.upload(&s, &token, "image/jpeg", jpeg(size, 1)).await;
+    assert_eq!(up.status, 201);
+    let after = metrics(&s.proxy).await;
+    let delta = |name: &str| metric(&after, name) - metric(&before, name);
+    let client_in = delta(r#"presign_bench_app_bytes_total{side="client",direction="in"}"#);
+    let storage_out = delta(r#"presign_bench_app_bytes_total{side="storage",direction="out"}"#);
+    assert!(client_in >= mib8, "client-side in {client_in} < 8 MiB");
+    assert!(storage_out >= mib8, "storage-side out {storage_out} < 8 MiB");
+    // Headers are counted too: more than the body, but not absurdly more.
+    assert!(client_in < mib8 + 4096.0, "{client_in}");
+    assert!(delta("presign_bench_connections_total") >= 1.0);
+    // Scrapes are not app traffic.
+    assert!(metric(&after, r#"presign_bench_admin_bytes_total{direction="in"}"#) > 0.0);
+
+    let before = metrics(&s.broker).await;
+    let up = UploadPath::Presigned.upload(&s, &token, "image/jpeg", jpeg(size, 2)).await;
+    assert_eq!(up.status, 200);
+    let after = metrics(&s.broker).await;
+    let added = app_bytes(&after) - app_bytes(&before);
+    assert!(added > 0.0 && added < 16.0 * 1024.0, "presigned upload added {added} bytes to the broker");
+}
+
+#[tokio::test]
+async fn healthz() {
+    let s = Stack::start().await;
+    for base in [&s.broker, &s.proxy] {
+        let r = s.http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
