@@ -32,6 +32,54 @@ pub enum Command {
     Proxy(ServerArgs),
     /// Print a bearer token for a user (for curl demos and the harness).
     Token(TokenArgs),
+    /// Run a scenario through both architectures and write a report (the main job).
+    Run(RunArgs),
+}
+
+/// Flags of `run`. Each override replaces the scenario file's value.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file.
+    #[arg(default_value = crate::scenario::DEFAULT_PATH)]
+    pub scenario: PathBuf,
+    /// Report directory [default: reports/<name>-<UTC timestamp>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Uploads per mode (replaces run.uploads / run.scale).
+    #[arg(long)]
+    pub uploads: Option<u64>,
+    /// Uploads in flight (closed model), or the cap on them (open model).
+    #[arg(long)]
+    pub concurrency: Option<u64>,
+    /// Open model: arrival rate, e.g. 100/s or 600/min.
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Object size, e.g. 10MiB.
+    #[arg(long)]
+    pub object_size: Option<String>,
+    /// Modes to run, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub modes: Option<Vec<crate::scenario::Mode>>,
+    /// Use this S3 endpoint instead of the embedded store (credentials from AWS_* variables).
+    #[arg(long)]
+    pub storage_endpoint: Option<String>,
+    /// Seed of payloads and size draws.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> crate::scenario::Overrides {
+        crate::scenario::Overrides {
+            uploads: self.uploads,
+            concurrency: self.concurrency,
+            rate: self.rate.clone(),
+            object_size: self.object_size.clone(),
+            modes: self.modes.clone(),
+            storage_endpoint: self.storage_endpoint.clone(),
+            seed: self.seed,
+        }
+    }
 }
 
 /// S3 credentials: flags, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else local defaults
@@ -63,6 +111,9 @@ pub struct StorageArgs {
     pub data_dir: Option<PathBuf>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// Exit when standard input closes (set by `run` for its child servers).
+    #[arg(long, hide = true)]
+    pub watch_stdin: bool,
 }
 
 /// Flags shared by `broker` and `proxy`, so the two differ only in where the bytes flow.
@@ -100,6 +151,9 @@ pub struct ServerArgs {
     /// Lifetime of presigned GET URLs (at most 1h).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub get_expiry: Duration,
+    /// Exit when standard input closes (set by `run` for its child servers).
+    #[arg(long, hide = true)]
+    pub watch_stdin: bool,
 }
 
 impl ServerArgs {
@@ -154,7 +208,7 @@ fn token_secret(given: Option<&str>) -> String {
 /// # Errors
 /// Whatever stops the command, with context naming the flag, address or endpoint.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    use crate::server::{announce, bind, shutdown_signal};
+    use crate::server::{announce, bind, shutdown};
     match cli.command {
         Command::Storage(args) => {
             let listener = bind(args.listen).await?;
@@ -167,25 +221,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 tmp.path().to_owned()
             };
             announce(&listener)?;
-            crate::storage::embedded::serve(listener, &dir, &args.credentials.credentials(), shutdown_signal()).await?;
+            let stop = shutdown(args.watch_stdin);
+            crate::storage::embedded::serve(listener, &dir, &args.credentials.credentials(), stop).await?;
         }
         Command::Broker(args) => {
             let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))).await?;
             let broker = Arc::new(crate::broker::Broker::start(args.config()).await?);
             announce(&listener)?;
-            crate::broker::serve(listener, broker, shutdown_signal()).await;
+            crate::broker::serve(listener, broker, shutdown(args.watch_stdin)).await;
         }
         Command::Proxy(args) => {
             let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)))).await?;
             let proxy = Arc::new(crate::proxy::Proxy::start(args.config()).await?);
             announce(&listener)?;
-            crate::proxy::serve(listener, proxy, shutdown_signal()).await;
+            crate::proxy::serve(listener, proxy, shutdown(args.watch_stdin)).await;
         }
         Command::Token(args) => {
             let tokens = crate::app::auth::Tokens::new(token_secret(args.token_secret.as_deref()).as_bytes());
             let token = tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
             println!("{token}");
         }
+        Command::Run(args) => return run_scenario(&args).await,
+    }
+    Ok(())
+}
+
+async fn run_scenario(args: &RunArgs) -> anyhow::Result<()> {
+    let scenario = crate::scenario::Scenario::load(&args.scenario, &args.overrides())?;
+    let outcome = crate::harness::run(scenario, args.out.clone()).await?;
+    let results = &outcome.results;
+    let json = outcome.dir.join("results.json");
+    print!("{}", crate::report::summary(results, &json.display().to_string()));
+    if !results.complete {
+        anyhow::bail!(
+            "run incomplete: {}; partial report written to {}",
+            results.incomplete_reason.as_deref().unwrap_or("interrupted"),
+            json.display()
+        );
+    }
+    let damaged: u64 =
+        [&results.modes.proxied, &results.modes.presigned].into_iter().flatten().map(|m| m.lost + m.corrupt).sum();
+    if damaged > 0 {
+        anyhow::bail!("{damaged} uploads were lost or corrupt (see {})", json.display());
     }
     Ok(())
 }

@@ -15,8 +15,12 @@
 pub mod app;
 pub mod broker;
 pub mod cli;
+pub mod harness;
+pub mod loadgen;
 pub mod metrics;
 pub mod proxy;
+pub mod report;
+pub mod scenario;
 pub mod server;
 pub mod storage;
 pub mod units;

@@ -100,6 +100,29 @@ pub async fn serve_router(
     serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, shutdown).await;
 }
 
+/// Resolves on SIGINT or SIGTERM, or, with `watch_stdin`, when standard input closes: a server
+/// started by `run` exits when its parent goes away, however the parent ended.
+pub async fn shutdown(watch_stdin: bool) {
+    if !watch_stdin {
+        return shutdown_signal().await;
+    }
+    tokio::select! {
+        () = shutdown_signal() => {}
+        () = stdin_closed() => tracing::info!("standard input closed (parent gone); draining"),
+    }
+}
+
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
 /// Resolves on SIGINT or SIGTERM.
 ///
 /// # Panics

@@ -1,12 +1,16 @@
 //! [`Counted`]: a stream wrapper that counts bytes where they cross the socket.
 
 use super::{Meter, Side};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 /// Request-line prefixes that make a client connection an admin (scrape) connection.
 const ADMIN_PREFIXES: [&[u8]; 3] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz"];
@@ -124,6 +128,48 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
 impl hyper_util::client::legacy::connect::Connection for Counted<tokio::net::TcpStream> {
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
         self.inner.connected()
+    }
+}
+
+/// How long a TCP connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A hyper-util connector: plain TCP connections wrapped in [`Counted`], counted as outbound
+/// ([`Side::Storage`]) connections of its meter.
+#[derive(Clone, Debug)]
+pub struct CountingConnector {
+    meter: Arc<Meter>,
+}
+
+impl CountingConnector {
+    /// Connections counted into `meter`.
+    #[must_use]
+    pub fn new(meter: Arc<Meter>) -> Self {
+        Self { meter }
+    }
+}
+
+impl tower::Service<http::Uri> for CountingConnector {
+    type Response = TokioIo<Counted<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let meter = self.meter.clone();
+        Box::pin(async move {
+            let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
+            let port = uri.port_u16().unwrap_or(80);
+            let connect = TcpStream::connect((host.as_str(), port));
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
+            })??;
+            stream.set_nodelay(true)?;
+            Ok(TokioIo::new(Counted::connected(stream, meter)))
+        })
     }
 }
 

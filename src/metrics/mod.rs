@@ -11,10 +11,11 @@
 //! scrapes must therefore use its own connections for scrapes, never reuse an upload connection.
 
 mod io;
+pub mod latency;
 mod process;
 mod prometheus;
 
-pub use io::Counted;
+pub use io::{Counted, CountingConnector};
 pub use process::{ProcessStats, process_stats};
 pub use prometheus::render;
 

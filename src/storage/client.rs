@@ -1,12 +1,12 @@
 //! The app tier's S3 client: aws-sdk-s3 over a connector whose sockets are [`Counted`].
 //!
 //! aws-smithy-http-client builds its own TCP connector and offers no public hook to wrap the
-//! socket, so [`CountingHttpClient`] is a small hand-written `HttpClient`: hyper-util's pooled
+//! socket, so `CountingHttpClient` is a small hand-written `HttpClient`: hyper-util's pooled
 //! client over a connector that wraps each `TcpStream` in [`Counted`]. That is what lets the
 //! broker and the proxy report storage-facing bytes as they cross the socket, headers included.
 
 use super::Credentials;
-use crate::metrics::{Counted, Meter};
+use crate::metrics::{CountingConnector, Meter};
 use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation, StalledStreamProtectionConfig,
 };
@@ -19,16 +19,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::body::SdkBody;
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::future::Future;
-use std::pin::Pin;
+use hyper_util::rt::TokioExecutor;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpStream;
-
-/// How long a TCP connect to the store may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the app tier's objects live.
 #[derive(Clone, Debug)]
@@ -154,7 +147,7 @@ impl CountingHttpClient {
     fn new(meter: Arc<Meter>) -> Self {
         let client = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(CountingConnector { meter });
+            .build(CountingConnector::new(meter));
         Self { client }
     }
 }
@@ -175,36 +168,6 @@ impl HttpConnector for CountingHttpClient {
             })?;
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|e| ConnectorError::other(e.into(), None))
-        })
-    }
-}
-
-/// Opens plain TCP connections wrapped in [`Counted`] (storage side).
-#[derive(Clone, Debug)]
-struct CountingConnector {
-    meter: Arc<Meter>,
-}
-
-impl tower::Service<http::Uri> for CountingConnector {
-    type Response = TokioIo<Counted<TcpStream>>;
-    type Error = std::io::Error;
-    type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let meter = self.meter.clone();
-        Box::pin(async move {
-            let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
-            let port = uri.port_u16().unwrap_or(80);
-            let connect = TcpStream::connect((host.as_str(), port));
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
-            })??;
-            stream.set_nodelay(true)?;
-            Ok(TokioIo::new(Counted::connected(stream, meter)))
         })
     }
 }

@@ -1,0 +1,123 @@
+//! The servers of a run, each a child process of this same binary, so their CPU and memory are
+//! their own. They listen on port 0 and announce their address on stdout; their logs go to
+//! `logs/<name>.log` in the report directory. They watch their stdin: if the harness dies in any
+//! way (even SIGKILL) the pipe closes and they exit, so no server outlives its run.
+
+use super::HarnessError;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// How long a server may take to print its readiness line.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to drain after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// `storage`, `broker` or `proxy`.
+    pub name: &'static str,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its log file.
+    pub log: PathBuf,
+    child: Child,
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// Held apart from `child`, whose `wait` would close it: the server exits when it closes.
+    _stdin: ChildStdin,
+}
+
+impl Server {
+    /// Starts `presign-bench NAME ARGS --watch-stdin` and waits for `listening on http://ADDR`.
+    ///
+    /// # Errors
+    /// [`HarnessError::ServerStart`] with the server's own last error line.
+    pub async fn start(
+        name: &'static str,
+        args: &[String],
+        envs: &[(&str, String)],
+        log_dir: &Path,
+    ) -> Result<Self, HarnessError> {
+        let fail = |message: String| HarnessError::ServerStart { name, message };
+        let log = log_dir.join(format!("{name}.log"));
+        let log_file =
+            std::fs::File::create(&log).map_err(|e| fail(format!("cannot create {}: {e}", log.display())))?;
+        let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this executable: {e}")))?;
+        let mut child = Command::new(exe)
+            .arg(name)
+            .args(args)
+            .arg("--watch-stdin")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            // Its own process group: a terminal's Ctrl-C reaches the harness only, which then
+            // scrapes the servers one last time before stopping them.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| fail(format!("cannot start: {e}")))?;
+        let stdout = child.stdout.take().ok_or_else(|| fail("no stdout".into()))?;
+        let stdin = child.stdin.take().ok_or_else(|| fail("no stdin".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(READY_TIMEOUT, lines.next_line()).await;
+        let url = match first {
+            Ok(Ok(Some(line))) => line.strip_prefix("listening on ").map(str::to_owned),
+            _ => None,
+        };
+        let Some(url) = url else {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(fail(last_error(&log)));
+        };
+        tracing::debug!(name, %url, "server ready");
+        Ok(Self { name, url, log, child, _stdout: lines, _stdin: stdin })
+    }
+
+    /// Resolves when the process exits.
+    pub async fn exited(&mut self) -> std::io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// SIGTERM, a bounded wait for the drain, then SIGKILL.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        }
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
+            tracing::warn!(name = self.name, "did not exit after SIGTERM; killing");
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// The last line of a log that looks like an error, or its last line.
+fn last_error(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("error"))
+        .or(lines.last())
+        .map_or_else(|| format!("exited before it was ready (log: {})", log.display()), |l| (*l).to_owned())
+}
+
+/// Resolves with a description (name, status, log) of the first server in `servers` to exit.
+pub async fn first_exit(servers: &mut [Server]) -> String {
+    if servers.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = servers.iter_mut().map(|s| {
+        Box::pin(async move {
+            let status = s.exited().await;
+            let status = status.map_or_else(|e| e.to_string(), |st| st.to_string());
+            format!("{} exited ({status}; log: {})", s.name, s.log.display())
+        })
+    });
+    futures_util::future::select_all(waits).await.0
+}

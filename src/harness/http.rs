@@ -1,0 +1,102 @@
+//! The harness's HTTP client: hyper over [`CountingConnector`], so the harness knows the bytes of
+//! each kind of request it sends (presign, complete, PUT) as they crossed its sockets.
+
+use crate::loadgen::Failure;
+use crate::metrics::{CountingConnector, Meter};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Request bodies: a full buffer or a stream of shared chunks.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// A full body.
+#[must_use]
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A streamed body from refcounted chunks (no copy).
+#[must_use]
+pub fn chunks(chunks: Vec<Bytes>) -> Body {
+    let frames = futures_util::stream::iter(chunks.into_iter().map(|c| Ok::<_, Infallible>(Frame::data(c))));
+    StreamBody::new(frames).boxed_unsync()
+}
+
+/// A pooled client whose sockets are counted into `meter`.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: Client<CountingConnector, Body>,
+    /// Bytes this client's sockets carried (outbound side).
+    pub meter: Arc<Meter>,
+    timeout: Duration,
+}
+
+impl Http {
+    /// A client with its own meter and a per-request `timeout`.
+    #[must_use]
+    pub fn new(timeout: Duration) -> Self {
+        let meter = Meter::new();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(CountingConnector::new(meter.clone()));
+        Self { client, meter, timeout }
+    }
+
+    /// Sends `request` and reads the whole response, bounded by the timeout.
+    ///
+    /// # Errors
+    /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
+    pub async fn send(&self, request: http::Request<Body>) -> Result<(http::StatusCode, Bytes), Failure> {
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| if e.is_connect() { Failure::Connect } else { Failure::Io })?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|_| Failure::Io)?.to_bytes();
+            Ok((status, body))
+        };
+        tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(Failure::Timeout))
+    }
+}
+
+/// Scrapes `base/metrics` on a fresh connection (scrapes never share app connections, so the
+/// server counts them as admin traffic) and parses the Prometheus text.
+///
+/// # Errors
+/// A message naming the URL when the server does not answer.
+pub async fn scrape(base: &str) -> Result<HashMap<String, f64>, String> {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = format!("{base}/metrics");
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let fetch = async {
+        let response = client.get(uri).await.map_err(|e| format!("{url}: {e}"))?;
+        let body = response.into_body().collect().await.map_err(|e| format!("{url}: {e}"))?.to_bytes();
+        Ok::<_, String>(String::from_utf8_lossy(&body).into_owned())
+    };
+    let text =
+        tokio::time::timeout(Duration::from_secs(10), fetch).await.map_err(|_| format!("{url}: timed out"))??;
+    Ok(parse_metrics(&text))
+}
+
+/// Parses Prometheus text into `series → value`.
+#[must_use]
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (name, value) = l.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! One upload in each architecture, as a client would do it.
+
+use super::http::{self, Http};
+use super::payload::Payload;
+use crate::loadgen::{Done, Failure, Job, Phase, Sample};
+use ::http::{Method, Request, StatusCode, header};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// What both jobs share.
+#[derive(Debug)]
+pub struct Common {
+    /// Bodies and sizes.
+    pub payload: Arc<Payload>,
+    /// One bearer token per simulated user.
+    pub tokens: Vec<String>,
+    /// Content type of every upload.
+    pub content_type: String,
+}
+
+impl Common {
+    fn token(&self, index: u64) -> &str {
+        let users = self.tokens.len() as u64;
+        &self.tokens[usize::try_from(index % users).unwrap_or(0)]
+    }
+
+    fn filename(&self, index: u64) -> String {
+        format!("upload-{index}.{}", crate::app::policy::extension(&self.content_type))
+    }
+}
+
+fn expect(status: StatusCode, want: StatusCode) -> Result<(), Failure> {
+    if status == want { Ok(()) } else { Err(Failure::Http(status.as_u16())) }
+}
+
+fn json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|_| Failure::Io)
+}
+
+/// The app's answer naming the stored object.
+#[derive(Deserialize)]
+struct Stored {
+    key: String,
+}
+
+/// The broker's presign answer.
+#[derive(Deserialize)]
+struct Grant {
+    upload_id: String,
+    url: String,
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Presign → PUT to the store → complete.
+#[derive(Debug)]
+pub struct Presigned {
+    /// Shared state.
+    pub common: Common,
+    /// Broker base URL.
+    pub broker: String,
+    /// Client for presign requests (its meter gives the presign step's bytes).
+    pub presign: Http,
+    /// Client for the PUTs to the store.
+    pub put: Http,
+    /// Client for complete requests.
+    pub complete: Http,
+}
+
+impl Flow for Presigned {
+    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Done, Failure> {
+        let c = &self.common;
+        let size = c.payload.size(index);
+        let token = format!("Bearer {}", c.token(index));
+        let t0 = Instant::now();
+        let body = serde_json::json!({ "filename": c.filename(index), "content_type": c.content_type, "size": size });
+        let request = Request::post(format!("{}/v1/uploads", self.broker))
+            .header(header::AUTHORIZATION, &token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(http::full(body.to_string()))
+            .map_err(|_| Failure::Io)?;
+        let (status, body) = self.presign.send(request).await?;
+        expect(status, StatusCode::CREATED)?;
+        let grant: Grant = json(&body)?;
+        let t1 = Instant::now();
+        sample.phase(Phase::Presign, t1 - t0);
+
+        let mut put = Request::builder().method(Method::PUT).uri(&grant.url);
+        for (k, v) in &grant.headers {
+            put = put.header(k, v);
+        }
+        let put = put.body(http::chunks(c.payload.chunks(index, size))).map_err(|_| Failure::Io)?;
+        let (status, _) = self.put.send(put).await?;
+        expect(status, StatusCode::OK)?;
+        let t2 = Instant::now();
+        sample.phase(Phase::Put, t2 - t1);
+
+        let request = Request::post(format!("{}/v1/uploads/{}/complete", self.broker, grant.upload_id))
+            .header(header::AUTHORIZATION, &token)
+            .body(http::full(Bytes::new()))
+            .map_err(|_| Failure::Io)?;
+        let (status, body) = self.complete.send(request).await?;
+        expect(status, StatusCode::OK)?;
+        let stored: Stored = json(&body)?;
+        let t3 = Instant::now();
+        sample.phase(Phase::Complete, t3 - t2);
+        sample.phase(Phase::EndToEnd, t3 - t0);
+        Ok(Done { index, size, key: stored.key })
+    }
+}
+
+/// One PUT through the proxy.
+#[derive(Debug)]
+pub struct Proxied {
+    /// Shared state.
+    pub common: Common,
+    /// Proxy base URL.
+    pub proxy: String,
+    /// Client for the uploads.
+    pub http: Http,
+}
+
+impl Flow for Proxied {
+    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Done, Failure> {
+        let c = &self.common;
+        let size = c.payload.size(index);
+        let t0 = Instant::now();
+        let request = Request::put(format!("{}/v1/proxy/uploads", self.proxy))
+            .header(header::AUTHORIZATION, format!("Bearer {}", c.token(index)))
+            .header(header::CONTENT_TYPE, &c.content_type)
+            .header(header::CONTENT_LENGTH, size)
+            .header(crate::proxy::FILENAME_HEADER, c.filename(index))
+            .body(http::chunks(c.payload.chunks(index, size)))
+            .map_err(|_| Failure::Io)?;
+        let (status, body) = self.http.send(request).await?;
+        expect(status, StatusCode::CREATED)?;
+        let stored: Stored = json(&body)?;
+        let took = t0.elapsed();
+        sample.phase(Phase::Upload, took);
+        sample.phase(Phase::EndToEnd, took);
+        Ok(Done { index, size, key: stored.key })
+    }
+}
+
+/// An upload flow; every flow is a [`Job`].
+trait Flow: Send + Sync + 'static {
+    /// Performs upload `index`, recording its phases into `sample`.
+    fn upload(&self, index: u64, sample: &mut Sample) -> impl Future<Output = Result<Done, Failure>> + Send;
+}
+
+impl<F: Flow> Job for F {
+    fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>> {
+        Box::pin(async move {
+            let mut sample = Sample::default();
+            match self.upload(index, &mut sample).await {
+                Ok(done) => sample.ok(done),
+                Err(why) => sample.fail(why),
+            }
+            sample
+        })
+    }
+}

@@ -1,0 +1,403 @@
+//! `presign-bench run`: stands up storage, broker and proxy as child processes, drives a
+//! scenario's uploads through each architecture in turn, reads the objects back, and writes
+//! `results.json` with what the app tier carried and how long uploads took.
+
+mod children;
+mod environment;
+pub mod http;
+mod job;
+pub mod payload;
+pub mod verify;
+
+use crate::loadgen::{self, Job, Phase, Plan, Recorder, StoppedBy};
+use crate::metrics::latency::LatencySummary;
+use crate::report::{
+    self, AppTier, Comparison, Extrapolated, ModeResult, Modes, PerUpload, PresignSteps, Results, Throughput,
+};
+use crate::scenario::{Mode, Scenario, Storage};
+use crate::storage::client::{self, S3Target};
+use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
+use children::Server;
+use payload::Payload;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// Errors that stop a run before it measures anything.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A server did not start.
+    #[error("{name} did not start: {message}")]
+    ServerStart {
+        /// `storage`, `broker` or `proxy`.
+        name: &'static str,
+        /// Its last error line.
+        message: String,
+    },
+    /// The object store is unusable.
+    #[error(transparent)]
+    Storage(#[from] client::ClientError),
+    /// The report directory cannot be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError + '_ {
+    move |source| HarnessError::Io { path: path.display().to_string(), source }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The results, as written.
+    pub results: Results,
+    /// The report directory.
+    pub dir: PathBuf,
+}
+
+/// `reports/<name>-<UTC timestamp>`.
+#[must_use]
+pub fn default_dir(name: &str, at: SystemTime) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(at).to_string().replace(['-', ':'], "");
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+}
+
+/// The servers of a run and how to reach the store.
+struct Stack {
+    servers: Vec<Server>,
+    broker: String,
+    proxy: String,
+    target: S3Target,
+    verifier: aws_sdk_s3::Client,
+    secret: String,
+}
+
+/// Runs `scenario`, writing the report to `out` (default [`default_dir`]).
+///
+/// # Errors
+/// [`HarnessError`] when the servers cannot start or the report cannot be written. A run that is
+/// interrupted or loses a server still returns `Ok` with `complete: false`.
+pub async fn run(scenario: Scenario, out: Option<PathBuf>) -> Result<Outcome, HarnessError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let dir = out.unwrap_or_else(|| default_dir(&scenario.name, started_at));
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(io_error(&logs))?;
+    let interrupt = interrupt_token();
+    let work =
+        tempfile::Builder::new().prefix("presign-bench-run").tempdir().map_err(io_error(Path::new("$TMPDIR")))?;
+    let mut stack = start_stack(&scenario, work.path(), &logs).await?;
+    let payload = Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size));
+    let tokens = mint_tokens(&scenario, &stack.secret);
+
+    let mut modes = Modes::default();
+    let mut incomplete = None;
+    for &mode in &scenario.modes {
+        tracing::info!("{} mode: {} uploads", mode.as_str(), scenario.uploads);
+        let (result, reason) = run_mode(mode, &scenario, &mut stack, &payload, &tokens, &interrupt).await;
+        match mode {
+            Mode::Proxied => modes.proxied = Some(result),
+            Mode::Presigned => modes.presigned = Some(result),
+        }
+        if reason.is_some() {
+            incomplete = reason;
+            break;
+        }
+    }
+    futures_util::future::join_all(stack.servers.into_iter().map(Server::stop)).await;
+    let comparison = match (&modes.proxied, &modes.presigned) {
+        (Some(p), Some(s)) => Comparison::of(p, s),
+        _ => None,
+    };
+    let results = Results {
+        schema_version: report::SCHEMA_VERSION,
+        scenario: serde_json::to_value(&scenario).unwrap_or_default(),
+        environment: environment::environment(),
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        duration_ms: millis(clock.elapsed()),
+        complete: incomplete.is_none(),
+        incomplete_reason: incomplete,
+        modes,
+        comparison,
+    };
+    report::write_json(&results, &dir).map_err(io_error(&dir))?;
+    Ok(Outcome { results, dir })
+}
+
+/// Cancelled on Ctrl-C or SIGTERM.
+fn interrupt_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => {}
+        }
+        tracing::warn!("interrupted: stopping the load and writing a partial report");
+        t.cancel();
+    });
+    token
+}
+
+async fn start_stack(scenario: &Scenario, work: &Path, logs: &Path) -> Result<Stack, HarnessError> {
+    let mut servers = Vec::new();
+    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let credentials = Credentials {
+        access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
+        secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
+    };
+    let creds_env = vec![
+        ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
+    ];
+    let target = match &scenario.storage {
+        Storage::Embedded => {
+            let data = work.join("store");
+            let args = vec!["--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), data.display().to_string()];
+            let store = Server::start("storage", &args, &creds_env, logs).await?;
+            let endpoint = store.url.clone();
+            servers.push(store);
+            S3Target { endpoint, region: "us-east-1".into(), bucket: "presign-bench".into(), credentials }
+        }
+        Storage::Endpoint { url, bucket, region } => {
+            S3Target { endpoint: url.clone(), region: region.clone(), bucket: bucket.clone(), credentials }
+        }
+    };
+    let verifier = client::build(&target, crate::metrics::Meter::new())?;
+    client::ensure_bucket(&verifier, &target).await?;
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let mut env = creds_env;
+    env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
+    let app_args = |db: &str| -> Vec<String> {
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-endpoint",
+            &target.endpoint,
+            "--bucket",
+            &target.bucket,
+            "--region",
+            &target.region,
+            "--allowed-types",
+            &scenario.content_type,
+            "--max-size",
+            &scenario.max_size.to_string(),
+            "--db",
+            &work.join(db).display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let broker = Server::start("broker", &app_args("broker.sqlite3"), &env, logs).await?;
+    let proxy = Server::start("proxy", &app_args("proxy.sqlite3"), &env, logs).await?;
+    let (broker_url, proxy_url) = (broker.url.clone(), proxy.url.clone());
+    servers.push(broker);
+    servers.push(proxy);
+    Ok(Stack { servers, broker: broker_url, proxy: proxy_url, target, verifier, secret })
+}
+
+fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
+    let tokens = crate::app::auth::Tokens::new(secret.as_bytes());
+    let ttl = Duration::from_millis(scenario.max_duration_ms) * 2 + Duration::from_secs(3600);
+    (0..scenario.users).map(|u| tokens.mint(&format!("user-{u}"), ttl).expect("generated user ids are valid")).collect()
+}
+
+/// The clients of one mode: kept so their meters can be read after the load.
+enum Clients {
+    Proxied(Arc<job::Proxied>),
+    Presigned(Arc<job::Presigned>),
+}
+
+fn clients(mode: Mode, scenario: &Scenario, stack: &Stack, payload: &Arc<Payload>, tokens: &[String]) -> Clients {
+    let timeout = Duration::from_millis(scenario.request_timeout_ms);
+    let common =
+        job::Common { payload: payload.clone(), tokens: tokens.to_vec(), content_type: scenario.content_type.clone() };
+    match mode {
+        Mode::Proxied => Clients::Proxied(Arc::new(job::Proxied {
+            common,
+            proxy: stack.proxy.clone(),
+            http: http::Http::new(timeout),
+        })),
+        Mode::Presigned => Clients::Presigned(Arc::new(job::Presigned {
+            common,
+            broker: stack.broker.clone(),
+            presign: http::Http::new(timeout),
+            put: http::Http::new(timeout),
+            complete: http::Http::new(timeout),
+        })),
+    }
+}
+
+async fn run_mode(
+    mode: Mode,
+    scenario: &Scenario,
+    stack: &mut Stack,
+    payload: &Arc<Payload>,
+    tokens: &[String],
+    interrupt: &CancellationToken,
+) -> (ModeResult, Option<String>) {
+    let server = match mode {
+        Mode::Proxied => stack.proxy.clone(),
+        Mode::Presigned => stack.broker.clone(),
+    };
+    let before = http::scrape(&server).await.unwrap_or_default();
+    let clients = clients(mode, scenario, stack, payload, tokens);
+    let job: Arc<dyn Job> = match &clients {
+        Clients::Proxied(j) => j.clone(),
+        Clients::Presigned(j) => j.clone(),
+    };
+    let plan = Plan {
+        pacing: scenario.pacing,
+        count: scenario.uploads,
+        max_duration: Duration::from_millis(scenario.max_duration_ms),
+    };
+    let cancel = interrupt.child_token();
+    let load = loadgen::run(plan, job, cancel.clone());
+    tokio::pin!(load);
+    let mut reason = None;
+    let (rec, stopped) = loop {
+        tokio::select! {
+            r = &mut load => break r,
+            died = children::first_exit(&mut stack.servers), if reason.is_none() => {
+                reason = Some(format!("{died} during the {} mode", mode.as_str()));
+                cancel.cancel();
+            }
+            () = interrupt.cancelled(), if reason.is_none() => {
+                reason = Some(format!("interrupted during the {} mode", mode.as_str()));
+            }
+        }
+    };
+    let after = match http::scrape(&server).await {
+        Ok(m) => m,
+        Err(e) => {
+            reason.get_or_insert(format!("cannot read {server}/metrics after the {} mode: {e}", mode.as_str()));
+            HashMap::new()
+        }
+    };
+    let verdict = if reason.is_none() {
+        tokio::select! {
+            v = verify::verify(&stack.verifier, &stack.target.bucket, &rec.done, payload, scenario.verify) => v,
+            () = interrupt.cancelled() => {
+                reason = Some(format!("interrupted while verifying the {} mode", mode.as_str()));
+                verify::Verdict::default()
+            }
+        }
+    } else {
+        verify::Verdict::default()
+    };
+    let result = mode_result(scenario, &clients, rec, stopped, &before, &after, verdict);
+    (result, reason)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // counters are non-negative integers
+fn app_tier(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> AppTier {
+    let get = |m: &HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+    let delta = |k: &str| (get(after, k) - get(before, k)).max(0.0);
+    let bytes = |side: &str, dir: &str| {
+        delta(&format!("presign_bench_app_bytes_total{{side=\"{side}\",direction=\"{dir}\"}}")) as u64
+    };
+    AppTier {
+        client_bytes_in: bytes("client", "in"),
+        client_bytes_out: bytes("client", "out"),
+        storage_bytes_in: bytes("storage", "in"),
+        storage_bytes_out: bytes("storage", "out"),
+        connections: delta("presign_bench_connections_total") as u64,
+        peak_connections: get(after, "presign_bench_connections_peak") as u64,
+        connection_seconds: delta("presign_bench_connection_seconds_total"),
+        cpu_seconds: delta("process_cpu_seconds_total"),
+        peak_rss_bytes: get(after, "process_resident_memory_max_bytes") as u64,
+    }
+}
+
+fn summaries(hists: &[hdrhistogram::Histogram<u64>]) -> BTreeMap<String, LatencySummary> {
+    Phase::ALL
+        .iter()
+        .zip(hists)
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(p, h)| (p.as_str().to_owned(), LatencySummary::of(h)))
+        .collect()
+}
+
+#[allow(clippy::cast_precision_loss)] // byte counts per upload, far below 2^53
+fn mode_result(
+    scenario: &Scenario,
+    clients: &Clients,
+    rec: Recorder,
+    stopped: StoppedBy,
+    before: &HashMap<String, f64>,
+    after: &HashMap<String, f64>,
+    verdict: verify::Verdict,
+) -> ModeResult {
+    let app_tier = app_tier(before, after);
+    let ok = rec.ok as f64;
+    let per = |v: f64| if rec.ok == 0 { 0.0 } else { v / ok };
+    let per_upload = PerUpload {
+        client_bytes: per(app_tier.client_bytes() as f64),
+        app_tier_bytes: per(app_tier.total_bytes() as f64),
+        cpu_seconds: per(app_tier.cpu_seconds),
+    };
+    let target = scenario.target_uploads as f64;
+    let extrapolated = Extrapolated {
+        basis: format!(
+            "measured per successful upload ({} uploads) x {} target uploads",
+            rec.ok, scenario.target_uploads
+        ),
+        uploads: scenario.target_uploads,
+        client_bytes: per_upload.client_bytes * target,
+        app_tier_bytes: per_upload.app_tier_bytes * target,
+        cpu_seconds: per_upload.cpu_seconds * target,
+    };
+    let steps_per_upload = match clients {
+        Clients::Presigned(j) => Some(PresignSteps {
+            presign_request_bytes: per(j.presign.meter.storage.bytes_out.load(Relaxed) as f64),
+            presign_response_bytes: per(j.presign.meter.storage.bytes_in.load(Relaxed) as f64),
+            complete_request_bytes: per(j.complete.meter.storage.bytes_out.load(Relaxed) as f64),
+            complete_response_bytes: per(j.complete.meter.storage.bytes_in.load(Relaxed) as f64),
+            store_request_bytes: per(app_tier.storage_bytes_out as f64),
+            store_response_bytes: per(app_tier.storage_bytes_in as f64),
+        }),
+        Clients::Proxied(_) => None,
+    };
+    let seconds = rec.elapsed.as_secs_f64().max(1e-9);
+    let mut errors = rec.errors.clone();
+    if verdict.lost + verdict.corrupt > 0 {
+        errors.insert("verify".into(), verdict.lost + verdict.corrupt);
+    }
+    ModeResult {
+        uploads_attempted: rec.ok + rec.failed,
+        uploads_ok: rec.ok,
+        uploads_failed: rec.failed,
+        errors,
+        verified: verdict.verified,
+        lost: verdict.lost,
+        corrupt: verdict.corrupt,
+        duration_ms: millis(rec.elapsed),
+        stopped_by: stopped,
+        app_tier,
+        latency_us: summaries(&rec.corrected),
+        latency_us_uncorrected: rec.uncorrected.as_deref().map(summaries),
+        throughput: Throughput { uploads_per_sec: ok / seconds, bytes_per_sec: rec.bytes_ok as f64 / seconds },
+        per_upload,
+        extrapolated,
+        steps_per_upload,
+        timeline: report::TimelineData {
+            interval_ms: 1000,
+            completed: rec.timeline.completed,
+            in_flight_max: rec.timeline.in_flight_max,
+        },
+    }
+}

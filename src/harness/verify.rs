@@ -1,0 +1,133 @@
+//! Reading objects back: after each mode the harness HEADs and GETs what the app said it stored
+//! and compares size and SHA-256 with what was sent.
+
+use super::payload::Payload;
+use crate::loadgen::Done;
+use crate::scenario::Verify;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Objects read back in parallel.
+const PARALLEL: usize = 4;
+
+/// What verification found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Objects read back and compared.
+    pub verified: u64,
+    /// Missing or short.
+    pub lost: u64,
+    /// Same length, different bytes (or longer).
+    pub corrupt: u64,
+}
+
+enum Check {
+    Intact,
+    Lost,
+    Corrupt,
+}
+
+/// The uploads `how` selects: all, none, or an evenly spread sample.
+#[must_use]
+pub fn select(done: &[Done], how: Verify) -> Vec<&Done> {
+    let mut sorted: Vec<&Done> = done.iter().collect();
+    sorted.sort_by_key(|d| d.index);
+    match how {
+        Verify::All => sorted,
+        Verify::None => Vec::new(),
+        Verify::Sample(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n >= sorted.len() {
+                return sorted;
+            }
+            (0..n).map(|i| sorted[i * sorted.len() / n]).collect()
+        }
+    }
+}
+
+/// Verifies the selected uploads against the store.
+pub async fn verify(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    done: &[Done],
+    payload: &Arc<Payload>,
+    how: Verify,
+) -> Verdict {
+    let picked = select(done, how);
+    let checks = futures_util::stream::iter(picked).map(|d| check(s3, bucket, payload, d)).buffer_unordered(PARALLEL);
+    checks
+        .fold(Verdict::default(), |mut v, c| async move {
+            v.verified += 1;
+            match c {
+                Check::Intact => {}
+                Check::Lost => v.lost += 1,
+                Check::Corrupt => v.corrupt += 1,
+            }
+            v
+        })
+        .await
+}
+
+async fn check(s3: &aws_sdk_s3::Client, bucket: &str, payload: &Arc<Payload>, d: &Done) -> Check {
+    let head = match s3.head_object().bucket(bucket).key(&d.key).send().await {
+        Ok(h) => h,
+        Err(e) => {
+            if !e.as_service_error().is_some_and(HeadObjectError::is_not_found) {
+                tracing::warn!(
+                    key = d.key,
+                    "HEAD failed: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                );
+            }
+            return Check::Lost;
+        }
+    };
+    let len = head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+    if len < d.size {
+        return Check::Lost;
+    }
+    if len != d.size {
+        return Check::Corrupt;
+    }
+    let expected = {
+        let (p, index, size) = (payload.clone(), d.index, d.size);
+        tokio::task::spawn_blocking(move || p.sha256(index, size))
+    };
+    let Ok(object) = s3.get_object().bucket(bucket).key(&d.key).send().await else { return Check::Lost };
+    let mut body = object.body;
+    let mut hasher = Sha256::new();
+    let mut read = 0u64;
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => {
+                read += chunk.len() as u64;
+                hasher.update(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Check::Lost,
+        }
+    }
+    let actual: [u8; 32] = hasher.finalize().into();
+    match expected.await {
+        Ok(expected) if read == d.size && expected == actual => Check::Intact,
+        Ok(_) if read < d.size => Check::Lost,
+        _ => Check::Corrupt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_spread_evenly() {
+        let done: Vec<Done> = (0..100).rev().map(|i| Done { index: i, size: 1, key: format!("k{i}") }).collect();
+        let idx = |v: Vec<&Done>| v.iter().map(|d| d.index).collect::<Vec<_>>();
+        assert_eq!(idx(select(&done, Verify::Sample(4))), vec![0, 25, 50, 75]);
+        assert_eq!(select(&done, Verify::All).len(), 100);
+        assert!(select(&done, Verify::None).is_empty());
+        assert_eq!(select(&done, Verify::Sample(500)).len(), 100);
+    }
+}

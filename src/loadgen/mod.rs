@@ -1,0 +1,239 @@
+//! The load generator: one worker loop, with the load shape as data.
+//!
+//! [`Pacing`] says when uploads start (closed: a fixed number in flight; open: a constant arrival
+//! rate with intended start times), [`Plan`] bounds the run in count and time. Each worker owns
+//! its [`Recorder`] and hands it back; the run merges them. In the open model latency is recorded
+//! twice: from the intended start (corrected for coordinated omission) and from the actual start.
+
+mod recorder;
+
+pub use recorder::{Done, Failure, Phase, Recorder, Sample, Timeline};
+
+use crate::scenario::Pacing;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How a mode's load runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// When uploads start.
+    pub pacing: Pacing,
+    /// How many uploads to start, at most.
+    pub count: u64,
+    /// No upload starts after this much time.
+    pub max_duration: Duration,
+}
+
+/// What stopped a load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// Every planned upload ran.
+    Count,
+    /// `max_duration` passed first.
+    Deadline,
+    /// Cancelled (Ctrl-C, or a server died).
+    Cancelled,
+}
+
+/// One upload, as the load generator sees it.
+pub trait Job: Send + Sync + 'static {
+    /// Performs upload number `index`.
+    fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>>;
+}
+
+/// Runs `plan` with `job`, until done, the deadline, or `cancel`.
+pub async fn run(plan: Plan, job: Arc<dyn Job>, cancel: CancellationToken) -> (Recorder, StoppedBy) {
+    let open = matches!(plan.pacing, Pacing::Open { .. });
+    let workers = match plan.pacing {
+        Pacing::Closed { concurrency } => concurrency,
+        Pacing::Open { max_in_flight, .. } => max_in_flight,
+    }
+    .min(plan.count)
+    .max(1);
+    let start = Instant::now();
+    let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start });
+    let sampler = tokio::spawn(sample_in_flight(shared.clone(), cancel.child_token()));
+    let stop_sampler = sampler.abort_handle();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move { worker(plan, &shared, job.as_ref(), &cancel).await }));
+    }
+    let mut total = Recorder::new(open);
+    let mut stopped = StoppedBy::Count;
+    for t in tasks {
+        if let Ok((rec, why)) = t.await {
+            total.merge(rec);
+            if why != StoppedBy::Count {
+                stopped = why;
+            }
+        }
+    }
+    stop_sampler.abort();
+    if let Ok(Ok(in_flight)) = tokio::time::timeout(Duration::from_secs(1), sampler).await {
+        total.timeline.in_flight_max = in_flight;
+    }
+    total.elapsed = start.elapsed();
+    (total, stopped)
+}
+
+struct Shared {
+    next: AtomicU64,
+    in_flight: AtomicU64,
+    start: Instant,
+}
+
+async fn worker(plan: Plan, shared: &Shared, job: &dyn Job, cancel: &CancellationToken) -> (Recorder, StoppedBy) {
+    let open = matches!(plan.pacing, Pacing::Open { .. });
+    let mut rec = Recorder::new(open);
+    let deadline = shared.start + plan.max_duration;
+    loop {
+        let index = shared.next.fetch_add(1, Relaxed);
+        if index >= plan.count {
+            return (rec, StoppedBy::Count);
+        }
+        let intended = intended_start(plan.pacing, shared.start, index);
+        if let Some(at) = intended {
+            tokio::select! {
+                () = tokio::time::sleep_until(at.min(deadline)) => {}
+                () = cancel.cancelled() => return (rec, StoppedBy::Cancelled),
+            }
+        }
+        if cancel.is_cancelled() {
+            return (rec, StoppedBy::Cancelled);
+        }
+        if Instant::now() >= deadline {
+            return (rec, StoppedBy::Deadline);
+        }
+        let began = Instant::now();
+        shared.in_flight.fetch_add(1, Relaxed);
+        let sample = tokio::select! {
+            s = job.run(index) => Some(s),
+            () = cancel.cancelled() => None,
+        };
+        shared.in_flight.fetch_sub(1, Relaxed);
+        let Some(sample) = sample else { return (rec, StoppedBy::Cancelled) };
+        let waited = intended.map_or(Duration::ZERO, |at| began.saturating_duration_since(at));
+        rec.record(sample, waited, Instant::now().duration_since(shared.start));
+    }
+}
+
+/// When upload `index` should start in the open model.
+fn intended_start(pacing: Pacing, start: Instant, index: u64) -> Option<Instant> {
+    match pacing {
+        Pacing::Closed { .. } => None,
+        Pacing::Open { rate_per_sec, .. } => {
+            #[allow(clippy::cast_precision_loss)] // upload indexes stay far below 2^53
+            let offset = Duration::from_secs_f64(index as f64 / rate_per_sec);
+            Some(start + offset)
+        }
+    }
+}
+
+/// Samples uploads in flight every 100 ms; returns the maximum of each second.
+async fn sample_in_flight(shared: Arc<Shared>, stop: CancellationToken) -> Vec<u64> {
+    let mut per_second: Vec<u64> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return per_second,
+        }
+        let second = usize::try_from(shared.start.elapsed().as_secs()).unwrap_or(usize::MAX);
+        if second >= recorder::MAX_TIMELINE_SECONDS {
+            return per_second;
+        }
+        if per_second.len() <= second {
+            per_second.resize(second + 1, 0);
+        }
+        let now = shared.in_flight.load(Relaxed);
+        per_second[second] = per_second[second].max(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that takes `work` of (paused) time and fails every fifth upload.
+    struct Sleepy {
+        work: Duration,
+    }
+
+    impl Job for Sleepy {
+        fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>> {
+            Box::pin(async move {
+                tokio::time::sleep(self.work).await;
+                let mut s = Sample::default();
+                s.phase(Phase::EndToEnd, self.work);
+                if index % 5 == 4 {
+                    s.fail(Failure::Http(503));
+                } else {
+                    s.ok(Done { index, size: 10, key: format!("k{index}") });
+                }
+                s
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closed_model_runs_every_upload_once() {
+        let plan = Plan { pacing: Pacing::Closed { concurrency: 4 }, count: 20, max_duration: Duration::from_secs(60) };
+        let (rec, stopped) =
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new()).await;
+        assert_eq!(stopped, StoppedBy::Count);
+        assert_eq!((rec.ok, rec.failed), (16, 4));
+        assert_eq!(rec.errors.get("http_503"), Some(&4));
+        let mut indexes: Vec<_> = rec.done.iter().map(|d| d.index).collect();
+        indexes.sort_unstable();
+        assert_eq!(indexes.len(), 16);
+        indexes.dedup();
+        assert_eq!(indexes.len(), 16);
+        // 20 uploads, 4 at a time, 100 ms each: 500 ms of paused time.
+        assert_eq!(rec.elapsed.as_millis() / 100, 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_model_corrects_for_coordinated_omission() {
+        // 100/s arrivals but at most 1 in flight, each taking 50 ms: uploads fall behind schedule,
+        // so latency from the intended start grows while latency from the actual start stays 50 ms.
+        let plan = Plan {
+            pacing: Pacing::Open { rate_per_sec: 100.0, max_in_flight: 1 },
+            count: 10,
+            max_duration: Duration::from_secs(60),
+        };
+        let (rec, _) = run(plan, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new()).await;
+        let corrected = rec.corrected[Phase::EndToEnd as usize].max();
+        let uncorrected = rec.uncorrected.as_ref().unwrap()[Phase::EndToEnd as usize].max();
+        assert!(uncorrected.abs_diff(50_000) < 1000, "{uncorrected}");
+        // The 10th upload was due at 90 ms and finished at 500 ms.
+        assert!(corrected.abs_diff(410_000) < 5000, "{corrected}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_and_cancel_bound_the_run() {
+        let plan =
+            Plan { pacing: Pacing::Closed { concurrency: 2 }, count: 1000, max_duration: Duration::from_secs(1) };
+        let (rec, stopped) =
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new()).await;
+        assert_eq!(stopped, StoppedBy::Deadline);
+        assert_eq!(rec.ok + rec.failed, 20);
+
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            c.cancel();
+        });
+        let plan = Plan { max_duration: Duration::from_secs(60), ..plan };
+        let (rec, stopped) = run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), cancel).await;
+        assert_eq!(stopped, StoppedBy::Cancelled);
+        assert_eq!(rec.ok + rec.failed, 4);
+    }
+}

@@ -1,0 +1,225 @@
+//! Per-worker recording: histograms per phase, errors by kind, completions over time.
+
+use crate::metrics::latency::{histogram, record};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Timelines stop after this many seconds (bounded memory for any run length).
+pub const MAX_TIMELINE_SECONDS: usize = 24 * 3600;
+
+/// A timed step of an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Presigned: ask the broker for a URL.
+    Presign = 0,
+    /// Presigned: PUT to the store.
+    Put = 1,
+    /// Presigned: tell the broker it is done.
+    Complete = 2,
+    /// Proxied: the single PUT through the proxy.
+    Upload = 3,
+    /// Both: the whole upload.
+    EndToEnd = 4,
+}
+
+impl Phase {
+    /// Every phase, in report order.
+    pub const ALL: [Self; 5] = [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd];
+
+    /// Name in results.json.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Presign => "presign",
+            Self::Put => "put",
+            Self::Complete => "complete",
+            Self::Upload => "upload",
+            Self::EndToEnd => "end_to_end",
+        }
+    }
+}
+
+/// Why an upload failed, counted by kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// An unexpected HTTP status.
+    Http(u16),
+    /// The TCP connection could not be made.
+    Connect,
+    /// The request timed out.
+    Timeout,
+    /// The connection failed mid-request, or the response was unusable.
+    Io,
+}
+
+impl Failure {
+    /// The key in `errors`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            Self::Http(status) => format!("http_{status}"),
+            Self::Connect => "connect".into(),
+            Self::Timeout => "timeout".into(),
+            Self::Io => "io".into(),
+        }
+    }
+}
+
+/// A completed upload, kept for verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Done {
+    /// Upload number (payload and size derive from it).
+    pub index: u64,
+    /// Bytes sent.
+    pub size: u64,
+    /// Object key the app reported.
+    pub key: String,
+}
+
+/// What one upload produced.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    phases: [Option<Duration>; 5],
+    outcome: Option<Result<Done, Failure>>,
+    first: Option<Phase>,
+}
+
+impl Sample {
+    /// Records how long `phase` took.
+    pub fn phase(&mut self, phase: Phase, took: Duration) {
+        self.first.get_or_insert(phase);
+        self.phases[phase as usize] = Some(took);
+    }
+
+    /// The upload succeeded.
+    pub fn ok(&mut self, done: Done) {
+        self.outcome = Some(Ok(done));
+    }
+
+    /// The upload failed.
+    pub fn fail(&mut self, why: Failure) {
+        self.outcome = Some(Err(why));
+    }
+}
+
+/// Uploads completed per second and uploads in flight (max per second) over a mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// Uploads finished (ok or failed) in each second since the mode started.
+    pub completed: Vec<u64>,
+    /// Most uploads in flight seen in each second.
+    pub in_flight_max: Vec<u64>,
+}
+
+/// One worker's (or, merged, one mode's) measurements.
+#[derive(Debug)]
+pub struct Recorder {
+    /// Latency per phase; in the open model measured from the intended start.
+    pub corrected: Vec<Histogram<u64>>,
+    /// Open model only: latency per phase from the actual start.
+    pub uncorrected: Option<Vec<Histogram<u64>>>,
+    /// Uploads that succeeded.
+    pub ok: u64,
+    /// Uploads that failed.
+    pub failed: u64,
+    /// Bytes of successful uploads.
+    pub bytes_ok: u64,
+    /// Failures by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Successful uploads, for verification.
+    pub done: Vec<Done>,
+    /// Completions over time.
+    pub timeline: Timeline,
+    /// Wall time of the load (set by the run).
+    pub elapsed: Duration,
+}
+
+fn histograms() -> Vec<Histogram<u64>> {
+    Phase::ALL.iter().map(|_| histogram()).collect()
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Recorder {
+    /// An empty recorder; `open` keeps uncorrected histograms as well.
+    #[must_use]
+    pub fn new(open: bool) -> Self {
+        Self {
+            corrected: histograms(),
+            uncorrected: open.then(histograms),
+            ok: 0,
+            failed: 0,
+            bytes_ok: 0,
+            errors: BTreeMap::new(),
+            done: Vec::new(),
+            timeline: Timeline::default(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Records `sample`, which started `waited` after its intended time and finished `at`
+    /// after the load began.
+    pub fn record(&mut self, sample: Sample, waited: Duration, at: Duration) {
+        for phase in Phase::ALL {
+            let Some(took) = sample.phases[phase as usize] else { continue };
+            // The wait before the first step belongs to the first step and to the whole upload.
+            let shifted = if Some(phase) == sample.first || phase == Phase::EndToEnd { took + waited } else { took };
+            record(&mut self.corrected[phase as usize], micros(shifted));
+            if let Some(u) = &mut self.uncorrected {
+                record(&mut u[phase as usize], micros(took));
+            }
+        }
+        match sample.outcome {
+            Some(Ok(done)) => {
+                self.ok += 1;
+                self.bytes_ok += done.size;
+                self.done.push(done);
+            }
+            Some(Err(why)) => {
+                self.failed += 1;
+                *self.errors.entry(why.key()).or_default() += 1;
+            }
+            None => {
+                self.failed += 1;
+                *self.errors.entry("unknown".into()).or_default() += 1;
+            }
+        }
+        let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
+        if second < MAX_TIMELINE_SECONDS {
+            if self.timeline.completed.len() <= second {
+                self.timeline.completed.resize(second + 1, 0);
+            }
+            self.timeline.completed[second] += 1;
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: Recorder) {
+        for (a, b) in self.corrected.iter_mut().zip(&other.corrected) {
+            // Same bounds on both sides: adding cannot fail.
+            let _ = a.add(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.uncorrected, &other.uncorrected) {
+            for (a, b) in a.iter_mut().zip(b) {
+                let _ = a.add(b);
+            }
+        }
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.bytes_ok += other.bytes_ok;
+        for (k, v) in other.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        self.done.extend(other.done);
+        let t = &mut self.timeline.completed;
+        if t.len() < other.timeline.completed.len() {
+            t.resize(other.timeline.completed.len(), 0);
+        }
+        for (a, b) in t.iter_mut().zip(other.timeline.completed) {
+            *a += b;
+        }
+    }
+}

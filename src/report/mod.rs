@@ -1,0 +1,254 @@
+//! Results: plain serde data with units in field names, written as `results.json`, and the
+//! summary table printed at the end of a run.
+
+mod table;
+
+pub use table::summary;
+
+use crate::metrics::latency::LatencySummary;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Version of the results.json layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+    /// Layout version.
+    pub schema_version: u32,
+    /// The resolved scenario.
+    pub scenario: serde_json::Value,
+    /// Where it ran.
+    pub environment: Environment,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// False when interrupted or a server died: the figures cover only what ran.
+    pub complete: bool,
+    /// Why the run is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
+    /// Per architecture.
+    pub modes: Modes,
+    /// Proxied over presigned, per upload (present when both modes ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+/// Per-mode results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Modes {
+    /// client → proxy → store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxied: Option<ModeResult>,
+    /// client → broker, client → store, client → broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presigned: Option<ModeResult>,
+}
+
+/// The machine and build.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Environment {
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical cores available.
+    pub cores: usize,
+    /// Physical memory, bytes.
+    pub memory_bytes: u64,
+    /// Operating system and kernel.
+    pub os: String,
+    /// presign-bench version.
+    pub version: String,
+    /// Git commit of the working tree, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+}
+
+/// One architecture's measurements.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModeResult {
+    /// Uploads started.
+    pub uploads_attempted: u64,
+    /// Uploads the app reported complete.
+    pub uploads_ok: u64,
+    /// Uploads that failed.
+    pub uploads_failed: u64,
+    /// Failures by kind (`http_503`, `connect`, `timeout`, `io`, `verify`).
+    pub errors: BTreeMap<String, u64>,
+    /// Objects read back and compared.
+    pub verified: u64,
+    /// Reported complete but missing or short in the store.
+    pub lost: u64,
+    /// Reported complete but with different bytes.
+    pub corrupt: u64,
+    /// Wall time of the load phase (verification excluded).
+    pub duration_ms: u64,
+    /// What stopped the load: `count`, `deadline` or `cancelled`.
+    pub stopped_by: crate::loadgen::StoppedBy,
+    /// What the app tier (proxy or broker) carried during this mode, from its /metrics.
+    pub app_tier: AppTier,
+    /// Latency per phase, microseconds (open model: from the intended start).
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    /// Open model only: latency from the actual start (not corrected for coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us_uncorrected: Option<BTreeMap<String, LatencySummary>>,
+    /// Successful uploads and bytes per second of load.
+    pub throughput: Throughput,
+    /// Measured app-tier cost of one successful upload (the inputs of `extrapolated`).
+    pub per_upload: PerUpload,
+    /// `per_upload` × the scenario's target uploads. Extrapolated, not measured.
+    pub extrapolated: Extrapolated,
+    /// Presigned only: the app-tier bytes of one upload, step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_per_upload: Option<PresignSteps>,
+    /// Completions and uploads in flight per second.
+    pub timeline: TimelineData,
+}
+
+/// App-tier counters over one mode (deltas of the server's /metrics, peaks as reported).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct AppTier {
+    /// Bytes read from clients, headers included.
+    pub client_bytes_in: u64,
+    /// Bytes written to clients.
+    pub client_bytes_out: u64,
+    /// Bytes read from the store.
+    pub storage_bytes_in: u64,
+    /// Bytes written to the store.
+    pub storage_bytes_out: u64,
+    /// Client connections accepted.
+    pub connections: u64,
+    /// Most client connections open at once.
+    pub peak_connections: u64,
+    /// Sum of client connection lifetimes.
+    pub connection_seconds: f64,
+    /// CPU time of the server process.
+    pub cpu_seconds: f64,
+    /// Peak resident memory of the server process.
+    pub peak_rss_bytes: u64,
+}
+
+impl AppTier {
+    /// Client-facing bytes, both directions.
+    #[must_use]
+    pub fn client_bytes(&self) -> u64 {
+        self.client_bytes_in + self.client_bytes_out
+    }
+
+    /// Every app-tier byte, both sides, both directions.
+    #[must_use]
+    pub fn total_bytes(&self) -> u64 {
+        self.client_bytes() + self.storage_bytes_in + self.storage_bytes_out
+    }
+}
+
+/// Rates over the load phase.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Successful uploads per second.
+    pub uploads_per_sec: f64,
+    /// Payload bytes of successful uploads per second.
+    pub bytes_per_sec: f64,
+}
+
+/// Measured cost of one successful upload.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PerUpload {
+    /// Client-facing app-tier bytes.
+    pub client_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
+
+/// Extrapolation to the scenario's target.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Extrapolated {
+    /// How the figures were derived.
+    pub basis: String,
+    /// The target uploads.
+    pub uploads: u64,
+    /// Client-facing app-tier bytes.
+    pub client_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
+
+/// The presigned flow's app-tier bytes for one upload, by step (averages over successful uploads).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PresignSteps {
+    /// Presign request (client → broker), counted on the harness's sockets.
+    pub presign_request_bytes: f64,
+    /// Presign response (broker → client).
+    pub presign_response_bytes: f64,
+    /// Complete request.
+    pub complete_request_bytes: f64,
+    /// Complete response.
+    pub complete_response_bytes: f64,
+    /// Broker → store (the verification request), counted on the broker's sockets.
+    pub store_request_bytes: f64,
+    /// Store → broker (headers and the sniffed first bytes).
+    pub store_response_bytes: f64,
+}
+
+/// Per-second series.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TimelineData {
+    /// Seconds per entry.
+    pub interval_ms: u64,
+    /// Uploads finished in each interval.
+    pub completed: Vec<u64>,
+    /// Most uploads in flight in each interval.
+    pub in_flight_max: Vec<u64>,
+}
+
+/// Proxied over presigned, per successful upload.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Client-facing app-tier bytes per upload, proxied ÷ presigned.
+    pub client_bytes_ratio: f64,
+    /// All app-tier bytes per upload, proxied ÷ presigned.
+    pub app_tier_bytes_ratio: f64,
+    /// App-tier CPU seconds per upload, proxied ÷ presigned.
+    pub cpu_seconds_ratio: f64,
+    /// The inputs.
+    pub basis: String,
+}
+
+impl Comparison {
+    /// Compares two modes' per-upload figures; `None` when either has no successful upload.
+    #[must_use]
+    pub fn of(proxied: &ModeResult, presigned: &ModeResult) -> Option<Self> {
+        let (p, s) = (&proxied.per_upload, &presigned.per_upload);
+        if proxied.uploads_ok == 0 || presigned.uploads_ok == 0 || s.client_bytes <= 0.0 || s.app_tier_bytes <= 0.0 {
+            return None;
+        }
+        Some(Self {
+            client_bytes_ratio: p.client_bytes / s.client_bytes,
+            app_tier_bytes_ratio: p.app_tier_bytes / s.app_tier_bytes,
+            cpu_seconds_ratio: if s.cpu_seconds > 0.0 { p.cpu_seconds / s.cpu_seconds } else { 0.0 },
+            basis: format!(
+                "per successful upload: proxied {:.0} client B / {:.0} app-tier B vs presigned {:.0} client B / {:.0} app-tier B",
+                p.client_bytes, p.app_tier_bytes, s.client_bytes, s.app_tier_bytes
+            ),
+        })
+    }
+}
+
+/// Writes `results` as pretty JSON to `dir/results.json`.
+///
+/// # Errors
+/// When the directory or file cannot be written.
+pub fn write_json(results: &Results, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("results.json");
+    let text = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text + "\n")?;
+    Ok(path)
+}

@@ -1,0 +1,138 @@
+//! The plain-text summary printed when a run ends.
+
+use super::{ModeResult, Results};
+use std::fmt::Write;
+
+/// SI bytes (`524.3 GB`), the unit the "500 GB vs 50 MB" argument is made in.
+#[must_use]
+pub fn si_bytes(bytes: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
+    let b = bytes.max(0.0).round() as u64;
+    bytesize::ByteSize(b).display().si().to_string()
+}
+
+/// Milliseconds from microseconds, for display.
+fn ms(us: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // display only
+    let ms = us as f64 / 1000.0;
+    if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
+}
+
+/// `12,345` style grouping, for counts people read aloud.
+#[must_use]
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[allow(clippy::cast_precision_loss)] // display only
+fn in_out(bytes_in: u64, bytes_out: u64) -> String {
+    format!("{} / {}", si_bytes(bytes_in as f64), si_bytes(bytes_out as f64))
+}
+
+type Row = (String, Box<dyn Fn(&ModeResult) -> String>);
+
+fn rows() -> Vec<Row> {
+    let row = |label: &str, f: Box<dyn Fn(&ModeResult) -> String>| (label.to_owned(), f);
+    #[allow(clippy::cast_precision_loss)]
+    let rows: Vec<Row> = vec![
+        row("uploads ok / failed", Box::new(|m| format!("{} / {}", m.uploads_ok, m.uploads_failed))),
+        row("verified / lost / corrupt", Box::new(|m| format!("{} / {} / {}", m.verified, m.lost, m.corrupt))),
+        row("throughput", Box::new(|m| format!("{:.1} uploads/s", m.throughput.uploads_per_sec))),
+        row(
+            "end-to-end p50 / p99",
+            Box::new(|m| {
+                m.latency_us.get("end_to_end").map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))
+            }),
+        ),
+        row("app tier client in / out", Box::new(|m| in_out(m.app_tier.client_bytes_in, m.app_tier.client_bytes_out))),
+        row(
+            "app tier storage in / out",
+            Box::new(|m| in_out(m.app_tier.storage_bytes_in, m.app_tier.storage_bytes_out)),
+        ),
+        row("app tier CPU", Box::new(|m| format!("{:.2} s", m.app_tier.cpu_seconds))),
+        row("app tier peak RSS", Box::new(|m| si_bytes(m.app_tier.peak_rss_bytes as f64))),
+        row(
+            "peak connections / conn-s",
+            Box::new(|m| format!("{} / {:.1}", m.app_tier.peak_connections, m.app_tier.connection_seconds)),
+        ),
+        row("app-tier bytes per upload", Box::new(|m| si_bytes(m.per_upload.app_tier_bytes))),
+    ];
+    rows
+}
+
+/// The summary table of `results`, with the extrapolation's inputs spelled out.
+#[must_use]
+pub fn summary(results: &Results, report_dir: &str) -> String {
+    let mut out = String::new();
+    let modes: Vec<(&str, &ModeResult)> =
+        [("proxied", &results.modes.proxied), ("presigned", &results.modes.presigned)]
+            .into_iter()
+            .filter_map(|(n, m)| m.as_ref().map(|m| (n, m)))
+            .collect();
+    let s = &results.scenario;
+    let _ = writeln!(
+        out,
+        "\npresign-bench: {} ({} uploads per mode, target {})",
+        s["name"].as_str().unwrap_or("?"),
+        s["uploads"],
+        s["target_uploads"]
+    );
+    if !results.complete {
+        let _ = writeln!(out, "INCOMPLETE: {}", results.incomplete_reason.as_deref().unwrap_or("interrupted"));
+    }
+    let _ = write!(out, "\n{:<28}", "");
+    for (name, _) in &modes {
+        let _ = write!(out, "{name:>22}");
+    }
+    out.push('\n');
+    for (label, f) in rows() {
+        let _ = write!(out, "{label:<28}");
+        for (_, m) in &modes {
+            let _ = write!(out, "{:>22}", f(m));
+        }
+        out.push('\n');
+    }
+    if let Some((_, m)) = modes.first() {
+        let e = &m.extrapolated;
+        let _ = write!(out, "{:<28}", format!("extrapolated x{}", grouped(e.uploads)));
+        for (_, m) in &modes {
+            let _ = write!(out, "{:>22}", si_bytes(m.extrapolated.app_tier_bytes));
+        }
+        let _ = writeln!(
+            out,
+            "\n  (extrapolated = measured app-tier bytes per upload x {} target uploads)",
+            grouped(e.uploads)
+        );
+    }
+    if let Some(c) = &results.comparison {
+        let _ = writeln!(
+            out,
+            "\nproxied carries {:.0}x the client-facing bytes and {:.0}x all app-tier bytes of presigned\n  ({})",
+            c.client_bytes_ratio, c.app_tier_bytes_ratio, c.basis
+        );
+    }
+    let _ = writeln!(out, "\nreport: {report_dir}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting() {
+        assert_eq!(grouped(50_000), "50,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000_000), "1,000,000");
+        assert_eq!(si_bytes(500e9), "500.0 GB");
+        assert_eq!(ms(1500), "1.50 ms");
+    }
+}

@@ -1,0 +1,83 @@
+//! The scenario file as written: plain serde structs, every value wrapped in [`Spanned`] so
+//! validation can name the line it came from.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    pub modes: Option<Spanned<Vec<String>>>,
+    pub target: Option<RawTarget>,
+    pub run: RawRun,
+    pub storage: Option<RawStorage>,
+    pub broker: Option<RawBroker>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub uploads: Spanned<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub uploads: Option<Spanned<u64>>,
+    pub scale: Option<Spanned<f64>>,
+    pub concurrency: Option<Spanned<u64>>,
+    pub rate: Option<Spanned<String>>,
+    pub object_size: Spanned<RawSize>,
+    pub content_type: Option<Spanned<String>>,
+    pub users: Option<Spanned<u64>>,
+    pub seed: Option<u64>,
+    pub verify: Option<Spanned<RawVerify>>,
+    pub request_timeout: Option<Spanned<String>>,
+    pub max_duration: Option<Spanned<String>>,
+}
+
+/// `"10MiB"` or `{ min = "1MiB", max = "20MiB" }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Fixed(String),
+    Range(RawRange),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRange {
+    pub min: String,
+    pub max: String,
+}
+
+/// `"all"`, `"none"` or `{ sample = 50 }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawVerify {
+    Word(String),
+    Sample(RawSample),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSample {
+    pub sample: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub kind: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    pub max_size: Option<Spanned<String>>,
+}

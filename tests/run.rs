@@ -1,0 +1,292 @@
+//! `presign-bench run` end to end: the real binary starts its own servers as child processes.
+
+// Tests compare small counters as f64 on purpose.
+#![allow(clippy::cast_precision_loss, clippy::float_cmp)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_presign-bench");
+
+fn scenario(dir: &Path, run: &str) -> PathBuf {
+    let path = dir.join("s.toml");
+    let text = format!(
+        "name = \"t\"\ndescription = \"test\"\nmodes = [\"proxied\", \"presigned\"]\n[target]\nuploads = 50000\n[run]\n{run}\ncontent_type = \"image/jpeg\"\nusers = 7\nseed = 3\nverify = \"all\"\nmax_duration = \"120s\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn run(args: &[&str]) -> (bool, String, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(BIN).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("run did not finish")
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn check_latency(phases: &Value, names: &[&str], count: u64) {
+    for name in names {
+        let l = &phases[name];
+        for field in ["count", "min", "p50", "p90", "p99", "p999", "max", "mean", "hdr"] {
+            assert!(!l[field].is_null(), "latency {name}.{field} missing: {phases}");
+        }
+        assert_eq!(u(&l["count"]), count, "{name}");
+        assert!(u(&l["min"]) <= u(&l["p50"]) && u(&l["p50"]) <= u(&l["p99"]) && u(&l["p99"]) <= u(&l["max"]));
+        let hist = presign_bench::metrics::latency::decode(l["hdr"].as_str().unwrap()).unwrap();
+        assert_eq!(hist.len(), count);
+    }
+}
+
+fn check_results(r: &Value, open: bool) {
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["complete"], true, "{r}");
+    for field in ["cpu_model", "cores", "memory_bytes", "os", "version"] {
+        assert!(!r["environment"][field].is_null(), "environment.{field}");
+    }
+    assert!(r["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(u(&r["duration_ms"]) > 0);
+    assert_eq!(r["scenario"]["uploads"], 20);
+    let proxied = &r["modes"]["proxied"];
+    let presigned = &r["modes"]["presigned"];
+    for m in [proxied, presigned] {
+        assert_eq!(u(&m["uploads_ok"]), 20, "{m}");
+        assert_eq!(u(&m["uploads_failed"]), 0);
+        assert!(m["errors"].as_object().unwrap().is_empty());
+        assert_eq!((u(&m["lost"]), u(&m["corrupt"]), u(&m["verified"])), (0, 0, 20));
+        for f in [
+            "client_bytes_in",
+            "client_bytes_out",
+            "storage_bytes_in",
+            "storage_bytes_out",
+            "connections",
+            "peak_connections",
+            "connection_seconds",
+            "cpu_seconds",
+            "peak_rss_bytes",
+        ] {
+            assert!(m["app_tier"][f].is_number(), "app_tier.{f}");
+        }
+        assert!(m["throughput"]["uploads_per_sec"].as_f64().unwrap() > 0.0);
+        assert!(m["throughput"]["bytes_per_sec"].as_f64().unwrap() > 0.0);
+        assert_eq!(u(&m["extrapolated"]["uploads"]), 50_000);
+        for f in ["client_bytes", "app_tier_bytes", "cpu_seconds"] {
+            assert!(m["extrapolated"][f].is_number(), "extrapolated.{f}");
+        }
+        assert_eq!(m["latency_us_uncorrected"].is_object(), open);
+    }
+    check_latency(&proxied["latency_us"], &["upload", "end_to_end"], 20);
+    check_latency(&presigned["latency_us"], &["presign", "put", "complete", "end_to_end"], 20);
+    let mib = 1024.0 * 1024.0;
+    let proxied_in = proxied["app_tier"]["client_bytes_in"].as_f64().unwrap();
+    assert!(proxied_in >= 20.0 * mib, "proxied client bytes in {proxied_in}");
+    let total = |m: &Value| {
+        ["client_bytes_in", "client_bytes_out", "storage_bytes_in", "storage_bytes_out"]
+            .iter()
+            .map(|f| m["app_tier"][f].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    assert!(total(presigned) > 0.0);
+    assert!(total(presigned) < 0.01 * total(proxied), "presigned {} vs proxied {}", total(presigned), total(proxied));
+    let steps = &presigned["steps_per_upload"];
+    assert!(steps["presign_request_bytes"].as_f64().unwrap() > 100.0, "{steps}");
+    assert!(steps["store_response_bytes"].as_f64().unwrap() > 0.0, "{steps}");
+    let c = &r["comparison"];
+    assert!(c["client_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");
+    assert!(c["app_tier_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");
+}
+
+#[tokio::test]
+async fn closed_model_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario(tmp.path(), "uploads = 20\nconcurrency = 4\nobject_size = \"1MiB\"");
+    let out = tmp.path().join("report");
+    let (ok, stdout, stderr) = run(&["run", s.to_str().unwrap(), "--out", out.to_str().unwrap()]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("proxied") && stdout.contains("extrapolated"), "{stdout}");
+    assert!(stdout.contains(&out.join("results.json").display().to_string()), "{stdout}");
+    check_results(&results(&out), false);
+    for log in ["storage", "broker", "proxy"] {
+        assert!(out.join("logs").join(format!("{log}.log")).exists());
+    }
+}
+
+#[tokio::test]
+async fn open_model_run_with_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario(tmp.path(), "uploads = 5\nconcurrency = 4\nobject_size = \"64KiB\"");
+    let out = tmp.path().join("report");
+    let args = [
+        "run",
+        s.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--uploads",
+        "20",
+        "--rate",
+        "50/s",
+        "--object-size",
+        "1MiB",
+    ];
+    let (ok, _, stderr) = run(&args).await;
+    assert!(ok, "{stderr}");
+    let r = results(&out);
+    check_results(&r, true);
+    assert_eq!(r["scenario"]["pacing"]["model"], "open");
+    assert_eq!(r["scenario"]["object_size"]["fixed"], 1024 * 1024);
+}
+
+#[tokio::test]
+async fn bad_input_is_named_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = scenario(tmp.path(), "uploads = 20\nconcurency = 4\nobject_size = \"1MiB\"");
+    let (ok, _, stderr) = run(&["run", s.to_str().unwrap(), "--out", tmp.path().join("r").to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(stderr.contains(&format!("{}:8:", s.display())) && stderr.contains("concurency"), "{stderr}");
+    assert!(!tmp.path().join("r").exists(), "nothing started");
+
+    let s = scenario(tmp.path(), "uploads = 20\nobject_size = \"200MiB\"");
+    let (ok, _, stderr) = run(&["run", s.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(stderr.contains("`run.object_size`") && stderr.contains("maximum"), "{stderr}");
+
+    let (ok, _, stderr) = run(&["run", s.to_str().unwrap(), "--object-size", "0"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--object-size"), "{stderr}");
+
+    let (ok, _, stderr) = run(&["run", tmp.path().join("missing.toml").to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let s = scenario(tmp.path(), "uploads = 2\nobject_size = \"1MiB\"");
+    let (ok, _, stderr) = run(&[
+        "run",
+        s.to_str().unwrap(),
+        "--storage-endpoint",
+        &url,
+        "--out",
+        tmp.path().join("r2").to_str().unwrap(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains(&url), "{stderr}");
+}
+
+/// Child processes of `pid`, from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        let after_comm = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let parent = after_comm.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(pid) {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| !r.trim_start().starts_with('Z')))
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().replace('\0', " ")
+}
+
+/// Starts a long run and returns it once the proxied mode is under way.
+async fn start_long_run(dir: &Path) -> (tokio::process::Child, PathBuf) {
+    let s = scenario(dir, "uploads = 100000\nconcurrency = 2\nobject_size = \"64KiB\"\nrequest_timeout = \"10s\"");
+    let out = dir.join("report");
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["run", s.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("proxied mode") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(started, Ok(true), "the run never reached the proxied mode");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (child, out)
+}
+
+#[tokio::test]
+async fn a_server_dying_mid_run_gives_a_partial_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut harness, out) = start_long_run(tmp.path()).await;
+    let pid = harness.id().unwrap();
+    let proxy = children_of(pid).into_iter().find(|p| cmdline(*p).contains(" proxy ")).expect("no proxy child");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(proxy).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), harness.wait()).await.expect("harness did not stop").unwrap();
+    assert!(!status.success());
+    let r = results(&out);
+    assert_eq!(r["complete"], false);
+    assert!(r["incomplete_reason"].as_str().unwrap().contains("proxy exited"), "{}", r["incomplete_reason"]);
+    assert!(r["modes"]["proxied"]["uploads_attempted"].as_u64().unwrap() > 0);
+    assert!(r["modes"]["presigned"].is_null(), "the run stopped at the dead server");
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_children_and_writes_a_partial_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut harness, out) = start_long_run(tmp.path()).await;
+    let pid = harness.id().unwrap();
+    let servers = children_of(pid);
+    assert_eq!(servers.len(), 3, "storage, broker and proxy");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()), nix::sys::signal::Signal::SIGINT)
+        .unwrap();
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), harness.wait()).await.expect("harness did not stop").unwrap();
+    assert!(!status.success());
+    let r = results(&out);
+    assert_eq!(r["complete"], false);
+    assert!(r["incomplete_reason"].as_str().unwrap().contains("interrupted"), "{}", r["incomplete_reason"]);
+    let proxied = &r["modes"]["proxied"];
+    assert!(proxied["uploads_ok"].as_u64().unwrap() > 0, "{proxied}");
+    assert!(
+        proxied["app_tier"]["client_bytes_in"].as_u64().unwrap() > 0,
+        "the servers were scraped before they were stopped"
+    );
+    for s in servers {
+        assert!(!alive(s), "server {s} ({}) outlived the run", cmdline(s));
+    }
+}
