@@ -34,6 +34,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Run a scenario through both architectures and write a report (the main job).
     Run(RunArgs),
+    /// Re-render the plots, summary.md and report.html from a results.json.
+    Report(ReportArgs),
 }
 
 /// Flags of `run`. Each override replaces the scenario file's value.
@@ -66,6 +68,31 @@ pub struct RunArgs {
     /// Seed of payloads and size draws.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// No progress bars (they are also hidden when stdout is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// How the final summary is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Output format of summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A human-readable table.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// Flags of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results.json written by `run`.
+    pub results: PathBuf,
+    /// Where to write the plots, summary.md and report.html [default: beside the results file].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -242,16 +269,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
         }
         Command::Run(args) => return run_scenario(&args).await,
+        Command::Report(args) => return rerender(&args),
+    }
+    Ok(())
+}
+
+fn rerender(args: &ReportArgs) -> anyhow::Result<()> {
+    let results = crate::report::load(&args.results)?;
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => args.results.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf),
+    };
+    let mut files = crate::report::render(&results, &dir)?;
+    let copy = dir.join("results.json");
+    if !copy.exists() {
+        crate::report::write_json(&results, &dir).with_context(|| copy.display().to_string())?;
+        files.push(copy);
+    }
+    for f in files {
+        println!("{}", f.display());
     }
     Ok(())
 }
 
 async fn run_scenario(args: &RunArgs) -> anyhow::Result<()> {
     let scenario = crate::scenario::Scenario::load(&args.scenario, &args.overrides())?;
-    let outcome = crate::harness::run(scenario, args.out.clone()).await?;
+    let progress = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let options = crate::harness::Options { out: args.out.clone(), progress };
+    let outcome = crate::harness::run(scenario, options).await?;
     let results = &outcome.results;
     let json = outcome.dir.join("results.json");
-    print!("{}", crate::report::summary(results, &json.display().to_string()));
+    let rendered = crate::report::render(results, &outcome.dir);
+    match args.format {
+        Format::Table => {
+            print!("{}", crate::report::summary(results, &outcome.dir));
+        }
+        Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&crate::report::json_summary(results, &outcome.dir))?);
+        }
+    }
+    rendered.with_context(|| format!("rendering the report in {}", outcome.dir.display()))?;
     if !results.complete {
         anyhow::bail!(
             "run incomplete: {}; partial report written to {}",

@@ -7,6 +7,7 @@ mod environment;
 pub mod http;
 mod job;
 pub mod payload;
+mod progress;
 pub mod verify;
 
 use crate::loadgen::{self, Job, Phase, Plan, Recorder, StoppedBy};
@@ -81,15 +82,24 @@ struct Stack {
     secret: String,
 }
 
-/// Runs `scenario`, writing the report to `out` (default [`default_dir`]).
+/// How a run presents itself.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Report directory (default [`default_dir`]).
+    pub out: Option<PathBuf>,
+    /// Show a progress bar per mode.
+    pub progress: bool,
+}
+
+/// Runs `scenario` and writes `results.json`.
 ///
 /// # Errors
 /// [`HarnessError`] when the servers cannot start or the report cannot be written. A run that is
 /// interrupted or loses a server still returns `Ok` with `complete: false`.
-pub async fn run(scenario: Scenario, out: Option<PathBuf>) -> Result<Outcome, HarnessError> {
+pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, HarnessError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let dir = out.unwrap_or_else(|| default_dir(&scenario.name, started_at));
+    let dir = options.out.clone().unwrap_or_else(|| default_dir(&scenario.name, started_at));
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(io_error(&logs))?;
     let interrupt = interrupt_token();
@@ -103,7 +113,14 @@ pub async fn run(scenario: Scenario, out: Option<PathBuf>) -> Result<Outcome, Ha
     let mut incomplete = None;
     for &mode in &scenario.modes {
         tracing::info!("{} mode: {} uploads", mode.as_str(), scenario.uploads);
-        let (result, reason) = run_mode(mode, &scenario, &mut stack, &payload, &tokens, &interrupt).await;
+        let ctx = ModeCtx {
+            scenario: &scenario,
+            payload: &payload,
+            tokens: &tokens,
+            interrupt: &interrupt,
+            progress: options.progress,
+        };
+        let (result, reason) = run_mode(mode, &ctx, &mut stack).await;
         match mode {
             Mode::Proxied => modes.proxied = Some(result),
             Mode::Presigned => modes.presigned = Some(result),
@@ -238,14 +255,17 @@ fn clients(mode: Mode, scenario: &Scenario, stack: &Stack, payload: &Arc<Payload
     }
 }
 
-async fn run_mode(
-    mode: Mode,
-    scenario: &Scenario,
-    stack: &mut Stack,
-    payload: &Arc<Payload>,
-    tokens: &[String],
-    interrupt: &CancellationToken,
-) -> (ModeResult, Option<String>) {
+/// What every mode of a run shares.
+struct ModeCtx<'a> {
+    scenario: &'a Scenario,
+    payload: &'a Arc<Payload>,
+    tokens: &'a [String],
+    interrupt: &'a CancellationToken,
+    progress: bool,
+}
+
+async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResult, Option<String>) {
+    let ModeCtx { scenario, payload, tokens, interrupt, .. } = *ctx;
     let server = match mode {
         Mode::Proxied => stack.proxy.clone(),
         Mode::Presigned => stack.broker.clone(),
@@ -262,7 +282,9 @@ async fn run_mode(
         max_duration: Duration::from_millis(scenario.max_duration_ms),
     };
     let cancel = interrupt.child_token();
-    let load = loadgen::run(plan, job, cancel.clone());
+    let counters = Arc::new(loadgen::Progress::default());
+    let bar = progress::Bar::start(mode.as_str(), scenario.uploads, &counters, ctx.progress);
+    let load = loadgen::run(plan, job, cancel.clone(), counters);
     tokio::pin!(load);
     let mut reason = None;
     let (rec, stopped) = loop {
@@ -277,6 +299,7 @@ async fn run_mode(
             }
         }
     };
+    drop(bar);
     let after = match http::scrape(&server).await {
         Ok(m) => m,
         Err(e) => {
@@ -395,7 +418,7 @@ fn mode_result(
         extrapolated,
         steps_per_upload,
         timeline: report::TimelineData {
-            interval_ms: 1000,
+            interval_ms: millis(loadgen::TIMELINE_INTERVAL),
             completed: rec.timeline.completed,
             in_flight_max: rec.timeline.in_flight_max,
         },

@@ -7,7 +7,7 @@
 
 mod recorder;
 
-pub use recorder::{Done, Failure, Phase, Recorder, Sample, Timeline};
+pub use recorder::{Done, Failure, Phase, Recorder, Sample, TIMELINE_INTERVAL, Timeline};
 
 use crate::scenario::Pacing;
 use std::future::Future;
@@ -41,14 +41,30 @@ pub enum StoppedBy {
     Cancelled,
 }
 
+/// Live counters for a progress display; workers add to them as uploads finish.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Uploads that succeeded.
+    pub ok: AtomicU64,
+    /// Uploads that failed.
+    pub failed: AtomicU64,
+    /// Payload bytes of successful uploads.
+    pub bytes: AtomicU64,
+}
+
 /// One upload, as the load generator sees it.
 pub trait Job: Send + Sync + 'static {
     /// Performs upload number `index`.
     fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>>;
 }
 
-/// Runs `plan` with `job`, until done, the deadline, or `cancel`.
-pub async fn run(plan: Plan, job: Arc<dyn Job>, cancel: CancellationToken) -> (Recorder, StoppedBy) {
+/// Runs `plan` with `job`, until done, the deadline, or `cancel`, counting into `progress`.
+pub async fn run(
+    plan: Plan,
+    job: Arc<dyn Job>,
+    cancel: CancellationToken,
+    progress: Arc<Progress>,
+) -> (Recorder, StoppedBy) {
     let open = matches!(plan.pacing, Pacing::Open { .. });
     let workers = match plan.pacing {
         Pacing::Closed { concurrency } => concurrency,
@@ -57,9 +73,9 @@ pub async fn run(plan: Plan, job: Arc<dyn Job>, cancel: CancellationToken) -> (R
     .min(plan.count)
     .max(1);
     let start = Instant::now();
-    let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start });
-    let sampler = tokio::spawn(sample_in_flight(shared.clone(), cancel.child_token()));
-    let stop_sampler = sampler.abort_handle();
+    let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start, progress });
+    let stop_sampler = CancellationToken::new();
+    let sampler = tokio::spawn(sample_in_flight(shared.clone(), stop_sampler.clone()));
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
@@ -75,8 +91,8 @@ pub async fn run(plan: Plan, job: Arc<dyn Job>, cancel: CancellationToken) -> (R
             }
         }
     }
-    stop_sampler.abort();
-    if let Ok(Ok(in_flight)) = tokio::time::timeout(Duration::from_secs(1), sampler).await {
+    stop_sampler.cancel();
+    if let Ok(in_flight) = sampler.await {
         total.timeline.in_flight_max = in_flight;
     }
     total.elapsed = start.elapsed();
@@ -87,6 +103,7 @@ struct Shared {
     next: AtomicU64,
     in_flight: AtomicU64,
     start: Instant,
+    progress: Arc<Progress>,
 }
 
 async fn worker(plan: Plan, shared: &Shared, job: &dyn Job, cancel: &CancellationToken) -> (Recorder, StoppedBy) {
@@ -119,6 +136,15 @@ async fn worker(plan: Plan, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
         };
         shared.in_flight.fetch_sub(1, Relaxed);
         let Some(sample) = sample else { return (rec, StoppedBy::Cancelled) };
+        match sample.succeeded() {
+            Some(bytes) => {
+                shared.progress.ok.fetch_add(1, Relaxed);
+                shared.progress.bytes.fetch_add(bytes, Relaxed);
+            }
+            None => {
+                shared.progress.failed.fetch_add(1, Relaxed);
+            }
+        }
         let waited = intended.map_or(Duration::ZERO, |at| began.saturating_duration_since(at));
         rec.record(sample, waited, Instant::now().duration_since(shared.start));
     }
@@ -136,24 +162,23 @@ fn intended_start(pacing: Pacing, start: Instant, index: u64) -> Option<Instant>
     }
 }
 
-/// Samples uploads in flight every 100 ms; returns the maximum of each second.
+/// Samples uploads in flight several times per timeline bucket; keeps each bucket's maximum.
 async fn sample_in_flight(shared: Arc<Shared>, stop: CancellationToken) -> Vec<u64> {
-    let mut per_second: Vec<u64> = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut buckets: Vec<u64> = Vec::new();
+    let mut tick = tokio::time::interval(recorder::TIMELINE_INTERVAL / 4);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            () = stop.cancelled() => return per_second,
+            () = stop.cancelled() => return buckets,
         }
-        let second = usize::try_from(shared.start.elapsed().as_secs()).unwrap_or(usize::MAX);
-        if second >= recorder::MAX_TIMELINE_SECONDS {
-            return per_second;
+        let b = recorder::bucket(shared.start.elapsed());
+        if b >= recorder::MAX_TIMELINE_BUCKETS {
+            return buckets;
         }
-        if per_second.len() <= second {
-            per_second.resize(second + 1, 0);
+        if buckets.len() <= b {
+            buckets.resize(b + 1, 0);
         }
-        let now = shared.in_flight.load(Relaxed);
-        per_second[second] = per_second[second].max(now);
+        buckets[b] = buckets[b].max(shared.in_flight.load(Relaxed));
     }
 }
 
@@ -186,9 +211,12 @@ mod tests {
     async fn closed_model_runs_every_upload_once() {
         let plan = Plan { pacing: Pacing::Closed { concurrency: 4 }, count: 20, max_duration: Duration::from_secs(60) };
         let (rec, stopped) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new()).await;
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
+                .await;
         assert_eq!(stopped, StoppedBy::Count);
         assert_eq!((rec.ok, rec.failed), (16, 4));
+        assert_eq!(rec.timeline.completed.iter().sum::<u64>(), 20);
+        assert_eq!(rec.timeline.in_flight_max.iter().max(), Some(&4));
         assert_eq!(rec.errors.get("http_503"), Some(&4));
         let mut indexes: Vec<_> = rec.done.iter().map(|d| d.index).collect();
         indexes.sort_unstable();
@@ -208,7 +236,9 @@ mod tests {
             count: 10,
             max_duration: Duration::from_secs(60),
         };
-        let (rec, _) = run(plan, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new()).await;
+        let (rec, _) =
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new(), Arc::default())
+                .await;
         let corrected = rec.corrected[Phase::EndToEnd as usize].max();
         let uncorrected = rec.uncorrected.as_ref().unwrap()[Phase::EndToEnd as usize].max();
         assert!(uncorrected.abs_diff(50_000) < 1000, "{uncorrected}");
@@ -221,7 +251,8 @@ mod tests {
         let plan =
             Plan { pacing: Pacing::Closed { concurrency: 2 }, count: 1000, max_duration: Duration::from_secs(1) };
         let (rec, stopped) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new()).await;
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
+                .await;
         assert_eq!(stopped, StoppedBy::Deadline);
         assert_eq!(rec.ok + rec.failed, 20);
 
@@ -232,7 +263,8 @@ mod tests {
             c.cancel();
         });
         let plan = Plan { max_duration: Duration::from_secs(60), ..plan };
-        let (rec, stopped) = run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), cancel).await;
+        let (rec, stopped) =
+            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), cancel, Arc::default()).await;
         assert_eq!(stopped, StoppedBy::Cancelled);
         assert_eq!(rec.ok + rec.failed, 4);
     }

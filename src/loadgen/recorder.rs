@@ -5,8 +5,16 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Timelines stop after this many seconds (bounded memory for any run length).
-pub const MAX_TIMELINE_SECONDS: usize = 24 * 3600;
+/// Width of a timeline bucket.
+pub const TIMELINE_INTERVAL: Duration = Duration::from_millis(100);
+/// Timelines stop after this many buckets (24 hours: bounded memory for any run length).
+pub const MAX_TIMELINE_BUCKETS: usize = 24 * 36_000;
+
+/// The timeline bucket of a moment `at` after the load began.
+#[must_use]
+pub fn bucket(at: Duration) -> usize {
+    usize::try_from(at.as_millis() / TIMELINE_INTERVAL.as_millis()).unwrap_or(usize::MAX)
+}
 
 /// A timed step of an upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,14 +109,23 @@ impl Sample {
     pub fn fail(&mut self, why: Failure) {
         self.outcome = Some(Err(why));
     }
+
+    /// The bytes sent, if the upload succeeded.
+    #[must_use]
+    pub fn succeeded(&self) -> Option<u64> {
+        match &self.outcome {
+            Some(Ok(done)) => Some(done.size),
+            _ => None,
+        }
+    }
 }
 
-/// Uploads completed per second and uploads in flight (max per second) over a mode.
+/// Uploads completed and uploads in flight over a mode, in [`TIMELINE_INTERVAL`] buckets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Timeline {
-    /// Uploads finished (ok or failed) in each second since the mode started.
+    /// Uploads finished (ok or failed) in each bucket since the mode started.
     pub completed: Vec<u64>,
-    /// Most uploads in flight seen in each second.
+    /// Uploads in flight, sampled once per bucket.
     pub in_flight_max: Vec<u64>,
 }
 
@@ -187,12 +204,12 @@ impl Recorder {
                 *self.errors.entry("unknown".into()).or_default() += 1;
             }
         }
-        let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
-        if second < MAX_TIMELINE_SECONDS {
-            if self.timeline.completed.len() <= second {
-                self.timeline.completed.resize(second + 1, 0);
+        let b = bucket(at);
+        if b < MAX_TIMELINE_BUCKETS {
+            if self.timeline.completed.len() <= b {
+                self.timeline.completed.resize(b + 1, 0);
             }
-            self.timeline.completed[second] += 1;
+            self.timeline.completed[b] += 1;
         }
     }
 

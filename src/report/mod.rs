@@ -1,8 +1,13 @@
 //! Results: plain serde data with units in field names, written as `results.json`, and the
 //! summary table printed at the end of a run.
 
-mod table;
+mod html;
+mod markdown;
+pub mod plots;
+mod render;
+pub mod table;
 
+pub use render::{RenderError, load, render};
 pub use table::summary;
 
 use crate::metrics::latency::LatencySummary;
@@ -47,6 +52,17 @@ pub struct Modes {
     /// client → broker, client → store, client → broker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presigned: Option<ModeResult>,
+}
+
+impl Modes {
+    /// The modes that ran, with their names, proxied first.
+    #[must_use]
+    pub fn present(&self) -> Vec<(&'static str, &ModeResult)> {
+        [("proxied", &self.proxied), ("presigned", &self.presigned)]
+            .into_iter()
+            .filter_map(|(n, m)| m.as_ref().map(|m| (n, m)))
+            .collect()
+    }
 }
 
 /// The machine and build.
@@ -104,7 +120,7 @@ pub struct ModeResult {
     /// Presigned only: the app-tier bytes of one upload, step by step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_per_upload: Option<PresignSteps>,
-    /// Completions and uploads in flight per second.
+    /// Completions and uploads in flight over time.
     pub timeline: TimelineData,
 }
 
@@ -197,10 +213,10 @@ pub struct PresignSteps {
     pub store_response_bytes: f64,
 }
 
-/// Per-second series.
+/// Series over the load, one entry per interval.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TimelineData {
-    /// Seconds per entry.
+    /// Milliseconds per entry.
     pub interval_ms: u64,
     /// Uploads finished in each interval.
     pub completed: Vec<u64>,
@@ -251,4 +267,88 @@ pub fn write_json(results: &Results, dir: &Path) -> std::io::Result<std::path::P
     let text = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
     std::fs::write(&path, text + "\n")?;
     Ok(path)
+}
+
+/// The final summary printed by `run --format json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct JsonSummary {
+    /// False when interrupted or a server died.
+    pub complete: bool,
+    /// Why the run is incomplete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
+    /// The report directory.
+    pub report_dir: String,
+    /// The one-line claim, with its extrapolation labelled.
+    pub headline: String,
+    /// Per mode.
+    pub modes: BTreeMap<String, ModeSummary>,
+    /// Proxied over presigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+}
+
+/// One mode in the JSON summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModeSummary {
+    /// Uploads the app reported complete.
+    pub uploads_ok: u64,
+    /// Uploads that failed.
+    pub uploads_failed: u64,
+    /// Objects read back.
+    pub verified: u64,
+    /// Missing or short.
+    pub lost: u64,
+    /// Different bytes.
+    pub corrupt: u64,
+    /// Successful uploads per second.
+    pub uploads_per_sec: f64,
+    /// End-to-end median, µs.
+    pub end_to_end_p50_us: u64,
+    /// End-to-end 99th percentile, µs.
+    pub end_to_end_p99_us: u64,
+    /// Measured app-tier bytes per upload.
+    pub app_tier_bytes_per_upload: f64,
+    /// Extrapolated app-tier bytes at the target.
+    pub extrapolated_app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+    /// App-tier peak RSS.
+    pub peak_rss_bytes: u64,
+}
+
+/// The JSON summary of `results`, whose report is in `dir`.
+#[must_use]
+pub fn json_summary(results: &Results, dir: &Path) -> JsonSummary {
+    let modes = results
+        .modes
+        .present()
+        .into_iter()
+        .map(|(name, m)| {
+            let e2e = m.latency_us.get("end_to_end");
+            let summary = ModeSummary {
+                uploads_ok: m.uploads_ok,
+                uploads_failed: m.uploads_failed,
+                verified: m.verified,
+                lost: m.lost,
+                corrupt: m.corrupt,
+                uploads_per_sec: m.throughput.uploads_per_sec,
+                end_to_end_p50_us: e2e.map_or(0, |l| l.p50),
+                end_to_end_p99_us: e2e.map_or(0, |l| l.p99),
+                app_tier_bytes_per_upload: m.per_upload.app_tier_bytes,
+                extrapolated_app_tier_bytes: m.extrapolated.app_tier_bytes,
+                cpu_seconds: m.app_tier.cpu_seconds,
+                peak_rss_bytes: m.app_tier.peak_rss_bytes,
+            };
+            (name.to_owned(), summary)
+        })
+        .collect();
+    JsonSummary {
+        complete: results.complete,
+        incomplete_reason: results.incomplete_reason.clone(),
+        report_dir: dir.display().to_string(),
+        headline: render::headline(results),
+        modes,
+        comparison: results.comparison.clone(),
+    }
 }

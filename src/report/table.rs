@@ -11,11 +11,20 @@ pub fn si_bytes(bytes: f64) -> String {
     bytesize::ByteSize(b).display().si().to_string()
 }
 
-/// Milliseconds from microseconds, for display.
-fn ms(us: u64) -> String {
+/// Milliseconds from microseconds, for display (`1.50 ms`, `711 ms`).
+#[must_use]
+pub fn ms(us: u64) -> String {
     #[allow(clippy::cast_precision_loss)] // display only
     let ms = us as f64 / 1000.0;
     if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
+}
+
+/// A ratio as people say it: `4,451×`.
+#[must_use]
+pub fn ratio(r: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
+    let n = r.max(0.0).round() as u64;
+    format!("{}×", grouped(n))
 }
 
 /// `12,345` style grouping, for counts people read aloud.
@@ -37,9 +46,37 @@ fn in_out(bytes_in: u64, bytes_out: u64) -> String {
     format!("{} / {}", si_bytes(bytes_in as f64), si_bytes(bytes_out as f64))
 }
 
-type Row = (String, Box<dyn Fn(&ModeResult) -> String>);
+/// One row of a latency table: mode, phase and the cells `count, p50, p90, p99, p99.9, max`.
+pub struct LatencyRow {
+    /// `proxied` or `presigned`.
+    pub mode: &'static str,
+    /// Phase name.
+    pub phase: &'static str,
+    /// The formatted cells.
+    pub cells: [String; 6],
+}
 
-fn rows() -> Vec<Row> {
+/// Every phase of every mode that ran, formatted.
+#[must_use]
+pub fn latency_rows(results: &Results) -> Vec<LatencyRow> {
+    let mut rows = Vec::new();
+    for (mode, m) in results.modes.present() {
+        for phase in crate::loadgen::Phase::ALL {
+            if let Some(l) = m.latency_us.get(phase.as_str()) {
+                let cells = [l.count.to_string(), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)];
+                rows.push(LatencyRow { mode, phase: phase.as_str(), cells });
+            }
+        }
+    }
+    rows
+}
+
+/// A table row: its label and how to render a mode's cell.
+pub type Row = (String, Box<dyn Fn(&ModeResult) -> String>);
+
+/// The rows every summary shows, in order (text, Markdown and HTML alike).
+#[must_use]
+pub fn rows() -> Vec<Row> {
     let row = |label: &str, f: Box<dyn Fn(&ModeResult) -> String>| (label.to_owned(), f);
     #[allow(clippy::cast_precision_loss)]
     let rows: Vec<Row> = vec![
@@ -70,7 +107,7 @@ fn rows() -> Vec<Row> {
 
 /// The summary table of `results`, with the extrapolation's inputs spelled out.
 #[must_use]
-pub fn summary(results: &Results, report_dir: &str) -> String {
+pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
     let mut out = String::new();
     let modes: Vec<(&str, &ModeResult)> =
         [("proxied", &results.modes.proxied), ("presigned", &results.modes.presigned)]
@@ -119,7 +156,12 @@ pub fn summary(results: &Results, report_dir: &str) -> String {
             c.client_bytes_ratio, c.app_tier_bytes_ratio, c.basis
         );
     }
-    let _ = writeln!(out, "\nreport: {report_dir}");
+    let _ = writeln!(
+        out,
+        "\nreport:  {}\nresults: {}",
+        report_dir.join("report.html").display(),
+        report_dir.join("results.json").display()
+    );
     out
 }
 

@@ -1,0 +1,167 @@
+//! `report.html`: one self-contained page (inline SVG and CSS, nothing fetched) for people who
+//! will not read JSON.
+
+// Presentation: counts become f64 for display and plotting, and plot coordinates become
+// indexes; precision far beyond what a label or a pixel shows is not needed.
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use super::markdown::{object_size, pacing};
+use super::render::headline;
+use super::table::{grouped, latency_rows, ratio, rows, si_bytes};
+use super::{PresignSteps, Results};
+use std::fmt::Write;
+
+const CSS: &str = "
+body { font-family: -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; padding: 0 1rem; }
+h1 { margin-bottom: 0.2rem; } .desc { color: #555; margin-top: 0; }
+.headline { font-size: 4rem; font-weight: 700; color: #d62728; margin: 1rem 0 0; }
+.sub { font-size: 1.2rem; color: #444; margin-top: 0.2rem; }
+.warn { background: #fff3cd; border: 1px solid #e0c060; padding: 0.8rem; border-radius: 6px; }
+table { border-collapse: collapse; margin: 1rem 0; } th, td { padding: 0.35rem 0.8rem; border-bottom: 1px solid #ddd; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.proxied { color: #d62728; } .presigned { color: #1f77b4; }
+figure { margin: 1.5rem 0; } figure svg { width: 100%; height: auto; border: 1px solid #eee; }
+.explain { background: #f6f8fa; padding: 1rem 1.2rem; border-radius: 6px; line-height: 1.5; }
+footer { color: #777; font-size: 0.9rem; margin-top: 2rem; }
+";
+
+/// Escapes text for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The presigned flow's steps as (step, request bytes, response bytes).
+#[must_use]
+pub fn steps(s: &PresignSteps) -> [(&'static str, f64, f64); 3] {
+    [
+        ("presign (client ↔ broker)", s.presign_request_bytes, s.presign_response_bytes),
+        ("complete (client ↔ broker)", s.complete_request_bytes, s.complete_response_bytes),
+        ("verify (broker ↔ store)", s.store_request_bytes, s.store_response_bytes),
+    ]
+}
+
+/// Renders the page; `svg(name)` gives a plot's SVG text.
+#[must_use]
+pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
+    let s = &results.scenario;
+    let name = esc(s["name"].as_str().unwrap_or("?"));
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>presign-bench: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+    );
+    let _ = writeln!(out, "<h1>presign-bench: {name}</h1>");
+    let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(s["description"].as_str().unwrap_or_default()));
+    if !results.complete {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\"><b>Incomplete run:</b> {}. The figures cover only what ran.</p>",
+            esc(results.incomplete_reason.as_deref().unwrap_or("interrupted"))
+        );
+    }
+    if let Some(c) = &results.comparison {
+        let _ = writeln!(out, "<p class=\"headline\">{}</p>", ratio(c.client_bytes_ratio));
+        let _ = writeln!(out, "<p class=\"sub\">{}</p>", esc(&headline(results)));
+    }
+    mode_table(&mut out, results);
+    explanation(&mut out, results);
+    for plot in ["bandwidth", "latency", "timeline", "resources"] {
+        let _ = writeln!(out, "<figure id=\"{plot}\">\n{}\n</figure>", svg(plot));
+    }
+    latency_table(&mut out, results);
+    if let Some(st) = results.modes.presigned.as_ref().and_then(|m| m.steps_per_upload.as_ref()) {
+        let _ = writeln!(
+            out,
+            "<h2>Presigned flow: app-tier bytes per upload, by step</h2>\n<table><tr><th>step</th><th class=\"n\">request</th><th class=\"n\">response</th></tr>"
+        );
+        for (step, req, resp) in steps(st) {
+            let _ = writeln!(
+                out,
+                "<tr><td>{step}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                si_bytes(req),
+                si_bytes(resp)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    footer(&mut out, results);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn mode_table(out: &mut String, results: &Results) {
+    let modes = results.modes.present();
+    out.push_str("<table>\n<tr><th></th>");
+    for (n, _) in &modes {
+        let _ = write!(out, "<th class=\"n {n}\">{n}</th>");
+    }
+    out.push_str("</tr>\n");
+    for (label, f) in rows() {
+        let _ = write!(out, "<tr><td>{}</td>", esc(&label));
+        for (_, m) in &modes {
+            let _ = write!(out, "<td class=\"n\">{}</td>", esc(&f(m)));
+        }
+        out.push_str("</tr>\n");
+    }
+    let target = grouped(results.scenario["target_uploads"].as_u64().unwrap_or(0));
+    let _ = write!(out, "<tr><td>app-tier bytes for {target} uploads <i>(extrapolated)</i></td>");
+    for (_, m) in &modes {
+        let _ = write!(out, "<td class=\"n\"><i>{}</i></td>", si_bytes(m.extrapolated.app_tier_bytes));
+    }
+    out.push_str("</tr>\n</table>\n");
+}
+
+fn latency_table(out: &mut String, results: &Results) {
+    out.push_str("<h2>Latency</h2>\n<table><tr><th>mode</th><th>phase</th>");
+    for h in ["count", "p50", "p90", "p99", "p99.9", "max"] {
+        let _ = write!(out, "<th class=\"n\">{h}</th>");
+    }
+    out.push_str("</tr>\n");
+    for row in latency_rows(results) {
+        let _ = write!(out, "<tr><td class=\"{0}\">{0}</td><td>{1}</td>", row.mode, row.phase);
+        for c in row.cells {
+            let _ = write!(out, "<td class=\"n\">{c}</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+fn explanation(out: &mut String, results: &Results) {
+    let s = &results.scenario;
+    let uploads = s["uploads"].as_u64().unwrap_or(0);
+    let target = s["target_uploads"].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "<div class=\"explain\"><p><b>What this shows.</b> The same {uploads} uploads went through two architectures with the same \
+         authentication, validation and checks. <span class=\"proxied\">Proxied</span>: every byte of every file crossed the \
+         application server on its way to the object store. <span class=\"presigned\">Presigned</span>: the application server \
+         only signed a short-lived URL and later checked the stored object; the file itself went straight to the store.</p>\
+         <p><b>What is measured.</b> Bytes were counted on the application servers' own sockets, HTTP headers included, on the \
+         client side and on the storage side; CPU and peak memory are those of the server processes; latencies are per upload, \
+         as the client saw them. Every object was read back and compared (verified, lost and corrupt counts).</p>\
+         <p><b>What is extrapolated.</b> Figures “for {} uploads” multiply the measured cost per successful upload by the \
+         scenario's target of {} uploads; they are estimates, labelled in italics, not measurements.</p></div>",
+        grouped(target),
+        grouped(target)
+    );
+}
+
+fn footer(out: &mut String, results: &Results) {
+    let s = &results.scenario;
+    let e = &results.environment;
+    let _ = writeln!(
+        out,
+        "<footer>{} uploads per mode, {}, objects {}, content type {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}</footer>",
+        s["uploads"],
+        esc(&pacing(s)),
+        esc(&object_size(s)),
+        esc(s["content_type"].as_str().unwrap_or("?")),
+        esc(&results.started_at),
+        results.duration_ms as f64 / 1000.0,
+        esc(&e.cpu_model),
+        e.cores,
+        si_bytes(e.memory_bytes as f64),
+        esc(&e.os),
+        esc(&e.version),
+        e.git_commit.as_deref().map(|c| format!(" ({})", esc(c))).unwrap_or_default()
+    );
+}

@@ -1,0 +1,132 @@
+//! `summary.md`: the report's tables in GitHub-flavoured Markdown, for a CI job summary.
+
+// Presentation: counts become f64 for display and plotting, and plot coordinates become
+// indexes; precision far beyond what a label or a pixel shows is not needed.
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use super::Results;
+use super::render::headline;
+use super::table::{latency_rows, ratio, rows, si_bytes};
+use std::fmt::Write;
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders `results` as Markdown.
+#[must_use]
+pub fn render(results: &Results) -> String {
+    let mut out = String::new();
+    let s = &results.scenario;
+    let modes = results.modes.present();
+    let _ = writeln!(out, "# presign-bench: {}\n", cell(s["name"].as_str().unwrap_or("?")));
+    if let Some(d) = s["description"].as_str().filter(|d| !d.is_empty()) {
+        let _ = writeln!(out, "> {}\n", cell(d));
+    }
+    if !results.complete {
+        let _ = writeln!(
+            out,
+            "**⚠ Incomplete run:** {}\n",
+            cell(results.incomplete_reason.as_deref().unwrap_or("interrupted"))
+        );
+    }
+    let _ = writeln!(out, "**{}**\n", headline(results));
+    let _ = write!(out, "| |");
+    for (name, _) in &modes {
+        let _ = write!(out, " {name} |");
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in &modes {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    for (label, f) in rows() {
+        let _ = write!(out, "| {label} |");
+        for (_, m) in &modes {
+            let _ = write!(out, " {} |", cell(&f(m)));
+        }
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "| app-tier bytes for {} uploads (extrapolated) |",
+        super::table::grouped(s["target_uploads"].as_u64().unwrap_or(0))
+    );
+    for (_, m) in &modes {
+        let _ = write!(out, " {} |", si_bytes(m.extrapolated.app_tier_bytes));
+    }
+    out.push('\n');
+    if let Some(c) = &results.comparison {
+        let _ = writeln!(
+            out,
+            "\nProxied ÷ presigned, measured: {} client-facing bytes, {} all app-tier bytes, {} CPU ({}).",
+            ratio(c.client_bytes_ratio),
+            ratio(c.app_tier_bytes_ratio),
+            ratio(c.cpu_seconds_ratio),
+            cell(&c.basis)
+        );
+    }
+    latency_table(&mut out, results);
+    steps_table(&mut out, results);
+    let e = &results.environment;
+    let _ = writeln!(
+        out,
+        "\n<sub>{} uploads per mode, {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}</sub>",
+        s["uploads"],
+        pacing(s),
+        results.started_at,
+        results.duration_ms as f64 / 1000.0,
+        cell(&e.cpu_model),
+        e.cores,
+        si_bytes(e.memory_bytes as f64),
+        cell(&e.os),
+        e.version,
+        e.git_commit.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+    );
+    out
+}
+
+/// "10.5 MB" or "1.0 MB to 21.0 MB", from the resolved scenario's `object_size`.
+#[must_use]
+pub fn object_size(scenario: &serde_json::Value) -> String {
+    #[allow(clippy::cast_precision_loss)] // display only
+    let size = |v: &serde_json::Value| si_bytes(v.as_u64().unwrap_or(0) as f64);
+    let o = &scenario["object_size"];
+    if o["fixed"].is_u64() {
+        size(&o["fixed"])
+    } else {
+        format!("{} to {}", size(&o["range"]["min"]), size(&o["range"]["max"]))
+    }
+}
+
+/// "closed model, 32 in flight" or "open model, 100/s".
+#[must_use]
+pub fn pacing(scenario: &serde_json::Value) -> String {
+    let p = &scenario["pacing"];
+    match p["model"].as_str() {
+        Some("open") => format!("open model, {}/s (at most {} in flight)", p["rate_per_sec"], p["max_in_flight"]),
+        _ => format!("closed model, {} in flight", p["concurrency"]),
+    }
+}
+
+fn latency_table(out: &mut String, results: &Results) {
+    let _ = writeln!(
+        out,
+        "\n### Latency\n\n| mode | phase | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for row in latency_rows(results) {
+        let _ = writeln!(out, "| {} | {} | {} |", row.mode, row.phase, row.cells.join(" | "));
+    }
+}
+
+fn steps_table(out: &mut String, results: &Results) {
+    let Some(steps) = results.modes.presigned.as_ref().and_then(|m| m.steps_per_upload.as_ref()) else { return };
+    let _ = writeln!(
+        out,
+        "\n### Presigned flow: app-tier bytes per upload, by step\n\n| step | request | response |\n|---|---:|---:|"
+    );
+    for (step, req, resp) in super::html::steps(steps) {
+        let _ = writeln!(out, "| {step} | {} | {} |", si_bytes(req), si_bytes(resp));
+    }
+}

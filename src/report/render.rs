@@ -1,0 +1,208 @@
+//! From a results.json to the report folder: plots, `summary.md` and `report.html`.
+//! `run` calls [`render`] when it finishes; `presign-bench report` calls it on any results.json.
+
+use super::plots::{self, Bandwidth, Latency, Resources, Timeline};
+use super::table::{ratio, si_bytes};
+use super::{ModeResult, Results};
+use crate::loadgen::Phase;
+use std::path::{Path, PathBuf};
+
+/// Errors of loading or rendering a report.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The results file cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The results file is not a presign-bench results.json.
+    #[error("{path}:{line}:{column}: not a presign-bench results.json: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde said.
+        message: String,
+    },
+    /// A plot failed.
+    #[error(transparent)]
+    Plot(#[from] plots::PlotError),
+    /// An output file cannot be written.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads a results.json.
+///
+/// # Errors
+/// [`RenderError`] naming the file (and line) when it cannot be read or is not results.
+pub fn load(path: &Path) -> Result<Results, RenderError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read { path: name.clone(), source })?;
+    serde_json::from_str(&text).map_err(|e| RenderError::Parse {
+        path: name,
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes every plot (SVG and PNG), `summary.md` and `report.html` into `dir`; returns the files.
+///
+/// # Errors
+/// [`RenderError`] naming the file that could not be written.
+pub fn render(results: &Results, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    std::fs::create_dir_all(dir).map_err(|source| RenderError::Write { path: dir.display().to_string(), source })?;
+    let mut files = Vec::new();
+    files.extend(plots::write(&bandwidth(results), dir)?);
+    files.extend(plots::write(&latency(results), dir)?);
+    files.extend(plots::write(&timeline(results), dir)?);
+    files.extend(plots::write(&resources(results), dir)?);
+    let svg = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap_or_default();
+    let documents =
+        [("summary.md", super::markdown::render(results)), ("report.html", super::html::render(results, &svg))];
+    for (name, text) in documents {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|source| RenderError::Write { path: path.display().to_string(), source })?;
+        files.push(path);
+    }
+    Ok(files)
+}
+
+/// The one-line claim of a run, e.g. "1.0 TB vs 118 MB through the app tier for 50,000 uploads: 4,451×".
+#[must_use]
+pub fn headline(results: &Results) -> String {
+    let m = &results.modes;
+    match (&m.proxied, &m.presigned, &results.comparison) {
+        (Some(p), Some(s), Some(c)) => format!(
+            "client-facing app-tier bytes for {} uploads (extrapolated): proxied {} vs presigned {}, {}",
+            super::table::grouped(p.extrapolated.uploads),
+            si_bytes(p.extrapolated.client_bytes),
+            si_bytes(s.extrapolated.client_bytes),
+            ratio(c.client_bytes_ratio)
+        ),
+        _ => "one mode only: no comparison".to_owned(),
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // byte counts for plotting
+fn sides(m: &ModeResult) -> (f64, f64) {
+    if m.uploads_ok == 0 {
+        return (0.0, 0.0);
+    }
+    let ok = m.uploads_ok as f64;
+    let a = &m.app_tier;
+    (a.client_bytes() as f64 / ok, (a.storage_bytes_in + a.storage_bytes_out) as f64 / ok)
+}
+
+fn bandwidth(results: &Results) -> Bandwidth {
+    let modes = results.modes.present();
+    Bandwidth {
+        modes: modes
+            .iter()
+            .map(|(n, m)| {
+                let (client, storage) = sides(m);
+                plots::ModeBytes { mode: (*n).to_owned(), client, storage }
+            })
+            .collect(),
+        target_uploads: modes.first().map_or(0, |(_, m)| m.extrapolated.uploads),
+        headline: headline(results),
+    }
+}
+
+fn latency(results: &Results) -> Latency {
+    let mut series = Vec::new();
+    let mut open = false;
+    for (mode, m) in results.modes.present() {
+        open |= m.latency_us_uncorrected.is_some();
+        for phase in Phase::ALL {
+            let Some(summary) = m.latency_us.get(phase.as_str()) else { continue };
+            let Ok(h) = summary.histogram() else { continue };
+            #[allow(clippy::cast_precision_loss)] // microseconds to milliseconds for plotting
+            let points = h
+                .iter_quantiles(5)
+                .map(|v| {
+                    (v.quantile_iterated_to() * 100.0, h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)
+                })
+                .collect();
+            series.push(plots::Curve { label: format!("{mode} {}", phase.as_str()), mode: mode.to_owned(), points });
+        }
+    }
+    let subtitle = if open {
+        "open model: measured from each upload's intended start (corrected for coordinated omission)"
+    } else {
+        "closed model: measured from each request's start"
+    };
+    Latency { series, subtitle: subtitle.to_owned() }
+}
+
+/// Most points drawn per timeline series; longer runs are binned.
+const MAX_POINTS: usize = 600;
+
+/// (completions per second, most in flight) per bin, at the bin's centre in seconds.
+#[allow(clippy::cast_precision_loss)] // counts and seconds for plotting
+fn binned(t: &super::TimelineData) -> (plots::Series, plots::Series) {
+    let len = t.completed.len().max(t.in_flight_max.len());
+    let per_bin = len.div_ceil(MAX_POINTS).max(1);
+    let bin_secs = t.interval_ms.max(1) as f64 * per_bin as f64 / 1000.0;
+    let mut rate = Vec::new();
+    let mut in_flight = Vec::new();
+    for start in (0..len).step_by(per_bin) {
+        let range = start..(start + per_bin).min(len);
+        let x = (start as f64 + per_bin as f64 / 2.0) * t.interval_ms as f64 / 1000.0;
+        let done: u64 = t.completed.get(range.clone()).map_or(0, |s| s.iter().sum());
+        let busy = t.in_flight_max.get(range).map_or(0, |s| s.iter().copied().max().unwrap_or(0));
+        rate.push((x, done as f64 / bin_secs));
+        in_flight.push((x, busy as f64));
+    }
+    (rate, in_flight)
+}
+
+fn timeline(results: &Results) -> Timeline {
+    Timeline {
+        modes: results
+            .modes
+            .present()
+            .into_iter()
+            .map(|(n, m)| {
+                let (rate, in_flight) = binned(&m.timeline);
+                plots::ModeTimeline { mode: n.to_owned(), rate, in_flight }
+            })
+            .collect(),
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // resource figures for plotting
+fn resources(results: &Results) -> Resources {
+    Resources {
+        modes: results
+            .modes
+            .present()
+            .into_iter()
+            .map(|(n, m)| {
+                let a = &m.app_tier;
+                plots::ModeResources {
+                    mode: n.to_owned(),
+                    cpu_seconds: a.cpu_seconds,
+                    peak_rss_bytes: a.peak_rss_bytes as f64,
+                    peak_connections: a.peak_connections as f64,
+                    connection_seconds: a.connection_seconds,
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,103 @@
+//! Reports rendered from a results.json fixture produced by a real small run
+//! (`presign-bench run tests/fixtures/fixture.toml`).
+
+use presign_bench::report::table::{ms, ratio};
+use presign_bench::report::{load, render};
+use std::path::{Path, PathBuf};
+
+const PLOTS: [&str; 4] = ["bandwidth", "latency", "timeline", "resources"];
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> =
+        PLOTS.iter().flat_map(|p| [dir.join(format!("{p}.svg")), dir.join(format!("{p}.png"))]).collect();
+    names.push(dir.join("summary.md"));
+    names.push(dir.join("report.html"));
+    names
+}
+
+#[test]
+fn renders_every_file() {
+    let results = load(&fixture()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let written = render(&results, dir.path()).unwrap();
+    for f in files(dir.path()) {
+        assert!(written.contains(&f), "{} not reported as written", f.display());
+        assert!(std::fs::metadata(&f).unwrap().len() > 0, "{} is empty", f.display());
+    }
+    for p in PLOTS {
+        let png = std::fs::File::open(dir.path().join(format!("{p}.png"))).unwrap();
+        let reader = png::Decoder::new(std::io::BufReader::new(png)).read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (1600, 900), "{p}.png");
+        let svg = std::fs::read_to_string(dir.path().join(format!("{p}.svg"))).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{p}.svg is not XML: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(doc.descendants().filter(|n| n.has_tag_name("text")).count() > 5, "{p}.svg has readable labels");
+    }
+}
+
+#[test]
+fn documents_carry_the_ratio_and_each_modes_p99() {
+    let results = load(&fixture()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    render(&results, dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    let headline = ratio(results.comparison.as_ref().unwrap().client_bytes_ratio);
+    assert!(headline.ends_with('×') && headline.len() > 2);
+    for (name, doc) in [("report.html", &html), ("summary.md", &md)] {
+        assert!(doc.contains(&headline), "{name} lacks {headline}");
+        for (mode, m) in results.modes.present() {
+            let p99 = ms(m.latency_us["end_to_end"].p99);
+            assert!(doc.contains(&p99), "{name} lacks {mode} p99 {p99}");
+        }
+        assert!(doc.contains("extrapolated"), "{name} labels extrapolated figures");
+    }
+    // Self-contained: every plot inline, nothing fetched.
+    assert_eq!(html.matches("<svg").count(), 4);
+    for fetch in ["src=", "<link", "@import", "url("] {
+        assert!(!html.contains(fetch), "report.html contains {fetch}");
+    }
+    assert!(md.contains("| proxied | presigned |"));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let results = load(&fixture()).unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    render(&results, a.path()).unwrap();
+    render(&results, b.path()).unwrap();
+    for f in files(a.path()) {
+        let name = f.file_name().unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), std::fs::read(b.path().join(name)).unwrap(), "{name:?} differs");
+    }
+}
+
+#[test]
+fn report_command_rerenders_and_names_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-bench"))
+        .args(["report", fixture().to_str().unwrap(), "--out", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for f in files(dir.path()) {
+        assert!(listed.contains(&f.display().to_string()), "{listed}");
+    }
+    assert!(dir.path().join("results.json").exists(), "the report folder is complete");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\n  \"schema_version\": 1,\n  \"modes\": 7\n}").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-bench"))
+        .args(["report", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}:", bad.display())) && stderr.contains("results.json"), "{stderr}");
+}
