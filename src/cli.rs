@@ -36,6 +36,28 @@ pub enum Command {
     Run(RunArgs),
     /// Re-render the plots, summary.md and report.html from a results.json.
     Report(ReportArgs),
+    /// Measure presigned URLs per second: this broker's presigner, aws-sigv4, aws-sdk-s3.
+    SignBench(SignBenchArgs),
+}
+
+/// Flags of `sign-bench`.
+#[derive(Debug, Args)]
+pub struct SignBenchArgs {
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Vec<u16>,
+    /// How long each measurement runs.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Measurements per implementation and thread count (min/median/max are reported).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub repeats: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write sign-bench.json and the `signing` plot (SVG and PNG) into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags of `run`. Each override replaces the scenario file's value.
@@ -270,6 +292,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run(args) => return run_scenario(&args).await,
         Command::Report(args) => return rerender(&args),
+        Command::SignBench(args) => return sign_bench(&args),
+    }
+    Ok(())
+}
+
+fn sign_bench(args: &SignBenchArgs) -> anyhow::Result<()> {
+    use crate::signbench;
+    if args.duration.is_zero() {
+        anyhow::bail!("--duration: must be above zero");
+    }
+    let options = signbench::Options {
+        threads: args.threads.iter().map(|&t| usize::from(t)).collect(),
+        duration: args.duration,
+        repeats: usize::from(args.repeats),
+    };
+    let report = signbench::run(&options, |line| eprintln!("{line}"));
+    match args.format {
+        Format::Table => print!("{}", signbench::table(&report)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        let json = dir.join("sign-bench.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| json.display().to_string())?;
+        crate::report::plots::write(&signbench::plot(&report), dir)?;
     }
     Ok(())
 }

@@ -22,5 +22,6 @@ pub mod proxy;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod signbench;
 pub mod storage;
 pub mod units;

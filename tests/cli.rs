@@ -134,3 +134,45 @@ async fn proxy_memory_is_bounded_while_streaming() {
     assert!(grew < 64.0 * 1024.0 * 1024.0, "peak RSS grew by {grew} bytes (idle {idle}, peak {peak})");
     eprintln!("proxy peak RSS: idle {idle} B, after 64 MiB upload {peak} B, grew {grew} B");
 }
+
+#[tokio::test]
+async fn sign_bench_reports_every_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "sign-bench",
+        "--threads",
+        "1,2",
+        "--duration",
+        "100ms",
+        "--repeats",
+        "2",
+        "--format",
+        "json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = run(&args).await;
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let rows = report["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 6);
+    for name in ["presign-bench", "aws-sigv4", "aws-sdk-s3"] {
+        for threads in [1, 2] {
+            let row = rows
+                .iter()
+                .find(|r| r["impl"] == name && r["threads"] == threads)
+                .unwrap_or_else(|| panic!("{name}/{threads}"));
+            let s = &row["urls_per_sec"];
+            let (min, median, max) =
+                (s["min"].as_f64().unwrap(), s["median"].as_f64().unwrap(), s["max"].as_f64().unwrap());
+            assert!(min > 0.0 && min <= median && median <= max, "{row}");
+        }
+    }
+    assert!(report["ratio_vs_aws_sdk_s3"].as_f64().unwrap() > 0.0);
+    for f in ["sign-bench.json", "signing.svg", "signing.png"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let (ok, _, stderr) = run(&["sign-bench", "--threads", "0"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--threads"), "{stderr}");
+}

@@ -14,7 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_presign-bench");
 fn scenario(dir: &Path, run: &str) -> PathBuf {
     let path = dir.join("s.toml");
     let text = format!(
-        "name = \"t\"\ndescription = \"test\"\nmodes = [\"proxied\", \"presigned\"]\n[target]\nuploads = 50000\n[run]\n{run}\ncontent_type = \"image/jpeg\"\nusers = 7\nseed = 3\nverify = \"all\"\nmax_duration = \"120s\"\n"
+        "name = \"t\"\ndescription = \"test\"\nmodes = [\"proxied\", \"presigned\"]\n[target]\nuploads = 50000\n[run]\n{run}\ncontent_type = \"image/jpeg\"\nusers = 7\nseed = 3\nverify = \"all\"\nmax_duration = \"120s\"\n[signing]\nduration = \"1s\"\nconcurrency = 8\n"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -109,6 +109,20 @@ fn check_results(r: &Value, open: bool) {
     let steps = &presigned["steps_per_upload"];
     assert!(steps["presign_request_bytes"].as_f64().unwrap() > 100.0, "{steps}");
     assert!(steps["store_response_bytes"].as_f64().unwrap() > 0.0, "{steps}");
+    let signing = &r["signing"];
+    assert!(u(&signing["broker_requests"]) > 0, "{signing}");
+    assert_eq!(u(&signing["broker_errors"]), 0, "{signing}");
+    for f in [
+        "broker_requests_per_sec",
+        "requests_per_cpu_second",
+        "healthz_requests_per_sec",
+        "ratio_to_healthz",
+        "broker_cpu_seconds",
+    ] {
+        assert!(signing[f].as_f64().unwrap() > 0.0, "signing.{f}: {signing}");
+    }
+    assert_eq!(u(&signing["latency_us"]["count"]), u(&signing["broker_requests"]));
+    assert!(u(&signing["healthz_latency_us"]["count"]) > 0);
     let c = &r["comparison"];
     assert!(c["client_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");
     assert!(c["app_tier_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use presign::{Addressing, Presigner};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use upload_id::{Upload, UploadIds};
@@ -116,15 +116,35 @@ async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: B
         exp: iat + (expiry + COMPLETE_GRACE).as_secs(),
     };
     let upload_id = b.upload_ids.sign(&upload)?;
-    let body = serde_json::json!({
-        "upload_id": upload_id,
-        "key": upload.key,
-        "url": put.url,
-        "method": "PUT",
-        "headers": { "Content-Type": upload.ct, "Content-Length": upload.size.to_string() },
-        "expires_at": rfc3339(put.expires_at),
-    });
+    let body = Grant {
+        upload_id,
+        key: &upload.key,
+        url: put.url,
+        method: "PUT",
+        headers: SignedHeaders { content_type: &upload.ct, content_length: upload.size.to_string() },
+        expires_at: rfc3339(put.expires_at),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The answer to `POST /v1/uploads`.
+#[derive(Serialize)]
+struct Grant<'a> {
+    upload_id: String,
+    key: &'a str,
+    url: String,
+    method: &'static str,
+    headers: SignedHeaders<'a>,
+    expires_at: String,
+}
+
+/// Headers the client must send with the PUT, exactly: they are signed into the URL.
+#[derive(Serialize)]
+struct SignedHeaders<'a> {
+    #[serde(rename = "Content-Type")]
+    content_type: &'a str,
+    #[serde(rename = "Content-Length")]
+    content_length: String,
 }
 
 async fn complete(

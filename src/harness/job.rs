@@ -71,7 +71,7 @@ pub struct Presigned {
 }
 
 impl Flow for Presigned {
-    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Done, Failure> {
+    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
         let size = c.payload.size(index);
         let token = format!("Bearer {}", c.token(index));
@@ -108,7 +108,7 @@ impl Flow for Presigned {
         let t3 = Instant::now();
         sample.phase(Phase::Complete, t3 - t2);
         sample.phase(Phase::EndToEnd, t3 - t0);
-        Ok(Done { index, size, key: stored.key })
+        Ok(Some(Done { index, size, key: stored.key }))
     }
 }
 
@@ -124,7 +124,7 @@ pub struct Proxied {
 }
 
 impl Flow for Proxied {
-    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Done, Failure> {
+    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
         let size = c.payload.size(index);
         let t0 = Instant::now();
@@ -141,14 +141,15 @@ impl Flow for Proxied {
         let took = t0.elapsed();
         sample.phase(Phase::Upload, took);
         sample.phase(Phase::EndToEnd, took);
-        Ok(Done { index, size, key: stored.key })
+        Ok(Some(Done { index, size, key: stored.key }))
     }
 }
 
 /// An upload flow; every flow is a [`Job`].
 trait Flow: Send + Sync + 'static {
     /// Performs upload `index`, recording its phases into `sample`.
-    fn upload(&self, index: u64, sample: &mut Sample) -> impl Future<Output = Result<Done, Failure>> + Send;
+    /// `Ok(Some(done))`: an object to verify later; `Ok(None)`: a request that stores nothing.
+    fn upload(&self, index: u64, sample: &mut Sample) -> impl Future<Output = Result<Option<Done>, Failure>> + Send;
 }
 
 impl<F: Flow> Job for F {
@@ -156,10 +157,60 @@ impl<F: Flow> Job for F {
         Box::pin(async move {
             let mut sample = Sample::default();
             match self.upload(index, &mut sample).await {
-                Ok(done) => sample.ok(done),
+                Ok(Some(done)) => sample.ok(done),
+                Ok(None) => sample.ok_untracked(),
                 Err(why) => sample.fail(why),
             }
             sample
         })
+    }
+}
+
+/// Only the presign request: the broker's per-upload work, nothing uploaded.
+#[derive(Debug)]
+pub struct PresignOnly {
+    /// Shared state.
+    pub common: Common,
+    /// Broker base URL.
+    pub broker: String,
+    /// Client.
+    pub http: Http,
+}
+
+impl Flow for PresignOnly {
+    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
+        let c = &self.common;
+        let body = serde_json::json!({ "filename": c.filename(index), "content_type": c.content_type, "size": c.payload.size(index) });
+        let t0 = Instant::now();
+        let request = Request::post(format!("{}/v1/uploads", self.broker))
+            .header(header::AUTHORIZATION, format!("Bearer {}", c.token(index)))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(http::full(body.to_string()))
+            .map_err(|_| Failure::Io)?;
+        let (status, _) = self.http.send(request).await?;
+        expect(status, StatusCode::CREATED)?;
+        sample.phase(Phase::EndToEnd, t0.elapsed());
+        Ok(None)
+    }
+}
+
+/// `GET /healthz`: the HTTP stack's own ceiling.
+#[derive(Debug)]
+pub struct Healthz {
+    /// Server base URL.
+    pub base: String,
+    /// Client.
+    pub http: Http,
+}
+
+impl Flow for Healthz {
+    async fn upload(&self, _: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
+        let t0 = Instant::now();
+        let request =
+            Request::get(format!("{}/healthz", self.base)).body(http::full(Bytes::new())).map_err(|_| Failure::Io)?;
+        let (status, _) = self.http.send(request).await?;
+        expect(status, StatusCode::OK)?;
+        sample.phase(Phase::EndToEnd, t0.elapsed());
+        Ok(None)
     }
 }

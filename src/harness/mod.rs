@@ -109,17 +109,17 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     let payload = Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size));
     let tokens = mint_tokens(&scenario, &stack.secret);
 
+    let ctx = ModeCtx {
+        scenario: &scenario,
+        payload: &payload,
+        tokens: &tokens,
+        interrupt: &interrupt,
+        progress: options.progress,
+    };
     let mut modes = Modes::default();
     let mut incomplete = None;
     for &mode in &scenario.modes {
         tracing::info!("{} mode: {} uploads", mode.as_str(), scenario.uploads);
-        let ctx = ModeCtx {
-            scenario: &scenario,
-            payload: &payload,
-            tokens: &tokens,
-            interrupt: &interrupt,
-            progress: options.progress,
-        };
         let (result, reason) = run_mode(mode, &ctx, &mut stack).await;
         match mode {
             Mode::Proxied => modes.proxied = Some(result),
@@ -129,6 +129,12 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
             incomplete = reason;
             break;
         }
+    }
+    let mut signing = None;
+    if let (None, Some(phase)) = (&incomplete, scenario.signing) {
+        let (result, reason) = run_signing(phase, &ctx, &mut stack).await;
+        signing = result;
+        incomplete = reason;
     }
     futures_util::future::join_all(stack.servers.into_iter().map(Server::stop)).await;
     let comparison = match (&modes.proxied, &modes.presigned) {
@@ -145,6 +151,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         incomplete_reason: incomplete,
         modes,
         comparison,
+        signing,
     };
     report::write_json(&results, &dir).map_err(io_error(&dir))?;
     Ok(Outcome { results, dir })
@@ -281,25 +288,9 @@ async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResu
         count: scenario.uploads,
         max_duration: Duration::from_millis(scenario.max_duration_ms),
     };
-    let cancel = interrupt.child_token();
-    let counters = Arc::new(loadgen::Progress::default());
-    let bar = progress::Bar::start(mode.as_str(), scenario.uploads, &counters, ctx.progress);
-    let load = loadgen::run(plan, job, cancel.clone(), counters);
-    tokio::pin!(load);
-    let mut reason = None;
-    let (rec, stopped) = loop {
-        tokio::select! {
-            r = &mut load => break r,
-            died = children::first_exit(&mut stack.servers), if reason.is_none() => {
-                reason = Some(format!("{died} during the {} mode", mode.as_str()));
-                cancel.cancel();
-            }
-            () = interrupt.cancelled(), if reason.is_none() => {
-                reason = Some(format!("interrupted during the {} mode", mode.as_str()));
-            }
-        }
-    };
-    drop(bar);
+    let bar = (mode.as_str(), scenario.uploads);
+    let what = format!("the {} mode", mode.as_str());
+    let ((rec, stopped), mut reason) = guarded_load(plan, job, ctx, stack, bar, &what).await;
     let after = match http::scrape(&server).await {
         Ok(m) => m,
         Err(e) => {
@@ -320,6 +311,94 @@ async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResu
     };
     let result = mode_result(scenario, &clients, rec, stopped, &before, &after, verdict);
     (result, reason)
+}
+
+/// Runs a load with a progress bar, stopping it when the run is interrupted or a server dies;
+/// returns what was measured and, if it was stopped, why.
+async fn guarded_load(
+    plan: Plan,
+    job: Arc<dyn Job>,
+    ctx: &ModeCtx<'_>,
+    stack: &mut Stack,
+    (label, total): (&str, u64),
+    what: &str,
+) -> ((Recorder, StoppedBy), Option<String>) {
+    let cancel = ctx.interrupt.child_token();
+    let counters = Arc::new(loadgen::Progress::default());
+    let bar = progress::Bar::start(label, total, &counters, ctx.progress);
+    let load = loadgen::run(plan, job, cancel.clone(), counters);
+    tokio::pin!(load);
+    let mut reason = None;
+    let result = loop {
+        tokio::select! {
+            r = &mut load => break r,
+            died = children::first_exit(&mut stack.servers), if reason.is_none() => {
+                reason = Some(format!("{died} during {what}"));
+                cancel.cancel();
+            }
+            () = ctx.interrupt.cancelled(), if reason.is_none() => {
+                reason = Some(format!("interrupted during {what}"));
+            }
+        }
+    };
+    drop(bar);
+    (result, reason)
+}
+
+/// The broker under presign-only load, then under `/healthz` load, each for the phase's duration.
+async fn run_signing(
+    phase: crate::scenario::Signing,
+    ctx: &ModeCtx<'_>,
+    stack: &mut Stack,
+) -> (Option<report::SigningResult>, Option<String>) {
+    tracing::info!(
+        "signing phase: {} ms of presign requests, then of /healthz, {} in flight",
+        phase.duration_ms,
+        phase.concurrency
+    );
+    let timeout = Duration::from_millis(ctx.scenario.request_timeout_ms);
+    let plan = Plan {
+        pacing: crate::scenario::Pacing::Closed { concurrency: phase.concurrency },
+        count: u64::MAX,
+        max_duration: Duration::from_millis(phase.duration_ms),
+    };
+    let common = job::Common {
+        payload: ctx.payload.clone(),
+        tokens: ctx.tokens.to_vec(),
+        content_type: ctx.scenario.content_type.clone(),
+    };
+    let presign = Arc::new(job::PresignOnly { common, broker: stack.broker.clone(), http: http::Http::new(timeout) });
+    let before = http::scrape(&stack.broker).await.unwrap_or_default();
+    let ((rec, _), reason) = guarded_load(plan, presign, ctx, stack, ("presign", 0), "the signing phase").await;
+    let after = http::scrape(&stack.broker).await.unwrap_or_default();
+    if reason.is_some() {
+        return (None, reason);
+    }
+    let healthz = Arc::new(job::Healthz { base: stack.broker.clone(), http: http::Http::new(timeout) });
+    let ((health, _), reason) = guarded_load(plan, healthz, ctx, stack, ("healthz", 0), "the signing phase").await;
+    if reason.is_some() {
+        return (None, reason);
+    }
+    let cpu = app_tier(&before, &after).cpu_seconds;
+    #[allow(clippy::cast_precision_loss)] // request counts
+    let rate = |r: &Recorder| r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    let (presign_rate, healthz_rate) = (rate(&rec), rate(&health));
+    let e2e = Phase::EndToEnd as usize;
+    #[allow(clippy::cast_precision_loss)] // request counts
+    let result = report::SigningResult {
+        duration_ms: phase.duration_ms,
+        concurrency: phase.concurrency,
+        broker_requests: rec.ok,
+        broker_errors: rec.failed,
+        broker_requests_per_sec: presign_rate,
+        broker_cpu_seconds: cpu,
+        requests_per_cpu_second: if cpu > 0.0 { rec.ok as f64 / cpu } else { 0.0 },
+        healthz_requests_per_sec: healthz_rate,
+        ratio_to_healthz: if healthz_rate > 0.0 { presign_rate / healthz_rate } else { 0.0 },
+        latency_us: LatencySummary::of(&rec.corrected[e2e]),
+        healthz_latency_us: LatencySummary::of(&health.corrected[e2e]),
+    };
+    (Some(result), None)
 }
 
 fn millis(d: Duration) -> u64 {

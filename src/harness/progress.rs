@@ -23,10 +23,14 @@ impl Bar {
         if !visible {
             return None;
         }
-        let bar = ProgressBar::new(total).with_prefix(mode.to_owned());
-        let style =
-            ProgressStyle::with_template("{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        // A total of 0 means "until the time is up": a spinner with a count.
+        let (bar, template) = if total == 0 {
+            (ProgressBar::new_spinner(), "{prefix:>9} [{elapsed_precise}] {spinner} {pos} requests {msg}")
+        } else {
+            (ProgressBar::new(total), "{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ETA {eta}")
+        };
+        let bar = bar.with_prefix(mode.to_owned());
+        let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         let (b, p) = (bar.clone(), progress.clone());
         let ticker = tokio::spawn(async move {

@@ -89,7 +89,8 @@ pub struct Done {
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
     phases: [Option<Duration>; 5],
-    outcome: Option<Result<Done, Failure>>,
+    /// `Ok(None)`: succeeded, nothing to verify later (e.g. a presign-only request).
+    outcome: Option<Result<Option<Done>, Failure>>,
     first: Option<Phase>,
 }
 
@@ -100,9 +101,14 @@ impl Sample {
         self.phases[phase as usize] = Some(took);
     }
 
-    /// The upload succeeded.
+    /// The upload succeeded; it is kept for verification.
     pub fn ok(&mut self, done: Done) {
-        self.outcome = Some(Ok(done));
+        self.outcome = Some(Ok(Some(done)));
+    }
+
+    /// The request succeeded and leaves nothing to verify.
+    pub fn ok_untracked(&mut self) {
+        self.outcome = Some(Ok(None));
     }
 
     /// The upload failed.
@@ -114,7 +120,7 @@ impl Sample {
     #[must_use]
     pub fn succeeded(&self) -> Option<u64> {
         match &self.outcome {
-            Some(Ok(done)) => Some(done.size),
+            Some(Ok(done)) => Some(done.as_ref().map_or(0, |d| d.size)),
             _ => None,
         }
     }
@@ -190,11 +196,12 @@ impl Recorder {
             }
         }
         match sample.outcome {
-            Some(Ok(done)) => {
+            Some(Ok(Some(done))) => {
                 self.ok += 1;
                 self.bytes_ok += done.size;
                 self.done.push(done);
             }
+            Some(Ok(None)) => self.ok += 1,
             Some(Err(why)) => {
                 self.failed += 1;
                 *self.errors.entry(why.key()).or_default() += 1;

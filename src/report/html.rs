@@ -82,6 +82,9 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
         }
         out.push_str("</table>\n");
     }
+    if let Some(s) = &results.signing {
+        let _ = writeln!(out, "<h2>Signing</h2>\n<p>{}</p>", esc(&super::table::signing_line(s)));
+    }
     footer(&mut out, results);
     out.push_str("</body>\n</html>\n");
     out

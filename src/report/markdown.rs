@@ -69,6 +69,9 @@ pub fn render(results: &Results) -> String {
     }
     latency_table(&mut out, results);
     steps_table(&mut out, results);
+    if let Some(s) = &results.signing {
+        let _ = writeln!(out, "\n### Signing\n\n{}", cell(&super::table::signing_line(s)));
+    }
     let e = &results.environment;
     let _ = writeln!(
         out,

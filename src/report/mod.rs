@@ -41,6 +41,36 @@ pub struct Results {
     /// Proxied over presigned, per upload (present when both modes ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// The broker under presign-only load (present when the scenario's signing phase ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningResult>,
+}
+
+/// The broker under presign-only load, against its own `/healthz` ceiling.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SigningResult {
+    /// Length of each sub-phase.
+    pub duration_ms: u64,
+    /// Requests in flight.
+    pub concurrency: u64,
+    /// Presign requests answered 201.
+    pub broker_requests: u64,
+    /// Presign requests that failed.
+    pub broker_errors: u64,
+    /// Presign requests per second.
+    pub broker_requests_per_sec: f64,
+    /// Broker CPU seconds during the presign sub-phase (from its /metrics).
+    pub broker_cpu_seconds: f64,
+    /// Presign requests per broker CPU-second.
+    pub requests_per_cpu_second: f64,
+    /// `GET /healthz` requests per second on the same broker, same concurrency.
+    pub healthz_requests_per_sec: f64,
+    /// `broker_requests_per_sec / healthz_requests_per_sec`.
+    pub ratio_to_healthz: f64,
+    /// Presign request latency.
+    pub latency_us: LatencySummary,
+    /// `/healthz` latency.
+    pub healthz_latency_us: LatencySummary,
 }
 
 /// Per-mode results.

@@ -429,3 +429,65 @@ impl Resources {
         Ok(())
     }
 }
+
+/// One presigner's URLs/s by thread count.
+#[derive(Clone, Debug)]
+pub struct SignerCurve {
+    /// Implementation name.
+    pub name: String,
+    /// (threads, median URLs/s).
+    pub points: Series,
+}
+
+/// Signing throughput per implementation (log scale).
+#[derive(Clone, Debug)]
+pub struct Signing {
+    /// One curve per implementation.
+    pub curves: Vec<SignerCurve>,
+    /// Subtitle: how it was measured.
+    pub subtitle: String,
+}
+
+impl Plot for Signing {
+    fn name(&self) -> &'static str {
+        "signing"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
+        let rest = caption(area, "Presigned URLs per second", &self.subtitle)?;
+        let points = || self.curves.iter().flat_map(|c| c.points.iter().copied());
+        let max_threads = points().map(|p| p.0).fold(1.0, f64::max);
+        let top = points().map(|p| p.1).fold(10.0, f64::max) * 3.0;
+        let bottom = points().map(|p| p.1).fold(f64::INFINITY, f64::min).clamp(1.0, top) / 3.0;
+        let mut chart = e(ChartBuilder::on(&rest)
+            .margin(30)
+            .x_label_area_size(60)
+            .y_label_area_size(130)
+            .build_cartesian_2d(0.5f64..max_threads + 0.5, (bottom..top).log_scale()))?;
+        e(chart
+            .configure_mesh()
+            .x_labels(max_threads as usize + 2)
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 0.01 && *x >= 1.0 { format!("{x:.0}") } else { String::new() }
+            })
+            .y_label_formatter(&|y| grouped(*y as u64))
+            .x_desc("threads")
+            .y_desc("URLs per second (log scale)")
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 22))
+            .draw())?;
+        let colors = [RGBColor(44, 160, 44), PRESIGNED, PROXIED];
+        for (curve, color) in self.curves.iter().zip(colors) {
+            let series = LineSeries::new(curve.points.iter().copied(), color.stroke_width(3)).point_size(6);
+            e(chart.draw_series(series))?
+                .label(curve.name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            let labels = curve
+                .points
+                .iter()
+                .map(|&(x, y)| Text::new(grouped(y as u64), (x + 0.03, y * 1.25), (FONT, 20).into_font()));
+            e(chart.draw_series(labels))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+}

@@ -19,6 +19,24 @@ pub fn ms(us: u64) -> String {
     if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
 }
 
+/// The signing phase in one sentence, with its inputs.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // display only
+pub fn signing_line(s: &super::SigningResult) -> String {
+    format!(
+        "broker under presign-only load ({} in flight, {:.1} s): {:.0} presigns/s, {:.0} per broker CPU-second \
+         ({} requests / {:.2} CPU s); /healthz {:.0} req/s; presign/healthz = {:.0}%",
+        s.concurrency,
+        s.duration_ms as f64 / 1000.0,
+        s.broker_requests_per_sec,
+        s.requests_per_cpu_second,
+        s.broker_requests,
+        s.broker_cpu_seconds,
+        s.healthz_requests_per_sec,
+        s.ratio_to_healthz * 100.0
+    )
+}
+
 /// A ratio as people say it: `4,451×`.
 #[must_use]
 pub fn ratio(r: f64) -> String {
@@ -155,6 +173,9 @@ pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
             "\nproxied carries {:.0}x the client-facing bytes and {:.0}x all app-tier bytes of presigned\n  ({})",
             c.client_bytes_ratio, c.app_tier_bytes_ratio, c.basis
         );
+    }
+    if let Some(s) = &results.signing {
+        let _ = writeln!(out, "\n{}", signing_line(s));
     }
     let _ = writeln!(
         out,

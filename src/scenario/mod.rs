@@ -122,6 +122,15 @@ pub enum Storage {
     },
 }
 
+/// The broker-under-presign-load phase: only `POST /v1/uploads`, then only `GET /healthz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Signing {
+    /// How long each of the two sub-phases runs, in milliseconds.
+    pub duration_ms: u64,
+    /// Requests in flight.
+    pub concurrency: u64,
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug, Serialize)]
 pub struct Scenario {
@@ -157,6 +166,8 @@ pub struct Scenario {
     pub request_timeout_ms: u64,
     /// Time bound of each mode's load phase, in milliseconds.
     pub max_duration_ms: u64,
+    /// The signing phase, unless disabled.
+    pub signing: Option<Signing>,
 }
 
 /// Command-line values that replace the file's.
@@ -350,7 +361,9 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         }
         Ok(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     };
+    let signing = resolve_signing(ctx, raw.signing.as_ref())?;
     Ok(Scenario {
+        signing,
         source: PathBuf::from(ctx.file),
         name,
         description: raw.description.unwrap_or_default(),
@@ -368,6 +381,26 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         request_timeout_ms: duration("run.request_timeout", run.request_timeout.as_ref(), Duration::from_secs(120))?,
         max_duration_ms: duration("run.max_duration", run.max_duration.as_ref(), Duration::from_secs(1800))?,
     })
+}
+
+fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> Result<Option<Signing>, ScenarioError> {
+    let default = Signing { duration_ms: 5000, concurrency: 64 };
+    let Some(raw) = raw else { return Ok(Some(default)) };
+    if raw.enabled == Some(false) {
+        return Ok(None);
+    }
+    let duration_ms = match &raw.duration {
+        Some(d) => {
+            let parsed = parse_duration(d.get_ref()).map_err(|e| ctx.error(at("signing.duration", d), e))?;
+            if parsed.is_zero() {
+                return Err(ctx.error(at("signing.duration", d), "must be above zero"));
+            }
+            u64::try_from(parsed.as_millis()).unwrap_or(u64::MAX)
+        }
+        None => default.duration_ms,
+    };
+    let concurrency = positive(ctx, "signing.concurrency", raw.concurrency.as_ref(), default.concurrency)?;
+    Ok(Some(Signing { duration_ms, concurrency }))
 }
 
 fn positive(ctx: &Ctx<'_>, key: &str, v: Option<&Spanned<u64>>, default: u64) -> Result<u64, ScenarioError> {
@@ -573,6 +606,13 @@ kind = "embedded"
         assert_eq!(s.object_size, ObjectSize::Fixed(10 * 1024 * 1024));
         assert_eq!(s.modes, vec![Mode::Proxied, Mode::Presigned]);
         assert_eq!(s.storage, Storage::Embedded);
+        assert_eq!(s.signing, Some(Signing { duration_ms: 5000, concurrency: 64 }));
+        let off = parse(&format!("{GOOD}[signing]\nenabled = false\n")).unwrap();
+        assert_eq!(off.signing, None);
+        let short = parse(&format!("{GOOD}[signing]\nduration = \"1s\"\nconcurrency = 8\n")).unwrap();
+        assert_eq!(short.signing, Some(Signing { duration_ms: 1000, concurrency: 8 }));
+        let e = parse(&format!("{GOOD}[signing]\nduration = \"0s\"\n")).unwrap_err().to_string();
+        assert!(e.contains("`signing.duration`"), "{e}");
     }
 
     #[test]

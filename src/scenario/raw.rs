@@ -14,6 +14,15 @@ pub struct RawScenario {
     pub run: RawRun,
     pub storage: Option<RawStorage>,
     pub broker: Option<RawBroker>,
+    pub signing: Option<RawSigning>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSigning {
+    pub enabled: Option<bool>,
+    pub duration: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -164,7 +164,7 @@ pub fn metric(m: &HashMap<String, f64>, name: &str) -> f64 {
 
 /// A JPEG-looking payload of `len` bytes whose content depends on `seed`.
 pub fn jpeg(len: usize, seed: u8) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    let mut v: Vec<u8> = (0..len).map(|i| u8::try_from(i % 256).unwrap().wrapping_mul(31).wrapping_add(seed)).collect();
     v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
     v
 }

@@ -1,0 +1,284 @@
+//! `presign-bench sign-bench`: URLs per second of three presigners, side by side in one run:
+//! the broker's hand-written presigner, the `aws-sigv4` crate, and aws-sdk-s3's `presigned()`.
+//!
+//! Each measurement runs N threads for a fixed duration, each signing PUT URLs (Content-Type and
+//! Content-Length signed in, a fresh `SystemTime::now()` per URL, keys from a fixed set) as fast
+//! as it can; the count is bounded by the duration, not by a number of iterations.
+
+use crate::broker::presign::{Addressing, Presigner, reference};
+use serde::{Deserialize, Serialize};
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+const ENDPOINT: &str = "http://127.0.0.1:9000";
+const BUCKET: &str = "uploads";
+const REGION: &str = "us-east-1";
+const EXPIRY: Duration = Duration::from_secs(600);
+const CONTENT_TYPE: &str = "image/jpeg";
+const SIZE: u64 = 10 * 1024 * 1024;
+
+/// A presigner implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    /// The broker's hand-written presigner.
+    PresignBench,
+    /// The `aws-sigv4` crate.
+    AwsSigv4,
+    /// aws-sdk-s3's `presigned()`.
+    AwsSdkS3,
+}
+
+impl Impl {
+    /// All three, fastest expected first.
+    pub const ALL: [Self; 3] = [Self::PresignBench, Self::AwsSigv4, Self::AwsSdkS3];
+
+    /// The name in reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PresignBench => "presign-bench",
+            Self::AwsSigv4 => "aws-sigv4",
+            Self::AwsSdkS3 => "aws-sdk-s3",
+        }
+    }
+}
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Thread counts, e.g. `[1, 2]`.
+    pub threads: Vec<usize>,
+    /// How long each measurement runs.
+    pub duration: Duration,
+    /// Measurements per (implementation, thread count).
+    pub repeats: usize,
+}
+
+/// min / median / max of the repeats.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Spread {
+    /// Slowest repeat.
+    pub min: f64,
+    /// Median repeat.
+    pub median: f64,
+    /// Fastest repeat.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Self {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 { v[n / 2] } else { f64::midpoint(v[n / 2 - 1], v[n / 2]) };
+        Self { min: v[0], median, max: v[n - 1] }
+    }
+}
+
+/// One implementation at one thread count.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// `presign-bench`, `aws-sigv4` or `aws-sdk-s3`.
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    /// Threads signing at once.
+    pub threads: usize,
+    /// URLs per second over the repeats.
+    pub urls_per_sec: Spread,
+}
+
+/// The whole measurement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// Every implementation at every thread count.
+    pub results: Vec<Row>,
+    /// presign-bench ÷ aws-sdk-s3, medians at the first thread count, from this run.
+    pub ratio_vs_aws_sdk_s3: f64,
+    /// How it was measured.
+    pub duration_ms: u64,
+    /// Measurements per row.
+    pub repeats: usize,
+}
+
+fn presigner() -> Presigner {
+    let (ak, sk) = (crate::storage::DEFAULT_ACCESS_KEY, crate::storage::DEFAULT_SECRET_KEY);
+    Presigner::new(ENDPOINT, BUCKET, REGION, ak, sk, Addressing::Path).expect("a valid constant endpoint")
+}
+
+fn keys() -> Vec<String> {
+    (0u32..1024)
+        .map(|i| format!("uploads/user-{}/{:032x}.jpg", i % 1000, u128::from(i) * 0x9E37_79B9_7F4A_7C15))
+        .collect()
+}
+
+/// Signs PUT URLs with `which` until `deadline`; returns how many.
+fn sign_until(which: Impl, deadline: Instant) -> u64 {
+    let keys = keys();
+    let p = presigner();
+    let len = SIZE.to_string();
+    let mut n = 0u64;
+    match which {
+        Impl::PresignBench | Impl::AwsSigv4 => loop {
+            for key in &keys {
+                let url = if which == Impl::PresignBench {
+                    p.put_url(key, CONTENT_TYPE, SIZE, EXPIRY, SystemTime::now())
+                } else {
+                    let headers = [("content-length", len.as_str()), ("content-type", CONTENT_TYPE)];
+                    reference::presign(&p, "PUT", key, &headers, EXPIRY, SystemTime::now())
+                };
+                black_box(url.map_or(0, |u| u.len()));
+            }
+            n += keys.len() as u64;
+            if Instant::now() >= deadline {
+                return n;
+            }
+        },
+        Impl::AwsSdkS3 => sdk_until(&keys, deadline),
+    }
+}
+
+fn sdk_until(keys: &[String], deadline: Instant) -> u64 {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return 0 };
+    rt.block_on(async {
+        let creds = aws_sdk_s3::config::Credentials::new(
+            crate::storage::DEFAULT_ACCESS_KEY,
+            crate::storage::DEFAULT_SECRET_KEY,
+            None,
+            None,
+            "sign-bench",
+        );
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .endpoint_url(ENDPOINT)
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        let mut n = 0u64;
+        loop {
+            for key in keys.iter().take(128) {
+                let Ok(config) = PresigningConfig::builder().expires_in(EXPIRY).start_time(SystemTime::now()).build()
+                else {
+                    return n;
+                };
+                let put = client.put_object().bucket(BUCKET).key(key).content_type(CONTENT_TYPE);
+                let url = put.content_length(i64::try_from(SIZE).unwrap_or(0)).presigned(config).await;
+                black_box(url.map_or(0, |u| u.uri().len()));
+            }
+            n += 128;
+            if Instant::now() >= deadline {
+                return n;
+            }
+        }
+    })
+}
+
+/// URLs per second of `which` on `threads` threads for `duration`.
+fn measure(which: Impl, threads: usize, duration: Duration) -> f64 {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let total: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(move || sign_until(which, deadline))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    #[allow(clippy::cast_precision_loss)] // URL counts stay far below 2^53
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    rate
+}
+
+/// Runs every implementation at every thread count, `repeats` times each.
+#[must_use]
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Report {
+    let mut results = Vec::new();
+    for which in Impl::ALL {
+        for &threads in &options.threads {
+            let rates: Vec<f64> =
+                (0..options.repeats.max(1)).map(|_| measure(which, threads, options.duration)).collect();
+            let row = Row { implementation: which.name().to_owned(), threads, urls_per_sec: Spread::of(rates) };
+            progress(&format!(
+                "{:<14} {threads} thread(s): {:.0} URLs/s (median)",
+                row.implementation, row.urls_per_sec.median
+            ));
+            results.push(row);
+        }
+    }
+    let median = |name: &str| {
+        let first = options.threads.first().copied().unwrap_or(1);
+        results.iter().find(|r| r.implementation == name && r.threads == first).map_or(0.0, |r| r.urls_per_sec.median)
+    };
+    let sdk = median("aws-sdk-s3");
+    Report {
+        ratio_vs_aws_sdk_s3: if sdk > 0.0 { median("presign-bench") / sdk } else { 0.0 },
+        results,
+        duration_ms: u64::try_from(options.duration.as_millis()).unwrap_or(u64::MAX),
+        repeats: options.repeats,
+    }
+}
+
+/// The report as a table.
+#[must_use]
+pub fn table(report: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = format!("{:<14} {:>7} {:>14} {:>14} {:>14}\n", "impl", "threads", "min URLs/s", "median", "max");
+    for r in &report.results {
+        let s = r.urls_per_sec;
+        let _ = writeln!(
+            out,
+            "{:<14} {:>7} {:>14.0} {:>14.0} {:>14.0}",
+            r.implementation, r.threads, s.min, s.median, s.max
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\npresign-bench signs {:.1}x as many URLs/s as aws-sdk-s3 presigned() (medians, {} thread(s), this run; {} repeats of {} ms)",
+        report.ratio_vs_aws_sdk_s3,
+        report.results.first().map_or(1, |r| r.threads),
+        report.repeats,
+        report.duration_ms
+    );
+    out
+}
+
+/// The `signing` plot of a report.
+#[must_use]
+pub fn plot(report: &Report) -> crate::report::plots::Signing {
+    use crate::report::plots::{SignerCurve, Signing};
+    #[allow(clippy::cast_precision_loss)] // thread counts
+    let curves = Impl::ALL
+        .iter()
+        .map(|which| SignerCurve {
+            name: which.name().to_owned(),
+            points: report
+                .results
+                .iter()
+                .filter(|r| r.implementation == which.name())
+                .map(|r| (r.threads as f64, r.urls_per_sec.median))
+                .collect(),
+        })
+        .collect();
+    let subtitle = format!(
+        "medians of {} repeats of {} ms; presign-bench is {:.1}x aws-sdk-s3 in this run",
+        report.repeats, report.duration_ms, report.ratio_vs_aws_sdk_s3
+    );
+    Signing { curves, subtitle }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreads() {
+        assert_eq!(Spread::of(vec![3.0, 1.0, 2.0]), Spread { min: 1.0, median: 2.0, max: 3.0 });
+        assert!((Spread::of(vec![4.0, 1.0, 2.0, 3.0]).median - 2.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_implementation_signs() {
+        let deadline = Instant::now();
+        for which in Impl::ALL {
+            assert!(sign_until(which, deadline) > 0, "{}", which.name());
+        }
+    }
+}
