@@ -38,6 +38,46 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure presigned URLs per second: this broker's presigner, aws-sigv4, aws-sdk-s3.
     SignBench(SignBenchArgs),
+    /// How many app servers each architecture needs, from a run's measured costs.
+    Plan(PlanArgs),
+}
+
+/// Flags of `plan`. Each replaces a documented default (50,000 uploads of 10 MB, all in flight,
+/// in 60 s, on servers with 10 Gbit/s, 8 cores, 16 GiB and 65,000 connections).
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A results.json whose measured per-upload costs feed the model [default: documented costs].
+    pub results: Option<PathBuf>,
+    /// Uploads in the window.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub uploads: Option<u64>,
+    /// Uploads in flight at once.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub concurrent: Option<u64>,
+    /// Object size, e.g. 10MB.
+    #[arg(long, value_parser = parse_size)]
+    pub object_size: Option<u64>,
+    /// The window the uploads arrive in, e.g. 60s.
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<Duration>,
+    /// NIC bandwidth per direction, e.g. 10Gbit/s.
+    #[arg(long, value_parser = crate::units::parse_bandwidth)]
+    pub nic: Option<f64>,
+    /// Cores per server.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cores: Option<u32>,
+    /// Memory per server, e.g. 16GiB.
+    #[arg(long, value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Open connections per server.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write capacity.json and the `capacity` plot (SVG and PNG) into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags of `sign-bench`.
@@ -293,6 +333,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => return run_scenario(&args).await,
         Command::Report(args) => return rerender(&args),
         Command::SignBench(args) => return sign_bench(&args),
+        Command::Plan(args) => return plan(&args),
     }
     Ok(())
 }
@@ -318,6 +359,42 @@ fn sign_bench(args: &SignBenchArgs) -> anyhow::Result<()> {
         std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| json.display().to_string())?;
         crate::report::plots::write(&signbench::plot(&report), dir)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::cast_precision_loss)] // flag values far below 2^53
+fn plan(args: &PlanArgs) -> anyhow::Result<()> {
+    let positive = |flag: &str, v: Option<u64>| match v {
+        Some(0) => anyhow::bail!("{flag}: must be above zero"),
+        v => Ok(v.map(|v| v as f64)),
+    };
+    let window = match args.window {
+        Some(w) if w.is_zero() => anyhow::bail!("--window: must be above zero"),
+        w => w.map(|w| w.as_secs_f64()),
+    };
+    let flags = [
+        args.uploads.map(|v| v as f64),
+        args.concurrent.map(|v| v as f64),
+        positive("--object-size", args.object_size)?,
+        window,
+        args.nic,
+        args.cores.map(f64::from),
+        positive("--memory", args.memory)?,
+        args.max_connections.map(|v| v as f64),
+    ];
+    let results = args.results.as_deref().map(crate::report::load).transpose()?;
+    let report = crate::plan::build(&crate::plan::Setting::from_flags(flags), results.as_ref());
+    match args.format {
+        Format::Table => print!("{}", crate::plan::table(&report)),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+        let json = dir.join("capacity.json");
+        std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| json.display().to_string())?;
+        crate::report::plots::write(&crate::plan::plot(&report), dir)?;
     }
     Ok(())
 }

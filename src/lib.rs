@@ -14,10 +14,12 @@
 
 pub mod app;
 pub mod broker;
+pub mod capacity;
 pub mod cli;
 pub mod harness;
 pub mod loadgen;
 pub mod metrics;
+pub mod plan;
 pub mod proxy;
 pub mod report;
 pub mod scenario;

@@ -21,6 +21,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("invalid duration {s:?}: {e} (examples: 90s, 10m, 1h)"))
 }
 
+/// Parses a bandwidth such as `20Mbit/s`, `2.5MB/s`, `512KiB/s` into bytes per second.
+///
+/// # Errors
+/// A message naming the value when it is not a bandwidth.
+pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
+    let bad = || format!("invalid bandwidth {s:?} (examples: 20Mbit/s, 100Mbit/s, 2.5MB/s, 512KiB/s)");
+    let t = s.trim();
+    let unit_at = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let (number, unit) = t.split_at(unit_at);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.trim().strip_suffix("/s").or_else(|| unit.trim().strip_suffix("ps")).ok_or_else(bad)?;
+    let bytes_per_unit = match unit {
+        "bit" | "b" => 1.0 / 8.0,
+        "kbit" | "Kbit" | "kb" => 1e3 / 8.0,
+        "Mbit" | "Mb" => 1e6 / 8.0,
+        "Gbit" | "Gb" => 1e9 / 8.0,
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let rate = number * bytes_per_unit;
+    if rate.is_finite() && rate > 0.0 { Ok(rate) } else { Err(bad()) }
+}
+
 /// Formats bytes with binary units, for messages and tables.
 #[must_use]
 pub fn format_size(bytes: u64) -> String {
@@ -38,6 +67,18 @@ mod tests {
         assert_eq!(parse_size("4 KiB").unwrap(), 4096);
         assert_eq!(parse_size("512").unwrap(), 512);
         assert!(parse_size("ten").unwrap_err().contains("\"ten\""));
+    }
+
+    #[test]
+    fn bandwidths() {
+        assert!((parse_bandwidth("20Mbit/s").unwrap() - 2.5e6).abs() < 1e-6);
+        assert!((parse_bandwidth("10Gbit/s").unwrap() - 1.25e9).abs() < 1e-3);
+        assert!((parse_bandwidth("2.5MB/s").unwrap() - 2.5e6).abs() < 1e-6);
+        assert!((parse_bandwidth("512KiB/s").unwrap() - 524_288.0).abs() < 1e-6);
+        assert!((parse_bandwidth("100Mbps").unwrap() - 12.5e6).abs() < 1e-6);
+        assert!(parse_bandwidth("fast").unwrap_err().contains("\"fast\""));
+        assert!(parse_bandwidth("0Mbit/s").is_err());
+        assert!(parse_bandwidth("20 furlongs/s").is_err());
     }
 
     #[test]

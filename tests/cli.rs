@@ -176,3 +176,60 @@ async fn sign_bench_reports_every_implementation() {
     assert!(!ok);
     assert!(stderr.contains("--threads"), "{stderr}");
 }
+
+#[tokio::test]
+async fn plan_names_every_input_and_its_source() {
+    let args = [
+        "plan",
+        "--uploads",
+        "50000",
+        "--object-size",
+        "10MB",
+        "--window",
+        "60s",
+        "--nic",
+        "10Gbit/s",
+        "--format",
+        "json",
+    ];
+    let (ok, stdout, stderr) = run(&args).await;
+    assert!(ok, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let input = |name: &str| {
+        plan["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    assert_eq!(input("uploads")["source"], "flag");
+    assert_eq!(input("object_size")["value"], 10_000_000.0);
+    assert_eq!(input("cores")["source"], "default");
+    assert_eq!(input("proxied.cpu_per_gb")["source"], "default");
+    for i in plan["inputs"].as_array().unwrap() {
+        assert!(i["unit"].as_str().is_some_and(|u| !u.is_empty()), "{i}");
+    }
+    // 500 GB each way in 60 s over 10 Gbit/s: 7 servers for the bytes alone.
+    let proxied = &plan["modes"]["proxied"];
+    assert_eq!(proxied["by_constraint"]["nic"], 7);
+    assert_eq!(proxied["binding"], "nic");
+    for k in ["nic", "cpu", "memory", "connections"] {
+        assert!(proxied["by_constraint"][k].is_u64() && plan["modes"]["presigned"]["by_constraint"][k].is_u64());
+    }
+    assert_eq!(plan["modes"]["presigned"]["servers"], 1);
+
+    // Measured costs from a real run's results.
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/results.json");
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = run(&["plan", fixture, "--out", dir.path().to_str().unwrap()]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("proxied.cpu_per_gb") && stdout.contains("(measured)"), "{stdout}");
+    for f in ["capacity.json", "capacity.svg", "capacity.png"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let (ok, _, stderr) = run(&["plan", "--nic", "lots"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("--nic"), "{stderr}");
+}

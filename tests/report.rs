@@ -5,7 +5,8 @@ use presign_bench::report::table::{ms, ratio};
 use presign_bench::report::{load, render};
 use std::path::{Path, PathBuf};
 
-const PLOTS: [&str; 4] = ["bandwidth", "latency", "timeline", "resources"];
+/// Every plot the fixture (a run with a capacity section, no sweep) produces.
+const PLOTS: [&str; 5] = ["bandwidth", "latency", "timeline", "resources", "capacity"];
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json")
@@ -58,7 +59,10 @@ fn documents_carry_the_ratio_and_each_modes_p99() {
         assert!(doc.contains("extrapolated"), "{name} labels extrapolated figures");
     }
     // Self-contained: every plot inline, nothing fetched.
-    assert_eq!(html.matches("<svg").count(), 4);
+    assert_eq!(html.matches("<svg").count(), PLOTS.len());
+    for p in PLOTS {
+        assert!(html.contains(&format!("<figure id=\"{p}\">")), "{p} missing from report.html");
+    }
     for fetch in ["src=", "<link", "@import", "url("] {
         assert!(!html.contains(fetch), "report.html contains {fetch}");
     }

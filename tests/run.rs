@@ -304,3 +304,29 @@ async fn ctrl_c_stops_children_and_writes_a_partial_report() {
         assert!(!alive(s), "server {s} ({}) outlived the run", cmdline(s));
     }
 }
+
+#[tokio::test]
+async fn slow_clients_hold_proxied_connections_for_size_over_bandwidth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("slow.toml");
+    let (uploads, size, bandwidth) = (4.0, 262_144.0, 1_000_000.0); // 8 Mbit/s = 1 MB/s
+    std::fs::write(
+        &path,
+        "name = \"slow\"\ndescription = \"slow clients\"\nmodes = [\"proxied\"]\n[run]\nuploads = 4\nconcurrency = 4\n\
+         object_size = \"256KiB\"\nclient_bandwidth = \"8Mbit/s\"\nrtt = \"20ms\"\n[signing]\nenabled = false\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("report");
+    let (ok, _, stderr) = run(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap()]).await;
+    assert!(ok, "{stderr}");
+    let r = results(&out);
+    let m = &r["modes"]["proxied"];
+    assert_eq!(u(&m["uploads_ok"]), 4);
+    let held = m["app_tier"]["connection_seconds"].as_f64().unwrap();
+    let floor = uploads * size / bandwidth;
+    assert!(held >= floor, "connection-seconds {held} < uploads x size / bandwidth = {floor}");
+    // Each upload took at least its body's time on the link plus the round trip.
+    let min_us = m["latency_us"]["end_to_end"]["min"].as_f64().unwrap();
+    assert!(min_us >= ((size - 16_384.0) / bandwidth + 0.020) * 1e6 * 0.99, "fastest upload {min_us} us");
+    assert_eq!(r["scenario"]["client"]["rtt"], 20);
+}

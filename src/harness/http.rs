@@ -36,6 +36,7 @@ pub struct Http {
     /// Bytes this client's sockets carried (outbound side).
     pub meter: Arc<Meter>,
     timeout: Duration,
+    link: super::shaping::ClientLink,
 }
 
 impl Http {
@@ -46,7 +47,15 @@ impl Http {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(CountingConnector::new(meter.clone()));
-        Self { client, meter, timeout }
+        Self { client, meter, timeout, link: super::shaping::ClientLink::default() }
+    }
+
+    /// The same client behind a simulated link: bodies capped at its bandwidth, each request
+    /// delayed by its round trip.
+    #[must_use]
+    pub fn shaped(mut self, link: super::shaping::ClientLink) -> Self {
+        self.link = link;
+        self
     }
 
     /// Sends `request` and reads the whole response, bounded by the timeout.
@@ -54,6 +63,13 @@ impl Http {
     /// # Errors
     /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
     pub async fn send(&self, request: http::Request<Body>) -> Result<(http::StatusCode, Bytes), Failure> {
+        if let Some(rtt) = self.link.rtt {
+            tokio::time::sleep(rtt).await;
+        }
+        let request = match self.link.bandwidth_bytes_per_sec {
+            Some(rate) => request.map(|body| super::shaping::Throttled::new(body, rate).boxed_unsync()),
+            None => request,
+        };
         let exchange = async {
             let response = self
                 .client

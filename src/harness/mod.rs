@@ -8,6 +8,7 @@ pub mod http;
 mod job;
 pub mod payload;
 mod progress;
+pub mod shaping;
 pub mod verify;
 
 use crate::loadgen::{self, Job, Phase, Plan, Recorder, StoppedBy};
@@ -15,7 +16,7 @@ use crate::metrics::latency::LatencySummary;
 use crate::report::{
     self, AppTier, Comparison, Extrapolated, ModeResult, Modes, PerUpload, PresignSteps, Results, Throughput,
 };
-use crate::scenario::{Mode, Scenario, Storage};
+use crate::scenario::{Mode, ObjectSize, Scenario, Storage};
 use crate::storage::client::{self, S3Target};
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use children::Server;
@@ -109,27 +110,17 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     let payload = Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size));
     let tokens = mint_tokens(&scenario, &stack.secret);
 
-    let ctx = ModeCtx {
+    let base = ModeCtx {
         scenario: &scenario,
         payload: &payload,
         tokens: &tokens,
         interrupt: &interrupt,
         progress: options.progress,
     };
-    let mut modes = Modes::default();
-    let mut incomplete = None;
-    for &mode in &scenario.modes {
-        tracing::info!("{} mode: {} uploads", mode.as_str(), scenario.uploads);
-        let (result, reason) = run_mode(mode, &ctx, &mut stack).await;
-        match mode {
-            Mode::Proxied => modes.proxied = Some(result),
-            Mode::Presigned => modes.presigned = Some(result),
-        }
-        if reason.is_some() {
-            incomplete = reason;
-            break;
-        }
-    }
+    let (points, mut incomplete) = run_sizes(&base, &mut stack).await;
+    let modes = points.last().map(|p| p.modes.clone()).unwrap_or_default();
+    let sweep = if scenario.sweep.is_empty() { Vec::new() } else { points };
+    let ctx = base;
     let mut signing = None;
     if let (None, Some(phase)) = (&incomplete, scenario.signing) {
         let (result, reason) = run_signing(phase, &ctx, &mut stack).await;
@@ -141,7 +132,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         (Some(p), Some(s)) => Comparison::of(p, s),
         _ => None,
     };
-    let results = Results {
+    let mut results = Results {
         schema_version: report::SCHEMA_VERSION,
         scenario: serde_json::to_value(&scenario).unwrap_or_default(),
         environment: environment::environment(),
@@ -152,9 +143,51 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         modes,
         comparison,
         signing,
+        sweep_crossover_bytes: report::crossover(&sweep),
+        sweep,
+        capacity: None,
     };
+    let size = scenario.sweep.last().copied().unwrap_or_else(|| scenario.object_size.mean());
+    let setting = crate::plan::Setting::for_target(scenario.target_uploads, size);
+    results.capacity = Some(crate::plan::build(&setting, Some(&results)));
     report::write_json(&results, &dir).map_err(io_error(&dir))?;
     Ok(Outcome { results, dir })
+}
+
+/// Runs every mode at each size of the sweep (or once at the scenario's sizes); stops at the
+/// first interruption or dead server and says why.
+async fn run_sizes(base: &ModeCtx<'_>, stack: &mut Stack) -> (Vec<report::SweepPoint>, Option<String>) {
+    let scenario = base.scenario;
+    let sizes: Vec<Option<u64>> =
+        if scenario.sweep.is_empty() { vec![None] } else { scenario.sweep.iter().copied().map(Some).collect() };
+    let mut points = Vec::new();
+    for size in sizes {
+        let (point, payload) = match size {
+            None => (scenario.clone(), base.payload.clone()),
+            Some(bytes) => {
+                let at_size = Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() };
+                let payload = Arc::new(Payload::new(scenario.seed, &scenario.content_type, at_size.object_size));
+                (at_size, payload)
+            }
+        };
+        let ctx = ModeCtx { scenario: &point, payload: &payload, ..*base };
+        let mut modes = Modes::default();
+        for &mode in &scenario.modes {
+            let of = size.map(|b| format!(" of {}", crate::units::format_size(b))).unwrap_or_default();
+            tracing::info!("{} mode: {} uploads{of}", mode.as_str(), scenario.uploads);
+            let (result, reason) = run_mode(mode, &ctx, stack).await;
+            match mode {
+                Mode::Proxied => modes.proxied = Some(result),
+                Mode::Presigned => modes.presigned = Some(result),
+            }
+            if reason.is_some() {
+                points.push(report::SweepPoint { object_size: size.unwrap_or(0), modes });
+                return (points, reason);
+            }
+        }
+        points.push(report::SweepPoint { object_size: size.unwrap_or(0), modes });
+    }
+    (points, None)
 }
 
 /// Cancelled on Ctrl-C or SIGTERM.
@@ -244,20 +277,19 @@ enum Clients {
 
 fn clients(mode: Mode, scenario: &Scenario, stack: &Stack, payload: &Arc<Payload>, tokens: &[String]) -> Clients {
     let timeout = Duration::from_millis(scenario.request_timeout_ms);
+    let client = || http::Http::new(timeout).shaped(scenario.client);
     let common =
         job::Common { payload: payload.clone(), tokens: tokens.to_vec(), content_type: scenario.content_type.clone() };
     match mode {
-        Mode::Proxied => Clients::Proxied(Arc::new(job::Proxied {
-            common,
-            proxy: stack.proxy.clone(),
-            http: http::Http::new(timeout),
-        })),
+        Mode::Proxied => {
+            Clients::Proxied(Arc::new(job::Proxied { common, proxy: stack.proxy.clone(), http: client() }))
+        }
         Mode::Presigned => Clients::Presigned(Arc::new(job::Presigned {
             common,
             broker: stack.broker.clone(),
-            presign: http::Http::new(timeout),
-            put: http::Http::new(timeout),
-            complete: http::Http::new(timeout),
+            presign: client(),
+            put: client(),
+            complete: client(),
         })),
     }
 }
@@ -422,6 +454,7 @@ fn app_tier(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> AppT
         connection_seconds: delta("presign_bench_connection_seconds_total"),
         cpu_seconds: delta("process_cpu_seconds_total"),
         peak_rss_bytes: get(after, "process_resident_memory_max_bytes") as u64,
+        rss_before_bytes: get(before, "process_resident_memory_max_bytes") as u64,
     }
 }
 
@@ -448,6 +481,7 @@ fn mode_result(
     let ok = rec.ok as f64;
     let per = |v: f64| if rec.ok == 0 { 0.0 } else { v / ok };
     let per_upload = PerUpload {
+        object_bytes: per(rec.bytes_ok as f64),
         client_bytes: per(app_tier.client_bytes() as f64),
         app_tier_bytes: per(app_tier.total_bytes() as f64),
         cpu_seconds: per(app_tier.cpu_seconds),

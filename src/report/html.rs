@@ -66,6 +66,18 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
     for plot in ["bandwidth", "latency", "timeline", "resources"] {
         let _ = writeln!(out, "<figure id=\"{plot}\">\n{}\n</figure>", svg(plot));
     }
+    if !results.sweep.is_empty() {
+        let _ = writeln!(out, "<h2>Size sweep</h2>\n<pre>{}</pre>", esc(&super::table::sweep_table(results)));
+        let _ = writeln!(out, "<figure id=\"sweep\">\n{}\n</figure>", svg("sweep"));
+    }
+    if let Some(c) = &results.capacity {
+        let _ = writeln!(
+            out,
+            "<h2>Capacity for the target <i>(modelled)</i></h2>\n<pre>{}</pre>",
+            esc(&crate::plan::table(c))
+        );
+        let _ = writeln!(out, "<figure id=\"capacity\">\n{}\n</figure>", svg("capacity"));
+    }
     latency_table(&mut out, results);
     if let Some(st) = results.modes.presigned.as_ref().and_then(|m| m.steps_per_upload.as_ref()) {
         let _ = writeln!(

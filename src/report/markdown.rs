@@ -69,6 +69,12 @@ pub fn render(results: &Results) -> String {
     }
     latency_table(&mut out, results);
     steps_table(&mut out, results);
+    if !results.sweep.is_empty() {
+        let _ = writeln!(out, "\n### Size sweep\n\n```{}```", super::table::sweep_table(results));
+    }
+    if let Some(c) = &results.capacity {
+        let _ = writeln!(out, "\n### Capacity for the target (modelled)\n\n```\n{}```", crate::plan::table(c));
+    }
     if let Some(s) = &results.signing {
         let _ = writeln!(out, "\n### Signing\n\n{}", cell(&super::table::signing_line(s)));
     }

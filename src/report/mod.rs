@@ -44,6 +44,16 @@ pub struct Results {
     /// The broker under presign-only load (present when the scenario's signing phase ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningResult>,
+    /// A size sweep: both modes at each size, ascending (`modes` repeats the last point).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<SweepPoint>,
+    /// The smallest swept size from which the presigned flow's median end-to-end latency is no
+    /// worse than proxying's, at that size and every larger one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_crossover_bytes: Option<u64>,
+    /// Servers needed for the scenario's target, from this run's measured costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::plan::CapacityReport>,
 }
 
 /// The broker under presign-only load, against its own `/healthz` ceiling.
@@ -93,6 +103,34 @@ impl Modes {
             .filter_map(|(n, m)| m.as_ref().map(|m| (n, m)))
             .collect()
     }
+}
+
+/// Both modes at one size of a sweep.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// Object size, bytes.
+    pub object_size: u64,
+    /// The modes at that size.
+    pub modes: Modes,
+}
+
+/// The sweep's crossover: the smallest size from which presigned's median end-to-end latency is
+/// at most proxied's, for it and every larger size.
+#[must_use]
+pub fn crossover(points: &[SweepPoint]) -> Option<u64> {
+    let p50 = |m: &Option<ModeResult>| m.as_ref().and_then(|m| m.latency_us.get("end_to_end")).map(|l| l.p50);
+    let wins: Vec<(u64, Option<bool>)> = points
+        .iter()
+        .map(|p| (p.object_size, p50(&p.modes.presigned).zip(p50(&p.modes.proxied)).map(|(s, x)| s <= x)))
+        .collect();
+    let mut answer = None;
+    for (size, win) in wins.iter().rev() {
+        match win {
+            Some(true) => answer = Some(*size),
+            _ => break,
+        }
+    }
+    answer
 }
 
 /// The machine and build.
@@ -175,6 +213,9 @@ pub struct AppTier {
     pub cpu_seconds: f64,
     /// Peak resident memory of the server process.
     pub peak_rss_bytes: u64,
+    /// Its peak resident memory before the mode started (the idle baseline).
+    #[serde(default)]
+    pub rss_before_bytes: u64,
 }
 
 impl AppTier {
@@ -203,6 +244,9 @@ pub struct Throughput {
 /// Measured cost of one successful upload.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PerUpload {
+    /// Payload bytes (the object).
+    #[serde(default)]
+    pub object_bytes: f64,
     /// Client-facing app-tier bytes.
     pub client_bytes: f64,
     /// All app-tier bytes.
@@ -380,5 +424,53 @@ pub fn json_summary(results: &Results, dir: &Path) -> JsonSummary {
         headline: render::headline(results),
         modes,
         comparison: results.comparison.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p50: u64) -> ModeResult {
+        let mut h = crate::metrics::latency::histogram();
+        crate::metrics::latency::record(&mut h, p50);
+        ModeResult {
+            uploads_attempted: 1,
+            uploads_ok: 1,
+            uploads_failed: 0,
+            errors: BTreeMap::new(),
+            verified: 0,
+            lost: 0,
+            corrupt: 0,
+            duration_ms: 1,
+            stopped_by: crate::loadgen::StoppedBy::Count,
+            app_tier: AppTier::default(),
+            latency_us: BTreeMap::from([("end_to_end".to_owned(), LatencySummary::of(&h))]),
+            latency_us_uncorrected: None,
+            throughput: Throughput::default(),
+            per_upload: PerUpload::default(),
+            extrapolated: Extrapolated::default(),
+            steps_per_upload: None,
+            timeline: TimelineData::default(),
+        }
+    }
+
+    fn point(size: u64, proxied: u64, presigned: u64) -> SweepPoint {
+        SweepPoint {
+            object_size: size,
+            modes: Modes { proxied: Some(mode(proxied)), presigned: Some(mode(presigned)) },
+        }
+    }
+
+    #[test]
+    fn crossover_is_where_presigned_stays_no_worse() {
+        let pts = [point(1, 10, 30), point(2, 20, 30), point(3, 40, 35), point(4, 80, 50)];
+        assert_eq!(crossover(&pts), Some(3));
+        // A win that does not last is no crossover.
+        let pts = [point(1, 10, 5), point(2, 20, 30), point(3, 40, 35)];
+        assert_eq!(crossover(&pts), Some(3));
+        let pts = [point(1, 10, 30), point(2, 20, 30)];
+        assert_eq!(crossover(&pts), None);
+        assert_eq!(crossover(&[]), None);
     }
 }

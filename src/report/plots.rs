@@ -491,3 +491,139 @@ impl Plot for Signing {
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
 }
+
+/// Servers needed vs concurrent uploads, per mode (log-log).
+#[derive(Clone, Debug)]
+pub struct Capacity {
+    /// (mode, points (concurrent uploads, servers)).
+    pub curves: Vec<SignerCurve>,
+    /// What the curve assumes.
+    pub subtitle: String,
+}
+
+impl Plot for Capacity {
+    fn name(&self) -> &'static str {
+        "capacity"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
+        let rest = caption(area, "App servers needed vs concurrent uploads", &self.subtitle)?;
+        let points = || self.curves.iter().flat_map(|c| c.points.iter().copied());
+        let (left, right) =
+            (points().map(|p| p.0).fold(f64::INFINITY, f64::min), points().map(|p| p.0).fold(1.0, f64::max));
+        let top = points().map(|p| p.1).fold(1.0, f64::max) * 3.0;
+        let mut chart = e(ChartBuilder::on(&rest)
+            .margin(30)
+            .x_label_area_size(60)
+            .y_label_area_size(110)
+            .build_cartesian_2d((left.min(right)..right).log_scale(), (0.8f64..top).log_scale()))?;
+        e(chart
+            .configure_mesh()
+            .x_label_formatter(&|x| grouped(*x as u64))
+            .y_label_formatter(&|y| grouped(y.round() as u64))
+            .x_desc("concurrent uploads (= uploads in the window), log scale")
+            .y_desc("servers needed, log scale")
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 22))
+            .draw())?;
+        for curve in &self.curves {
+            let color = mode_color(&curve.name);
+            let series = LineSeries::new(curve.points.iter().copied(), color.stroke_width(3)).point_size(5);
+            e(chart.draw_series(series))?
+                .label(curve.name.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    }
+}
+
+/// One mode across a size sweep.
+#[derive(Clone, Debug)]
+pub struct SweepCurves {
+    /// `proxied` or `presigned`.
+    pub mode: String,
+    /// (object size in bytes, median end-to-end latency in ms).
+    pub p50: Series,
+    /// (object size in bytes, 99th percentile in ms).
+    pub p99: Series,
+    /// (object size in bytes, app-tier bytes per upload).
+    pub bytes: Series,
+}
+
+/// Latency and app-tier bytes against object size, with the crossover marked.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// Per mode.
+    pub modes: Vec<SweepCurves>,
+    /// Where presigned stops costing more latency than proxying, if it does.
+    pub crossover: Option<f64>,
+}
+
+impl Plot for Sweep {
+    fn name(&self) -> &'static str {
+        "sweep"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
+        let subtitle = self.crossover.map_or_else(
+            || "no crossover: presigned's extra round trips cost more latency at every size swept".to_owned(),
+            |c| {
+                format!(
+                    "crossover at {}: from there up, presigned's median latency is no worse than proxying's",
+                    si_bytes(c)
+                )
+            },
+        );
+        let rest = caption(area, "Object size sweep", &subtitle)?;
+        let (left, right) = rest.split_horizontally(SIZE.0 / 2);
+        self.panel(&left, "end-to-end latency (ms, log): p50 solid, p99 thin", true)?;
+        self.panel(&right, "app-tier bytes per upload (log)", false)
+    }
+}
+
+impl Sweep {
+    fn panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, title: &str, latency: bool) -> Drawn {
+        let all = || {
+            self.modes
+                .iter()
+                .flat_map(|m| if latency { [&m.p50, &m.p99] } else { [&m.bytes, &m.bytes] })
+                .flatten()
+                .copied()
+        };
+        let (x0, x1) = (all().map(|p| p.0).fold(f64::INFINITY, f64::min), all().map(|p| p.0).fold(1.0, f64::max));
+        let (y0, y1) = (all().map(|p| p.1).fold(f64::INFINITY, f64::min), all().map(|p| p.1).fold(1.0, f64::max));
+        let (x0, y0) = (x0.min(x1) / 1.5, (y0.min(y1) / 2.0).max(1e-3));
+        let mut chart = e(ChartBuilder::on(area)
+            .caption(title, (FONT, 24))
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(110)
+            .build_cartesian_2d((x0..x1 * 1.5).log_scale(), (y0..y1 * 2.0).log_scale()))?;
+        e(chart
+            .configure_mesh()
+            .x_label_formatter(&|x| si_bytes(*x))
+            .y_label_formatter(&|y| if latency { format!("{y:.1}") } else { si_bytes(*y) })
+            .x_desc("object size")
+            .label_style((FONT, 20))
+            .axis_desc_style((FONT, 20))
+            .draw())?;
+        for m in &self.modes {
+            let color = mode_color(&m.mode);
+            let main = if latency { &m.p50 } else { &m.bytes };
+            e(chart.draw_series(LineSeries::new(main.iter().copied(), color.stroke_width(3)).point_size(5)))?
+                .label(m.mode.clone())
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            if latency {
+                e(chart.draw_series(
+                    LineSeries::new(m.p99.iter().copied(), color.mix(0.6).stroke_width(1)).point_size(3),
+                ))?;
+            }
+        }
+        if let Some(c) = self.crossover {
+            let line = PathElement::new([(c, y0), (c, y1 * 2.0)], BLACK.mix(0.6).stroke_width(2));
+            e(chart.draw_series(std::iter::once(line)))?;
+            e(chart.draw_series(std::iter::once(Text::new("crossover", (c * 1.05, y1), (FONT, 20).into_font()))))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    }
+}

@@ -71,6 +71,12 @@ pub fn render(results: &Results, dir: &Path) -> Result<Vec<PathBuf>, RenderError
     files.extend(plots::write(&latency(results), dir)?);
     files.extend(plots::write(&timeline(results), dir)?);
     files.extend(plots::write(&resources(results), dir)?);
+    if !results.sweep.is_empty() {
+        files.extend(plots::write(&sweep(results), dir)?);
+    }
+    if let Some(capacity) = &results.capacity {
+        files.extend(plots::write(&crate::plan::plot(capacity), dir)?);
+    }
     let svg = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap_or_default();
     let documents =
         [("summary.md", super::markdown::render(results)), ("report.html", super::html::render(results, &svg))];
@@ -205,4 +211,27 @@ fn resources(results: &Results) -> Resources {
             })
             .collect(),
     }
+}
+
+#[allow(clippy::cast_precision_loss)] // sizes, bytes and latencies for plotting
+fn sweep(results: &Results) -> plots::Sweep {
+    let modes = ["proxied", "presigned"]
+        .into_iter()
+        .map(|mode| {
+            let mut curves =
+                plots::SweepCurves { mode: mode.to_owned(), p50: Vec::new(), p99: Vec::new(), bytes: Vec::new() };
+            for point in &results.sweep {
+                let m = if mode == "proxied" { &point.modes.proxied } else { &point.modes.presigned };
+                let Some(m) = m else { continue };
+                let x = point.object_size as f64;
+                if let Some(l) = m.latency_us.get("end_to_end") {
+                    curves.p50.push((x, l.p50 as f64 / 1000.0));
+                    curves.p99.push((x, l.p99 as f64 / 1000.0));
+                }
+                curves.bytes.push((x, m.per_upload.app_tier_bytes.max(1.0)));
+            }
+            curves
+        })
+        .collect();
+    plots::Sweep { modes, crossover: results.sweep_crossover_bytes.map(|c| c as f64) }
 }

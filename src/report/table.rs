@@ -19,6 +19,42 @@ pub fn ms(us: u64) -> String {
     if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
 }
 
+/// The sweep as a table: latency and app-tier bytes per upload at each size.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // display only
+pub fn sweep_table(results: &Results) -> String {
+    let mut out = format!(
+        "\nsize sweep (the table above is the last size)\n{:>12} {:>22} {:>22} {:>14} {:>14}\n",
+        "size", "proxied p50 / p99", "presigned p50 / p99", "proxied B/up", "presigned B/up"
+    );
+    let cell = |m: &Option<ModeResult>| {
+        m.as_ref()
+            .and_then(|m| m.latency_us.get("end_to_end"))
+            .map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))
+    };
+    let bytes = |m: &Option<ModeResult>| m.as_ref().map_or("-".into(), |m| si_bytes(m.per_upload.app_tier_bytes));
+    for p in &results.sweep {
+        let _ = writeln!(
+            out,
+            "{:>12} {:>22} {:>22} {:>14} {:>14}",
+            si_bytes(p.object_size as f64),
+            cell(&p.modes.proxied),
+            cell(&p.modes.presigned),
+            bytes(&p.modes.proxied),
+            bytes(&p.modes.presigned)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "crossover: {}",
+        results.sweep_crossover_bytes.map_or_else(
+            || "none (presigned's median latency is higher at every size swept)".to_owned(),
+            |c| format!("{} and up, presigned's median latency is no worse than proxying's", si_bytes(c as f64))
+        )
+    );
+    out
+}
+
 /// The signing phase in one sentence, with its inputs.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // display only
@@ -174,8 +210,22 @@ pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
             c.client_bytes_ratio, c.app_tier_bytes_ratio, c.basis
         );
     }
+    if !results.sweep.is_empty() {
+        out.push_str(&sweep_table(results));
+    }
     if let Some(s) = &results.signing {
         let _ = writeln!(out, "\n{}", signing_line(s));
+    }
+    if let Some(c) = &results.capacity {
+        let servers =
+            |m: &str| c.modes.get(m).map_or_else(|| "-".to_owned(), |p| format!("{} ({}-bound)", p.servers, p.binding));
+        let _ = writeln!(
+            out,
+            "\ncapacity for the target (modelled from measured costs; `presign-bench plan {}` shows the inputs): proxied {}, presigned {}",
+            report_dir.join("results.json").display(),
+            servers("proxied"),
+            servers("presigned")
+        );
     }
     let _ = writeln!(
         out,

@@ -148,8 +148,10 @@ pub struct Scenario {
     pub uploads: u64,
     /// Closed or open model.
     pub pacing: Pacing,
-    /// Object sizes.
+    /// Object sizes (with a sweep: the first size of it).
     pub object_size: ObjectSize,
+    /// Sizes to run both modes at, ascending; empty without a sweep.
+    pub sweep: Vec<u64>,
     /// Content type of every upload.
     pub content_type: String,
     /// Simulated users the uploads are spread over.
@@ -168,6 +170,8 @@ pub struct Scenario {
     pub max_duration_ms: u64,
     /// The signing phase, unless disabled.
     pub signing: Option<Signing>,
+    /// Simulated client links (bandwidth per upload, round trip per request), in both modes.
+    pub client: crate::harness::shaping::ClientLink,
 }
 
 /// Command-line values that replace the file's.
@@ -335,7 +339,7 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         Some(s) => parse_size(s.get_ref()).map_err(|e| ctx.error(at("broker.max_size", s), e))?,
         None => DEFAULT_MAX_SIZE,
     };
-    let object_size = resolve_size(ctx, run, max_size, o)?;
+    let (object_size, sweep) = resolve_size(ctx, run, max_size, o)?;
     let content_type = run.content_type.as_ref().map_or("image/jpeg", |c| c.get_ref().as_str());
     let content_type = crate::app::policy::normalise_type(content_type);
     let users = positive(ctx, "run.users", run.users.as_ref(), 100)?;
@@ -362,8 +366,10 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         Ok(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     };
     let signing = resolve_signing(ctx, raw.signing.as_ref())?;
+    let client = resolve_client(ctx, run)?;
     Ok(Scenario {
         signing,
+        client,
         source: PathBuf::from(ctx.file),
         name,
         description: raw.description.unwrap_or_default(),
@@ -372,6 +378,7 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         uploads,
         pacing,
         object_size,
+        sweep,
         content_type,
         users,
         seed: o.seed.or(run.seed).unwrap_or(42),
@@ -381,6 +388,20 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         request_timeout_ms: duration("run.request_timeout", run.request_timeout.as_ref(), Duration::from_secs(120))?,
         max_duration_ms: duration("run.max_duration", run.max_duration.as_ref(), Duration::from_secs(1800))?,
     })
+}
+
+fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<crate::harness::shaping::ClientLink, ScenarioError> {
+    let bandwidth_bytes_per_sec = match &run.client_bandwidth {
+        Some(b) => {
+            Some(crate::units::parse_bandwidth(b.get_ref()).map_err(|e| ctx.error(at("run.client_bandwidth", b), e))?)
+        }
+        None => None,
+    };
+    let rtt = match &run.rtt {
+        Some(r) => Some(parse_duration(r.get_ref()).map_err(|e| ctx.error(at("run.rtt", r), e))?),
+        None => None,
+    };
+    Ok(crate::harness::shaping::ClientLink { bandwidth_bytes_per_sec, rtt })
 }
 
 fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> Result<Option<Signing>, ScenarioError> {
@@ -497,7 +518,13 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(n / seconds)
 }
 
-fn resolve_size(ctx: &Ctx<'_>, run: &RawRun, max_size: u64, o: &Overrides) -> Result<ObjectSize, ScenarioError> {
+fn resolve_size(
+    ctx: &Ctx<'_>,
+    run: &RawRun,
+    max_size: u64,
+    o: &Overrides,
+) -> Result<(ObjectSize, Vec<u64>), ScenarioError> {
+    let mut sweep = Vec::new();
     let (size, origin) = if let Some(s) = &o.object_size {
         let origin = Origin::Flag("--object-size");
         (ObjectSize::Fixed(parse_size(s).map_err(|e| ctx.error(origin, e))?), origin)
@@ -513,9 +540,28 @@ fn resolve_size(ctx: &Ctx<'_>, run: &RawRun, max_size: u64, o: &Overrides) -> Re
                 }
                 ObjectSize::Range { min, max }
             }
+            RawSize::Sweep(s) => {
+                for size in &s.sweep {
+                    sweep.push(parse_size(size).map_err(|e| ctx.error(origin, e))?);
+                }
+                sweep.sort_unstable();
+                sweep.dedup();
+                let (Some(&first), Some(&last)) = (sweep.first(), sweep.last()) else {
+                    return Err(ctx.error(origin, "a sweep needs at least one size"));
+                };
+                for size in [first, last] {
+                    check_size(ctx, origin, ObjectSize::Fixed(size), max_size)?;
+                }
+                ObjectSize::Fixed(first)
+            }
         };
         (size, origin)
     };
+    check_size(ctx, origin, size, max_size)?;
+    Ok((size, sweep))
+}
+
+fn check_size(ctx: &Ctx<'_>, origin: Origin<'_>, size: ObjectSize, max_size: u64) -> Result<(), ScenarioError> {
     let smallest = match size {
         ObjectSize::Fixed(s) => s,
         ObjectSize::Range { min, .. } => min,
@@ -534,7 +580,7 @@ fn resolve_size(ctx: &Ctx<'_>, run: &RawRun, max_size: u64, o: &Overrides) -> Re
             format!("{} B is above the broker's maximum of {max_size} B (set [broker] max_size)", size.max()),
         ));
     }
-    Ok(size)
+    Ok(())
 }
 
 fn resolve_storage(ctx: &Ctx<'_>, raw: Option<&raw::RawStorage>, o: &Overrides) -> Result<Storage, ScenarioError> {
@@ -630,6 +676,19 @@ kind = "embedded"
     }
 
     #[test]
+    fn sweeps() {
+        let text = GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [\"1MiB\", \"4KiB\", \"1MiB\"] }");
+        let s = parse(&text).unwrap();
+        assert_eq!(s.sweep, vec![4096, 1 << 20]);
+        assert_eq!(s.object_size, ObjectSize::Fixed(4096));
+        let e = parse(&GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [\"4KiB\", \"2GiB\"] }"))
+            .unwrap_err();
+        assert!(e.to_string().contains("maximum"), "{e}");
+        let e = parse(&GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [] }")).unwrap_err();
+        assert!(e.to_string().contains("at least one size"), "{e}");
+    }
+
+    #[test]
     fn overrides_win_and_bad_ones_name_the_flag() {
         let o = Overrides {
             uploads: Some(3),
@@ -667,6 +726,10 @@ kind = "embedded"
         assert!(e.contains("`storage.kind`") && e.contains("floppy"), "{e}");
         let e = error(&GOOD.replace("users = 1000", "users = 0"));
         assert!(e.contains("`run.users`"), "{e}");
+        let e = error(&GOOD.replace("users = 1000", "users = 1000\nclient_bandwidth = \"fast\""));
+        assert!(e.contains("`run.client_bandwidth`") && e.contains("fast"), "{e}");
+        let e = error(&GOOD.replace("users = 1000", "users = 1000\nrtt = \"soon\""));
+        assert!(e.contains("`run.rtt`"), "{e}");
         let e = error("name = \"x\"\n[run\n");
         assert!(e.starts_with("s.toml:2:"), "{e}");
     }

@@ -44,15 +44,24 @@ pub struct RawRun {
     pub seed: Option<u64>,
     pub verify: Option<Spanned<RawVerify>>,
     pub request_timeout: Option<Spanned<String>>,
+    pub client_bandwidth: Option<Spanned<String>>,
+    pub rtt: Option<Spanned<String>>,
     pub max_duration: Option<Spanned<String>>,
 }
 
-/// `"10MiB"` or `{ min = "1MiB", max = "20MiB" }`.
+/// `"10MiB"`, `{ min = "1MiB", max = "20MiB" }` or `{ sweep = ["4KiB", "1MiB"] }`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum RawSize {
     Fixed(String),
     Range(RawRange),
+    Sweep(RawSweep),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    pub sweep: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

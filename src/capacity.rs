@@ -1,0 +1,192 @@
+//! The capacity model: how many app servers each architecture needs for a workload. Pure
+//! functions, no I/O; every input is named, valued, given a unit and a source, so the answer can be
+//! checked by hand.
+//!
+//! Per mode, servers are needed for four constraints, and the largest count binds:
+//! - **nic**: app-tier bytes per direction ÷ window ÷ NIC bandwidth per direction;
+//! - **cpu**: app-tier CPU seconds ÷ (window × cores);
+//! - **memory**: connections held at once × memory per connection ÷ memory;
+//! - **connections**: connections held at once ÷ connections per server.
+//!
+//! App-tier bytes per upload are `fixed + per_byte × object size` per direction (proxied: the body
+//! crosses in once and out once; presigned: a fixed few KB); CPU per upload is
+//! `per_upload + per_byte × object size`; a proxied upload holds an app connection for its whole
+//! life, a presigned one only while it presigns and completes (`connection_share`).
+
+use serde::{Deserialize, Serialize};
+
+/// What has to be carried.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Workload {
+    /// Uploads in the window.
+    pub uploads: f64,
+    /// Uploads in flight at once.
+    pub concurrent: f64,
+    /// Bytes per object.
+    pub object_size: f64,
+    /// Seconds in which the uploads arrive.
+    pub window_secs: f64,
+}
+
+/// One app server.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServerSpec {
+    /// NIC bandwidth per direction, bytes per second.
+    pub nic_bytes_per_sec: f64,
+    /// CPU cores.
+    pub cores: f64,
+    /// Memory for uploads, bytes.
+    pub memory_bytes: f64,
+    /// Open connections it can hold.
+    pub max_connections: f64,
+}
+
+/// The measured (or default) cost of one upload in one architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadCost {
+    /// App-tier bytes in per upload, beyond the object (headers, JSON).
+    pub fixed_bytes_in: f64,
+    /// App-tier bytes out per upload, beyond the object.
+    pub fixed_bytes_out: f64,
+    /// Times the object crosses the app tier inbound (1 proxied, 0 presigned).
+    pub per_byte_in: f64,
+    /// Times the object crosses the app tier outbound.
+    pub per_byte_out: f64,
+    /// App-tier CPU seconds per upload.
+    pub cpu_per_upload: f64,
+    /// App-tier CPU seconds per object byte.
+    pub cpu_per_byte: f64,
+    /// App-tier memory per connection held, bytes.
+    pub memory_per_connection: f64,
+    /// Share of an upload's life during which it holds an app-tier connection.
+    pub connection_share: f64,
+}
+
+/// Servers needed under each constraint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByConstraint {
+    /// NIC bandwidth.
+    pub nic: u64,
+    /// CPU.
+    pub cpu: u64,
+    /// Memory.
+    pub memory: u64,
+    /// Open connections.
+    pub connections: u64,
+}
+
+/// One architecture's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModePlan {
+    /// Servers needed (at least 1).
+    pub servers: u64,
+    /// The constraint that needs the most: `nic`, `cpu`, `memory` or `connections`.
+    pub binding: String,
+    /// Servers per constraint.
+    pub by_constraint: ByConstraint,
+}
+
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // non-negative, far below 2^64
+fn servers(need: f64, per_server: f64) -> u64 {
+    if need <= 0.0 || per_server <= 0.0 {
+        return 0;
+    }
+    // A hair of tolerance so that 7.0000000001 from float noise does not become 8.
+    (need / per_server - 1e-9).ceil().max(0.0) as u64
+}
+
+/// The servers `cost` needs for `work` on `server`.
+#[must_use]
+pub fn plan(work: &Workload, server: &ServerSpec, cost: &UploadCost) -> ModePlan {
+    let bytes_in = work.uploads * (cost.fixed_bytes_in + cost.per_byte_in * work.object_size);
+    let bytes_out = work.uploads * (cost.fixed_bytes_out + cost.per_byte_out * work.object_size);
+    let cpu = work.uploads * (cost.cpu_per_upload + cost.cpu_per_byte * work.object_size);
+    let held = work.concurrent * cost.connection_share;
+    let by = ByConstraint {
+        nic: servers(bytes_in.max(bytes_out) / work.window_secs, server.nic_bytes_per_sec),
+        cpu: servers(cpu / work.window_secs, server.cores),
+        memory: servers(held * cost.memory_per_connection, server.memory_bytes),
+        connections: servers(held, server.max_connections),
+    };
+    let ranked = [("nic", by.nic), ("cpu", by.cpu), ("memory", by.memory), ("connections", by.connections)];
+    let (binding, most) = ranked.iter().fold(("nic", 0), |best, &(name, n)| if n > best.1 { (name, n) } else { best });
+    ModePlan { servers: most.max(1), binding: binding.to_owned(), by_constraint: by }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> ServerSpec {
+        ServerSpec {
+            nic_bytes_per_sec: 10e9 / 8.0,
+            cores: 8.0,
+            memory_bytes: 16.0 * 1024.0 * 1024.0 * 1024.0,
+            max_connections: 65_000.0,
+        }
+    }
+
+    fn proxied() -> UploadCost {
+        UploadCost {
+            fixed_bytes_in: 0.0,
+            fixed_bytes_out: 0.0,
+            per_byte_in: 1.0,
+            per_byte_out: 1.0,
+            cpu_per_upload: 0.0,
+            cpu_per_byte: 0.0,
+            memory_per_connection: 0.0,
+            connection_share: 1.0,
+        }
+    }
+
+    #[test]
+    fn five_hundred_gigabytes_in_a_minute_need_seven_servers_for_the_bytes() {
+        // 50,000 × 10 MB = 500 GB each way in 60 s = 8.33 GB/s; a 10 Gbit/s NIC moves 1.25 GB/s.
+        let work = Workload { uploads: 50_000.0, concurrent: 50_000.0, object_size: 10e6, window_secs: 60.0 };
+        let p = plan(&work, &server(), &proxied());
+        assert_eq!(p.by_constraint.nic, 7);
+        assert_eq!((p.servers, p.binding.as_str()), (7, "nic"));
+    }
+
+    #[test]
+    fn memory_bound() {
+        // 50,000 in flight × 2 MiB = 97.7 GiB; 16 GiB per server → 7 (6.1 rounded up).
+        let work = Workload { uploads: 1000.0, concurrent: 50_000.0, object_size: 1e3, window_secs: 60.0 };
+        let cost = UploadCost { memory_per_connection: 2.0 * 1024.0 * 1024.0, ..proxied() };
+        let p = plan(&work, &server(), &cost);
+        assert_eq!(p.by_constraint.memory, 7);
+        assert_eq!((p.servers, p.binding.as_str()), (7, "memory"));
+    }
+
+    #[test]
+    fn connection_bound() {
+        // 200,000 in flight, 65,000 per server → 4 (3.08 rounded up); tiny objects, no memory cost.
+        let work = Workload { uploads: 1000.0, concurrent: 200_000.0, object_size: 1e3, window_secs: 60.0 };
+        let p = plan(&work, &server(), &proxied());
+        assert_eq!(p.by_constraint.connections, 4);
+        assert_eq!((p.servers, p.binding.as_str()), (4, "connections"));
+    }
+
+    #[test]
+    fn cpu_bound_and_presigned() {
+        // Presigned: 4 KB per upload, 1.5 ms CPU, connections held 5 % of the time.
+        let cost = UploadCost {
+            fixed_bytes_in: 1700.0,
+            fixed_bytes_out: 2300.0,
+            per_byte_in: 0.0,
+            per_byte_out: 0.0,
+            cpu_per_upload: 1.5e-3,
+            cpu_per_byte: 0.0,
+            memory_per_connection: 64.0 * 1024.0,
+            connection_share: 0.05,
+        };
+        let work = Workload { uploads: 50_000.0, concurrent: 50_000.0, object_size: 10e6, window_secs: 60.0 };
+        let p = plan(&work, &server(), &cost);
+        // 75 CPU-s in 60 s on 8 cores: 0.16 → 1; 115 MB/60 s: 1; 2,500 connections: 1.
+        assert_eq!(p.by_constraint, ByConstraint { nic: 1, cpu: 1, memory: 1, connections: 1 });
+        assert_eq!(p.servers, 1);
+        // A million uploads a minute at 1.5 ms each: 1,500 CPU-s / 480 → 4 servers, CPU-bound.
+        let p = plan(&Workload { uploads: 1e6, ..work }, &server(), &cost);
+        assert_eq!((p.by_constraint.cpu, p.binding.as_str()), (4, "cpu"));
+    }
+}

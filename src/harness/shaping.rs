@@ -1,0 +1,170 @@
+//! Realistic clients: a per-upload bandwidth cap (token bucket on the request body) and a round
+//! trip added once per request. Both wrap the client's body and request path; the worker loop
+//! knows nothing of them.
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use serde::Serialize;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// Largest frame a throttled body releases at once (and the bucket's burst): small enough that
+/// pacing is smooth, large enough that it costs little.
+pub const FRAME: usize = 16 * 1024;
+
+/// How a simulated client's link behaves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ClientLink {
+    /// Upload bandwidth of one upload, bytes per second.
+    pub bandwidth_bytes_per_sec: Option<f64>,
+    /// Round trip added once per request.
+    #[serde(serialize_with = "ms")]
+    pub rtt: Option<Duration>,
+}
+
+#[allow(clippy::ref_option)] // serde's serialize_with hands a reference to the field
+fn ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A token bucket: `rate` bytes per second, holding at most `burst` bytes.
+#[derive(Clone, Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`.
+    #[must_use]
+    pub fn new(rate: f64, burst: usize, now: Instant) -> Self {
+        #[allow(clippy::cast_precision_loss)] // a frame size
+        let burst = burst as f64;
+        Self { rate, burst, tokens: burst, last: now }
+    }
+
+    /// Takes `n` bytes at `now`; returns how long the sender must wait before sending them.
+    pub fn take(&mut self, n: usize, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        #[allow(clippy::cast_precision_loss)] // a frame size
+        let n = n as f64;
+        self.tokens -= n;
+        if self.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-self.tokens / self.rate) }
+    }
+}
+
+/// A request body released no faster than a token bucket allows.
+pub struct Throttled<B> {
+    inner: B,
+    bucket: Option<TokenBucket>,
+    rate: f64,
+    rest: Bytes,
+    ready: Option<Bytes>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl<B> Throttled<B> {
+    /// Caps `inner` at `rate` bytes per second.
+    pub fn new(inner: B, rate: f64) -> Self {
+        Self { inner, bucket: None, rate, rest: Bytes::new(), ready: None, sleep: None }
+    }
+}
+
+impl<B> Body for Throttled<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(sleep) = &mut this.sleep {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.sleep = None;
+            }
+            if let Some(frame) = this.ready.take() {
+                return Poll::Ready(Some(Ok(Frame::data(frame))));
+            }
+            if !this.rest.is_empty() {
+                let frame = this.rest.split_to(this.rest.len().min(FRAME));
+                let now = Instant::now();
+                let bucket = this.bucket.get_or_insert_with(|| TokenBucket::new(this.rate, FRAME, now));
+                let wait = bucket.take(frame.len(), now);
+                if wait.is_zero() {
+                    return Poll::Ready(Some(Ok(Frame::data(frame))));
+                }
+                this.ready = Some(frame);
+                this.sleep = Some(Box::pin(tokio::time::sleep(wait)));
+                continue;
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(mut data) => this.rest = data.copy_to_bytes(data.remaining()),
+                    Err(other) => return Poll::Ready(Some(Ok(other))),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ready.is_none() && self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let buffered = (self.rest.len() + self.ready.as_ref().map_or(0, Bytes::len)) as u64;
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + buffered);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + buffered);
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bucket_paces_to_its_rate() {
+        let start = Instant::now();
+        let mut b = TokenBucket::new(1000.0, 100, start);
+        assert_eq!(b.take(100, start), Duration::ZERO, "a full bucket sends a burst at once");
+        assert_eq!(b.take(100, start), Duration::from_millis(100));
+        // Idle time refills, but never beyond the burst.
+        assert_eq!(b.take(100, start + Duration::from_secs(10)), Duration::ZERO);
+        assert_eq!(b.take(50, start + Duration::from_secs(10)), Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    #[allow(clippy::cast_precision_loss)] // a byte count
+    async fn a_throttled_body_takes_size_over_rate() {
+        let size = 1024 * 1024;
+        let body = http_body_util::Full::new(Bytes::from(vec![7u8; size]));
+        let start = Instant::now();
+        let rate = 1_000_000.0; // 8 Mbit/s
+        let out = Throttled::new(body, rate).collect().await.unwrap().to_bytes();
+        let took = start.elapsed().as_secs_f64();
+        assert_eq!(out.len(), size);
+        assert!(out.iter().all(|&b| b == 7));
+        // The first frame is the burst; the rest is paced: (1 MiB - 16 KiB) / 1 MB/s.
+        let expected = (size - FRAME) as f64 / rate;
+        assert!((took - expected).abs() < 0.002, "took {took}, expected {expected}");
+    }
+}
