@@ -10,6 +10,7 @@
 //! - [`proxy`]: the streaming upload proxy (the same rules, but every byte crosses the app tier).
 //! - [`server`]: the shared accept loop: counting listener, graceful shutdown, readiness line.
 //! - [`metrics`]: app-tier byte and connection counters, process CPU/RSS, Prometheus text.
+//! - [`shaping`]: link emulation: client bandwidth and round trips, an app server's NIC.
 //! - [`units`]: parsing of sizes (`10MiB`) and durations (`10m`) used by flags and scenarios.
 
 pub mod app;
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod shaping;
 pub mod signbench;
 pub mod storage;
 pub mod units;

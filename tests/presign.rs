@@ -47,7 +47,7 @@ proptest! {
         let expiry = Duration::from_secs(expiry);
         let ours = p.put(&key, &content_type, length, expiry, now).unwrap();
         let len = length.to_string();
-        let theirs = reference::presign(&p, "PUT", &key, &[("content-length", &len), ("content-type", &content_type)], expiry, now).unwrap();
+        let theirs = reference::presign(&p, "PUT", &key, &[("content-length", &len), ("content-type", &content_type), ("if-none-match", "*")], expiry, now).unwrap();
         prop_assert_eq!(ours.url, theirs);
     }
 
@@ -81,7 +81,15 @@ async fn the_store_accepts_a_sample_of_presigned_urls() {
         let body = jpeg(1000 + i, u8::try_from(i).unwrap());
         let now = SystemTime::now();
         let put = p.put(key, "image/jpeg", body.len() as u64, Duration::from_secs(300), now).unwrap();
-        let r = s.http.put(&put.url).header("content-type", "image/jpeg").body(body.clone()).send().await.unwrap();
+        let r = s
+            .http
+            .put(&put.url)
+            .header("content-type", "image/jpeg")
+            .header("if-none-match", "*")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "PUT {key:?}: {}", r.text().await.unwrap());
         let get = p.get(key, Duration::from_secs(300), now).unwrap();
         let r = s.http.get(&get.url).send().await.unwrap();

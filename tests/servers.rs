@@ -69,7 +69,8 @@ async fn completion_is_idempotent_and_owner_only() {
         .http
         .put(grant["url"].as_str().unwrap())
         .header("content-type", "image/jpeg")
-        .body(bytes)
+        .header("if-none-match", "*")
+        .body(bytes.clone())
         .send()
         .await
         .unwrap();
@@ -79,6 +80,18 @@ async fn completion_is_idempotent_and_owner_only() {
     assert_eq!((other.status, other.body["error"]["code"].as_str()), (403, Some("forbidden")));
 
     let first = complete(&s, &token, upload_id).await;
+    // After completion the URL cannot swap the verified bytes (create-only).
+    let swap = s
+        .http
+        .put(grant["url"].as_str().unwrap())
+        .header("content-type", "image/jpeg")
+        .header("if-none-match", "*")
+        .body(jpeg(1000, 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(swap.status(), 412);
+    assert_eq!(s.object_bytes(first.body["key"].as_str().unwrap()).await.unwrap(), bytes);
     let second = complete(&s, &token, upload_id).await;
     assert_eq!(first.status, 200);
     assert_eq!(second.status, 200);
@@ -183,7 +196,8 @@ async fn grant(s: &Stack, size: usize) -> (String, String) {
 }
 
 async fn put(s: &Stack, url: &str, content_type: &str, body: Vec<u8>) -> u16 {
-    s.http.put(url).header("content-type", content_type).body(body).send().await.unwrap().status().as_u16()
+    let r = s.http.put(url).header("content-type", content_type).header("if-none-match", "*").body(body);
+    r.send().await.unwrap().status().as_u16()
 }
 
 #[tokio::test]
@@ -208,7 +222,15 @@ async fn store_rejects_tampered_requests() {
     assert_eq!(put(&s, &url, "image/jpeg", bytes[..2000].to_vec()).await, 403, "a different length");
     assert!(s.objects().await.is_empty());
 
-    assert_eq!(put(&s, &url, "image/jpeg", bytes).await, 200, "the untouched URL works");
+    // Without the signed If-None-Match the signature does not match.
+    let r = s.http.put(&url).header("content-type", "image/jpeg").body(bytes.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(put(&s, &url, "image/jpeg", bytes.clone()).await, 200, "the untouched URL works");
+    // Create-only: the same URL cannot overwrite what was stored (and verified).
+    let mut other = jpeg(2048, 99);
+    other[100] ^= 0xFF;
+    assert_eq!(put(&s, &url, "image/jpeg", other).await, 412);
+    assert_eq!(s.object_bytes(&key).await.unwrap(), bytes);
 }
 
 #[tokio::test]

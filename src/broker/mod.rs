@@ -121,7 +121,11 @@ async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: B
         key: &upload.key,
         url: put.url,
         method: "PUT",
-        headers: SignedHeaders { content_type: &upload.ct, content_length: upload.size.to_string() },
+        headers: SignedHeaders {
+            content_type: &upload.ct,
+            content_length: upload.size.to_string(),
+            if_none_match: "*",
+        },
         expires_at: rfc3339(put.expires_at),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -145,6 +149,9 @@ struct SignedHeaders<'a> {
     content_type: &'a str,
     #[serde(rename = "Content-Length")]
     content_length: String,
+    /// Create only: the store refuses the URL once the object exists.
+    #[serde(rename = "If-None-Match")]
+    if_none_match: &'static str,
 }
 
 async fn complete(

@@ -223,7 +223,9 @@ impl Presigner {
         })
     }
 
-    /// A PUT URL that accepts exactly `content_type` and `content_length`.
+    /// A PUT URL that accepts exactly `content_type` and `content_length`, and only creates: the
+    /// store must refuse it once the object exists (`If-None-Match: *` is signed in), so a verified
+    /// object cannot be swapped for other bytes of the same length later with the same URL.
     ///
     /// # Errors
     /// [`PresignError`] for an expiry above seven days or a content type that is not a valid
@@ -237,7 +239,11 @@ impl Presigner {
         now: SystemTime,
     ) -> Result<Presigned, PresignError> {
         let url = self.put_url(key, content_type, content_length, expires_in, now)?;
-        let headers = vec![("content-length", content_length.to_string()), ("content-type", content_type.to_owned())];
+        let headers = vec![
+            ("content-length", content_length.to_string()),
+            ("content-type", content_type.to_owned()),
+            ("if-none-match", "*".to_owned()),
+        ];
         Ok(Presigned { url, headers, expires_at: now + expires_in })
     }
 
@@ -258,7 +264,8 @@ impl Presigner {
         }
         let mut length = itoa_buf(content_length);
         let ct = canonical_value(content_type);
-        self.sign("PUT", key, &[("content-length", length.as_str()), ("content-type", &ct)], expires_in, now)
+        let headers = [("content-length", length.as_str()), ("content-type", &ct), ("if-none-match", "*")];
+        self.sign("PUT", key, &headers, expires_in, now)
     }
 
     /// A GET URL for `key`.
@@ -297,7 +304,7 @@ impl Presigner {
         let (signed_headers, signed_list) = if headers.is_empty() {
             ("host", "host")
         } else {
-            ("content-length%3Bcontent-type%3Bhost", "content-length;content-type;host")
+            ("content-length%3Bcontent-type%3Bhost%3Bif-none-match", "content-length;content-type;host;if-none-match")
         };
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
@@ -321,12 +328,15 @@ impl Presigner {
             for part in ["&X-Amz-Expires=", expires, "&X-Amz-SignedHeaders=", signed_headers, "\n"] {
                 c.extend_from_slice(part.as_bytes());
             }
-            for (name, value) in headers {
+            // Canonical headers in name order: `host` sorts after content-* and before if-*.
+            let (before_host, after_host) = headers.split_at(headers.iter().take_while(|(n, _)| *n < "host").count());
+            let host = [("host", self.host.as_str())];
+            for (name, value) in before_host.iter().chain(&host).chain(after_host) {
                 for part in [name, ":", value, "\n"] {
                     c.extend_from_slice(part.as_bytes());
                 }
             }
-            for part in ["host:", &self.host, "\n\n", signed_list, "\nUNSIGNED-PAYLOAD"] {
+            for part in ["\n", signed_list, "\nUNSIGNED-PAYLOAD"] {
                 c.extend_from_slice(part.as_bytes());
             }
             let mut creq_hex = [0u8; 64];
@@ -496,7 +506,11 @@ mod tests {
         let now = SystemTime::now();
         let signed = p.put("uploads/u/x.jpg", "image/jpeg", 42, Duration::from_secs(600), now).unwrap();
         assert!(signed.url.starts_with("http://127.0.0.1:9000/b/uploads/u/x.jpg?"));
-        assert!(signed.url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"), "{}", signed.url);
+        assert!(
+            signed.url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match"),
+            "{}",
+            signed.url
+        );
         assert_eq!(signed.expires_at, now + Duration::from_secs(600));
     }
 

@@ -36,7 +36,7 @@ pub struct Http {
     /// Bytes this client's sockets carried (outbound side).
     pub meter: Arc<Meter>,
     timeout: Duration,
-    link: super::shaping::ClientLink,
+    link: crate::shaping::ClientLink,
 }
 
 impl Http {
@@ -47,13 +47,13 @@ impl Http {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(CountingConnector::new(meter.clone()));
-        Self { client, meter, timeout, link: super::shaping::ClientLink::default() }
+        Self { client, meter, timeout, link: crate::shaping::ClientLink::default() }
     }
 
     /// The same client behind a simulated link: bodies capped at its bandwidth, each request
     /// delayed by its round trip.
     #[must_use]
-    pub fn shaped(mut self, link: super::shaping::ClientLink) -> Self {
+    pub fn shaped(mut self, link: crate::shaping::ClientLink) -> Self {
         self.link = link;
         self
     }
@@ -67,7 +67,7 @@ impl Http {
             tokio::time::sleep(rtt).await;
         }
         let request = match self.link.bandwidth_bytes_per_sec {
-            Some(rate) => request.map(|body| super::shaping::Throttled::new(body, rate).boxed_unsync()),
+            Some(rate) => request.map(|body| crate::shaping::Throttled::new(body, rate).boxed_unsync()),
             None => request,
         };
         let exchange = async {

@@ -8,7 +8,6 @@ pub mod http;
 mod job;
 pub mod payload;
 mod progress;
-pub mod shaping;
 pub mod verify;
 
 use crate::loadgen::{self, Job, Phase, Plan, Recorder, StoppedBy};

@@ -171,7 +171,7 @@ pub struct Scenario {
     /// The signing phase, unless disabled.
     pub signing: Option<Signing>,
     /// Simulated client links (bandwidth per upload, round trip per request), in both modes.
-    pub client: crate::harness::shaping::ClientLink,
+    pub client: crate::shaping::ClientLink,
 }
 
 /// Command-line values that replace the file's.
@@ -390,7 +390,7 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
     })
 }
 
-fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<crate::harness::shaping::ClientLink, ScenarioError> {
+fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<crate::shaping::ClientLink, ScenarioError> {
     let bandwidth_bytes_per_sec = match &run.client_bandwidth {
         Some(b) => {
             Some(crate::units::parse_bandwidth(b.get_ref()).map_err(|e| ctx.error(at("run.client_bandwidth", b), e))?)
@@ -401,7 +401,7 @@ fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<crate::harness::shaping
         Some(r) => Some(parse_duration(r.get_ref()).map_err(|e| ctx.error(at("run.rtt", r), e))?),
         None => None,
     };
-    Ok(crate::harness::shaping::ClientLink { bandwidth_bytes_per_sec, rtt })
+    Ok(crate::shaping::ClientLink { bandwidth_bytes_per_sec, rtt })
 }
 
 fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> Result<Option<Signing>, ScenarioError> {

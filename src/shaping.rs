@@ -1,6 +1,7 @@
-//! Realistic clients: a per-upload bandwidth cap (token bucket on the request body) and a round
-//! trip added once per request. Both wrap the client's body and request path; the worker loop
-//! knows nothing of them.
+//! Link emulation, as wrappers: realistic clients (a per-upload bandwidth cap as a token bucket on
+//! the request body, and a round trip added once per request) and an app server's NIC (all of its
+//! sockets sharing one bandwidth per direction). The worker loop and the servers' handlers know
+//! nothing of them.
 
 use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
@@ -136,10 +137,155 @@ where
     }
 }
 
+/// An emulated network interface: every socket of one app server shares its bandwidth, per
+/// direction (received bytes and sent bytes each have their own bucket).
+#[derive(Debug)]
+pub struct Nic {
+    rx: std::sync::Mutex<TokenBucket>,
+    tx: std::sync::Mutex<TokenBucket>,
+    rate: f64,
+}
+
+/// The NIC bucket's burst: bytes a socket may move before pacing starts.
+const NIC_BURST: usize = 64 * 1024;
+
+impl Nic {
+    /// A NIC of `rate` bytes per second in each direction.
+    #[must_use]
+    pub fn new(rate: f64) -> std::sync::Arc<Self> {
+        let now = Instant::now();
+        std::sync::Arc::new(Self {
+            rx: std::sync::Mutex::new(TokenBucket::new(rate, NIC_BURST, now)),
+            tx: std::sync::Mutex::new(TokenBucket::new(rate, NIC_BURST, now)),
+            rate,
+        })
+    }
+
+    /// Bytes per second per direction.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    fn charge(bucket: &std::sync::Mutex<TokenBucket>, n: usize) -> Duration {
+        bucket.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take(n, Instant::now())
+    }
+}
+
+/// A socket on an emulated NIC: after each read or write it waits until the NIC's bucket has paid
+/// for the bytes, so all sockets together move no more than the NIC's rate. Without a NIC it is a
+/// plain pass-through.
+#[derive(Debug)]
+pub struct Paced<T> {
+    inner: T,
+    nic: Option<std::sync::Arc<Nic>>,
+    rx_wait: Option<Pin<Box<Sleep>>>,
+    tx_wait: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> Paced<T> {
+    /// `inner` on `nic` (or unpaced with `None`).
+    pub fn new(inner: T, nic: Option<std::sync::Arc<Nic>>) -> Self {
+        Self { inner, nic, rx_wait: None, tx_wait: None }
+    }
+}
+
+fn wait(slot: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> Poll<()> {
+    if let Some(sleep) = slot {
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *slot = None;
+    }
+    Poll::Ready(())
+}
+
+fn owe(slot: &mut Option<Pin<Box<Sleep>>>, delay: Duration) {
+    if !delay.is_zero() {
+        *slot = Some(Box::pin(tokio::time::sleep(delay)));
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Paced<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if wait(&mut this.rx_wait, cx).is_pending() {
+            return Poll::Pending;
+        }
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if let (Some(nic), true) = (&this.nic, n > 0) {
+            owe(&mut this.rx_wait, Nic::charge(&nic.rx, n));
+        }
+        poll
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Paced<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if wait(&mut this.tx_wait, cx).is_pending() {
+            return Poll::Pending;
+        }
+        let poll = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let (Some(nic), Poll::Ready(Ok(n))) = (&this.nic, &poll) {
+            owe(&mut this.tx_wait, Nic::charge(&nic.tx, *n));
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl hyper_util::client::legacy::connect::Connection for Paced<tokio::net::TcpStream> {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.inner.connected()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn sockets_on_one_nic_share_its_rate() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let nic = Nic::new(1_000_000.0); // 8 Mbit/s
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let (a, mut b) = tokio::io::duplex(64 * 1024);
+            let mut paced = Paced::new(a, Some(nic.clone()));
+            tasks.push(tokio::spawn(async move {
+                let writer = tokio::spawn(async move {
+                    b.write_all(&vec![1u8; 512 * 1024]).await.unwrap();
+                });
+                let mut got = Vec::new();
+                paced.read_to_end(&mut got).await.unwrap();
+                writer.await.unwrap();
+                got.len()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 512 * 1024);
+        }
+        // 1 MiB through a shared 1 MB/s NIC, less its 64 KiB burst: at least 0.98 s of paused time.
+        let took = start.elapsed().as_secs_f64();
+        let floor = (1024.0 * 1024.0 - 65_536.0) / 1_000_000.0;
+        assert!(took >= floor * 0.99, "took {took}, floor {floor}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_paces_to_its_rate() {
