@@ -240,6 +240,10 @@ pub struct ServerArgs {
     /// Lifetime of presigned GET URLs (at most 1h).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub get_expiry: Duration,
+    /// Emulate this server's NIC: all its sockets together move at most RATE per direction,
+    /// e.g. 1Gbit/s (client and storage traffic share it, as on a real server).
+    #[arg(long, value_parser = crate::units::parse_bandwidth)]
+    pub nic: Option<f64>,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
@@ -264,6 +268,7 @@ impl ServerArgs {
             },
             put_expiry: self.put_expiry,
             get_expiry: self.get_expiry,
+            nic: self.nic,
         }
     }
 }
@@ -384,7 +389,12 @@ fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         args.max_connections.map(|v| v as f64),
     ];
     let results = args.results.as_deref().map(crate::report::load).transpose()?;
-    let report = crate::plan::build(&crate::plan::Setting::from_flags(flags), results.as_ref());
+    // With a results file, the workload defaults to the target that run planned for.
+    let setting = results.as_ref().map_or_else(
+        || crate::plan::Setting::from_flags(flags),
+        |r| crate::plan::Setting::for_results(r).with_flags(flags),
+    );
+    let report = crate::plan::build(&setting, results.as_ref());
     match args.format {
         Format::Table => print!("{}", crate::plan::table(&report)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

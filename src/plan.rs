@@ -86,6 +86,38 @@ impl Setting {
         }
     }
 
+    /// `self` with each given flag replacing its value.
+    #[must_use]
+    pub fn with_flags(self, flags: [Option<f64>; 8]) -> Self {
+        let pick =
+            |flag: Option<f64>, current: Sourced| flag.map_or(current, |value| Sourced { value, source: "flag" });
+        Self {
+            uploads: pick(flags[0], self.uploads),
+            concurrent: pick(flags[1], self.concurrent),
+            object_size: pick(flags[2], self.object_size),
+            window_secs: pick(flags[3], self.window_secs),
+            nic_bytes_per_sec: pick(flags[4], self.nic_bytes_per_sec),
+            cores: pick(flags[5], self.cores),
+            memory_bytes: pick(flags[6], self.memory_bytes),
+            max_connections: pick(flags[7], self.max_connections),
+        }
+    }
+
+    /// The target of the scenario a results.json records (what `run` planned for).
+    #[must_use]
+    pub fn for_results(results: &Results) -> Self {
+        let s = &results.scenario;
+        let size = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+        let object = &s["object_size"];
+        let mean = if object["fixed"].is_u64() {
+            size(&object["fixed"])
+        } else {
+            u64::midpoint(size(&object["range"]["min"]), size(&object["range"]["max"]))
+        };
+        let last_swept = results.sweep.last().map(|p| p.object_size);
+        Self::for_target(s["target_uploads"].as_u64().unwrap_or(50_000), last_swept.unwrap_or(mean))
+    }
+
     /// A scenario's target: its target uploads, all in flight at once, of its mean object size;
     /// the server and window at their defaults.
     #[must_use]
@@ -145,7 +177,7 @@ pub fn default_cost(mode: &str) -> UploadCost {
 /// The per-upload cost a mode's measurements imply; `None` without successful uploads.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // byte counts per upload
-pub fn measured_cost(name: &str, m: &ModeResult) -> Option<UploadCost> {
+pub fn measured_cost(m: &ModeResult) -> Option<UploadCost> {
     if m.uploads_ok == 0 || m.per_upload.object_bytes <= 0.0 {
         return None;
     }
@@ -159,13 +191,11 @@ pub fn measured_cost(name: &str, m: &ModeResult) -> Option<UploadCost> {
     let (per_byte_in, per_byte_out) = (crossings(bytes_in), crossings(bytes_out));
     let streams = per_byte_in + per_byte_out > 0.0;
     let cpu = a.cpu_seconds / ok;
-    let share = if name == "proxied" {
-        1.0
-    } else {
-        let mean = |p: &str| m.latency_us.get(p).map_or(0.0, |l| l.mean);
-        let whole = mean("end_to_end");
-        if whole > 0.0 { ((mean("presign") + mean("complete")) / whole).min(1.0) } else { 1.0 }
-    };
+    // The share of an upload's life the app tier spends on it: busy request time per upload over
+    // the upload's mean end-to-end time (keep-alive idling between requests is not counted).
+    let whole_secs = m.latency_us.get("end_to_end").map_or(0.0, |l| l.mean / 1e6);
+    let share =
+        if whole_secs > 0.0 && a.request_seconds > 0.0 { (a.request_seconds / ok / whole_secs).min(1.0) } else { 1.0 };
     Some(UploadCost {
         fixed_bytes_in: (bytes_in - per_byte_in * size).max(0.0),
         fixed_bytes_out: (bytes_out - per_byte_out * size).max(0.0),
@@ -173,8 +203,9 @@ pub fn measured_cost(name: &str, m: &ModeResult) -> Option<UploadCost> {
         per_byte_out,
         cpu_per_upload: if streams { 0.0 } else { cpu },
         cpu_per_byte: if streams { cpu / size } else { 0.0 },
+        // Memory per request in flight: the growth of peak RSS over the idle baseline.
         memory_per_connection: a.peak_rss_bytes.saturating_sub(a.rss_before_bytes) as f64
-            / a.peak_connections.max(1) as f64,
+            / a.peak_requests_in_flight.max(1) as f64,
         connection_share: share,
     })
 }
@@ -191,8 +222,8 @@ fn cost_inputs(mode: &str, c: &UploadCost, source: &str) -> Vec<Input> {
         input(format!("{mode}.object_crossings_out"), c.per_byte_out, "x object size", source),
         input(format!("{mode}.cpu_per_upload"), c.cpu_per_upload, "CPU-s/upload", source),
         input(format!("{mode}.cpu_per_gb"), c.cpu_per_byte * 1e9, "CPU-s/GB", source),
-        input(format!("{mode}.memory_per_connection"), c.memory_per_connection, "bytes", source),
-        input(format!("{mode}.connection_share"), c.connection_share, "fraction of upload time", source),
+        input(format!("{mode}.memory_per_connection"), c.memory_per_connection, "bytes per request in flight", source),
+        input(format!("{mode}.connection_share"), c.connection_share, "busy request time / upload time", source),
     ]
 }
 
@@ -230,7 +261,7 @@ pub fn build(setting: &Setting, results: Option<&Results>) -> CapacityReport {
     for mode in ["proxied", "presigned"] {
         let measured = results.and_then(|r| {
             let m = if mode == "proxied" { r.modes.proxied.as_ref() } else { r.modes.presigned.as_ref() };
-            m.and_then(|m| measured_cost(mode, m))
+            m.and_then(measured_cost)
         });
         let (cost, source) = measured.map_or_else(|| (default_cost(mode), "default"), |c| (c, "measured"));
         inputs.extend(cost_inputs(mode, &cost, source));

@@ -76,8 +76,10 @@ where
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Counted::accepted(stream, meter.clone()));
-        let conn = graceful.watch(http.serve_connection(io, service.clone()));
+        let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
+        let io = TokioIo::new(Counted::accepted(paced, meter.clone()));
+        let service = Timed { inner: service.clone(), meter: meter.clone() };
+        let conn = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended with error: {e}");
@@ -87,6 +89,38 @@ where
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
+    }
+}
+
+/// Times app requests (not `/metrics` or `/healthz`) into the meter: in flight, peak, busy time.
+#[derive(Clone)]
+struct Timed<S> {
+    inner: S,
+    meter: Arc<Meter>,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> hyper::service::Service<http::Request<Incoming>> for Timed<S>
+where
+    S: hyper::service::Service<http::Request<Incoming>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        if matches!(req.uri().path(), "/metrics" | "/healthz") {
+            return Box::pin(self.inner.call(req));
+        }
+        let busy = self.meter.request_started();
+        let response = self.inner.call(req);
+        Box::pin(async move {
+            let r = response.await;
+            drop(busy);
+            r
+        })
     }
 }
 

@@ -37,6 +37,8 @@ pub struct AppConfig {
     pub put_expiry: Duration,
     /// Lifetime of presigned GET URLs.
     pub get_expiry: Duration,
+    /// Emulated NIC bandwidth per direction, bytes per second (`None`: the real one).
+    pub nic: Option<f64>,
 }
 
 /// Errors of starting the broker or the proxy.
@@ -118,7 +120,7 @@ impl App {
     /// [`StartError`] naming the flag, the endpoint or the database path.
     pub async fn start(config: AppConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let meter = Meter::new();
+        let meter = Meter::with_nic(config.nic);
         let s3 = client::build(&config.s3, meter.clone())?;
         client::ensure_bucket(&s3, &config.s3).await?;
         let (db_path, tmp) = if let Some(p) = &config.db_path {

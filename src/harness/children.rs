@@ -31,7 +31,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `presign-bench NAME ARGS --watch-stdin` and waits for `listening on http://ADDR`.
+    /// Starts `presign-bench NAME ARGS --watch-stdin`, logging to `log`, and waits for
+    /// `listening on http://ADDR`.
     ///
     /// # Errors
     /// [`HarnessError::ServerStart`] with the server's own last error line.
@@ -39,10 +40,9 @@ impl Server {
         name: &'static str,
         args: &[String],
         envs: &[(&str, String)],
-        log_dir: &Path,
+        log: PathBuf,
     ) -> Result<Self, HarnessError> {
         let fail = |message: String| HarnessError::ServerStart { name, message };
-        let log = log_dir.join(format!("{name}.log"));
         let log_file =
             std::fs::File::create(&log).map_err(|e| fail(format!("cannot create {}: {e}", log.display())))?;
         let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this executable: {e}")))?;

@@ -75,6 +75,8 @@ pub fn default_dir(name: &str, at: SystemTime) -> PathBuf {
 /// The servers of a run and how to reach the store.
 struct Stack {
     servers: Vec<Server>,
+    /// How to (re)start the broker and the proxy.
+    apps: AppSpec,
     broker: String,
     proxy: String,
     target: S3Target,
@@ -146,8 +148,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         sweep,
         capacity: None,
     };
-    let size = scenario.sweep.last().copied().unwrap_or_else(|| scenario.object_size.mean());
-    let setting = crate::plan::Setting::for_target(scenario.target_uploads, size);
+    let setting = crate::plan::Setting::for_results(&results);
     results.capacity = Some(crate::plan::build(&setting, Some(&results)));
     report::write_json(&results, &dir).map_err(io_error(&dir))?;
     Ok(Outcome { results, dir })
@@ -160,7 +161,12 @@ async fn run_sizes(base: &ModeCtx<'_>, stack: &mut Stack) -> (Vec<report::SweepP
     let sizes: Vec<Option<u64>> =
         if scenario.sweep.is_empty() { vec![None] } else { scenario.sweep.iter().copied().map(Some).collect() };
     let mut points = Vec::new();
-    for size in sizes {
+    for (i, size) in sizes.into_iter().enumerate() {
+        if let (Some(bytes), true) = (size, i > 0)
+            && let Err(e) = start_apps(stack, &format!("-{bytes}")).await
+        {
+            return (points, Some(format!("restarting the app servers for the {bytes} B sweep point: {e}")));
+        }
         let (point, payload) = match size {
             None => (scenario.clone(), base.payload.clone()),
             Some(bytes) => {
@@ -220,7 +226,7 @@ async fn start_stack(scenario: &Scenario, work: &Path, logs: &Path) -> Result<St
         Storage::Embedded => {
             let data = work.join("store");
             let args = vec!["--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), data.display().to_string()];
-            let store = Server::start("storage", &args, &creds_env, logs).await?;
+            let store = Server::start("storage", &args, &creds_env, logs.join("storage.log")).await?;
             let endpoint = store.url.clone();
             servers.push(store);
             S3Target { endpoint, region: "us-east-1".into(), bucket: "presign-bench".into(), credentials }
@@ -232,10 +238,10 @@ async fn start_stack(scenario: &Scenario, work: &Path, logs: &Path) -> Result<St
     let verifier = client::build(&target, crate::metrics::Meter::new())?;
     client::ensure_bucket(&verifier, &target).await?;
     let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let mut env = creds_env;
+    let mut env: Vec<(&'static str, String)> = creds_env;
     env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
-    let app_args = |db: &str| -> Vec<String> {
-        [
+    let args = |db: &str| -> Vec<String> {
+        let mut args: Vec<String> = [
             "--listen",
             "127.0.0.1:0",
             "--s3-endpoint",
@@ -252,19 +258,49 @@ async fn start_stack(scenario: &Scenario, work: &Path, logs: &Path) -> Result<St
             &work.join(db).display().to_string(),
         ]
         .map(String::from)
-        .to_vec()
+        .to_vec();
+        if let Some(nic) = scenario.app_tier_nic_bytes_per_sec {
+            args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
+        }
+        args
     };
-    let broker = Server::start("broker", &app_args("broker.sqlite3"), &env, logs).await?;
-    let proxy = Server::start("proxy", &app_args("proxy.sqlite3"), &env, logs).await?;
-    let (broker_url, proxy_url) = (broker.url.clone(), proxy.url.clone());
-    servers.push(broker);
-    servers.push(proxy);
-    Ok(Stack { servers, broker: broker_url, proxy: proxy_url, target, verifier, secret })
+    let apps =
+        AppSpec { env, broker_args: args("broker.sqlite3"), proxy_args: args("proxy.sqlite3"), logs: logs.to_owned() };
+    let mut stack = Stack { servers, apps, broker: String::new(), proxy: String::new(), target, verifier, secret };
+    start_apps(&mut stack, "").await?;
+    Ok(stack)
+}
+
+/// How the broker and the proxy are started.
+struct AppSpec {
+    env: Vec<(&'static str, String)>,
+    broker_args: Vec<String>,
+    proxy_args: Vec<String>,
+    logs: PathBuf,
+}
+
+/// Starts (or, after stopping the running ones, restarts) the broker and the proxy; `label` names
+/// their log files (`broker<label>.log`). Fresh processes give each sweep point its own peaks.
+async fn start_apps(stack: &mut Stack, label: &str) -> Result<(), HarnessError> {
+    let (apps, keep): (Vec<Server>, Vec<Server>) =
+        std::mem::take(&mut stack.servers).into_iter().partition(|s| s.name != "storage");
+    stack.servers = keep;
+    futures_util::future::join_all(apps.into_iter().map(Server::stop)).await;
+    let a = &stack.apps;
+    let broker = Server::start("broker", &a.broker_args, &a.env, a.logs.join(format!("broker{label}.log"))).await?;
+    let proxy = Server::start("proxy", &a.proxy_args, &a.env, a.logs.join(format!("proxy{label}.log"))).await?;
+    stack.broker.clone_from(&broker.url);
+    stack.proxy.clone_from(&proxy.url);
+    stack.servers.push(broker);
+    stack.servers.push(proxy);
+    Ok(())
 }
 
 fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
     let tokens = crate::app::auth::Tokens::new(secret.as_bytes());
-    let ttl = Duration::from_millis(scenario.max_duration_ms) * 2 + Duration::from_secs(3600);
+    // Long enough for every load of the run: each mode at each sweep size, and the signing phase.
+    let loads = u32::try_from(scenario.modes.len() * scenario.sweep.len().max(1) + 2).unwrap_or(u32::MAX);
+    let ttl = Duration::from_millis(scenario.max_duration_ms) * loads + Duration::from_secs(3600);
     (0..scenario.users).map(|u| tokens.mint(&format!("user-{u}"), ttl).expect("generated user ids are valid")).collect()
 }
 
@@ -308,7 +344,12 @@ async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResu
         Mode::Proxied => stack.proxy.clone(),
         Mode::Presigned => stack.broker.clone(),
     };
-    let before = http::scrape(&server).await.unwrap_or_default();
+    let (before, unreadable) = match http::scrape(&server).await {
+        Ok(m) => (m, None),
+        Err(e) => {
+            (HashMap::new(), Some(format!("cannot read {server}/metrics before the {} mode: {e}", mode.as_str())))
+        }
+    };
     let clients = clients(mode, scenario, stack, payload, tokens);
     let job: Arc<dyn Job> = match &clients {
         Clients::Proxied(j) => j.clone(),
@@ -321,7 +362,8 @@ async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResu
     };
     let bar = (mode.as_str(), scenario.uploads);
     let what = format!("the {} mode", mode.as_str());
-    let ((rec, stopped), mut reason) = guarded_load(plan, job, ctx, stack, bar, &what).await;
+    let ((rec, stopped), reason) = guarded_load(plan, job, ctx, stack, bar, &what).await;
+    let mut reason = unreadable.or(reason);
     let after = match http::scrape(&server).await {
         Ok(m) => m,
         Err(e) => {
@@ -399,12 +441,14 @@ async fn run_signing(
         content_type: ctx.scenario.content_type.clone(),
     };
     let presign = Arc::new(job::PresignOnly { common, broker: stack.broker.clone(), http: http::Http::new(timeout) });
-    let before = http::scrape(&stack.broker).await.unwrap_or_default();
+    let before = http::scrape(&stack.broker).await;
     let ((rec, _), reason) = guarded_load(plan, presign, ctx, stack, ("presign", 0), "the signing phase").await;
-    let after = http::scrape(&stack.broker).await.unwrap_or_default();
-    if reason.is_some() {
-        return (None, reason);
-    }
+    let after = http::scrape(&stack.broker).await;
+    let (before, after) = match (before, after, reason) {
+        (_, _, Some(reason)) => return (None, Some(reason)),
+        (Ok(b), Ok(a), None) => (b, a),
+        (Err(e), _, None) | (_, Err(e), None) => return (None, Some(format!("signing phase: {e}"))),
+    };
     let healthz = Arc::new(job::Healthz { base: stack.broker.clone(), http: http::Http::new(timeout) });
     let ((health, _), reason) = guarded_load(plan, healthz, ctx, stack, ("healthz", 0), "the signing phase").await;
     if reason.is_some() {
@@ -454,6 +498,9 @@ fn app_tier(before: &HashMap<String, f64>, after: &HashMap<String, f64>) -> AppT
         cpu_seconds: delta("process_cpu_seconds_total"),
         peak_rss_bytes: get(after, "process_resident_memory_max_bytes") as u64,
         rss_before_bytes: get(before, "process_resident_memory_max_bytes") as u64,
+        requests: delta("presign_bench_requests_total") as u64,
+        peak_requests_in_flight: get(after, "presign_bench_requests_in_flight_peak") as u64,
+        request_seconds: delta("presign_bench_request_seconds_total"),
     }
 }
 
@@ -488,8 +535,8 @@ fn mode_result(
     let target = scenario.target_uploads as f64;
     let extrapolated = Extrapolated {
         basis: format!(
-            "measured per successful upload ({} uploads) x {} target uploads",
-            rec.ok, scenario.target_uploads
+            "all app-tier bytes and CPU of the mode / {} successful uploads ({} failed) x {} target uploads",
+            rec.ok, rec.failed, scenario.target_uploads
         ),
         uploads: scenario.target_uploads,
         client_bytes: per_upload.client_bytes * target,

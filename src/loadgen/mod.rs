@@ -84,10 +84,18 @@ pub async fn run(
     let mut total = Recorder::new(open);
     let mut stopped = StoppedBy::Count;
     for t in tasks {
-        if let Ok((rec, why)) = t.await {
-            total.merge(rec);
-            if why != StoppedBy::Count {
-                stopped = why;
+        match t.await {
+            Ok((rec, why)) => {
+                total.merge(rec);
+                if why != StoppedBy::Count {
+                    stopped = why;
+                }
+            }
+            Err(e) => {
+                // A worker that panicked lost its samples: say so instead of dropping them silently.
+                tracing::error!("a load worker failed: {e}");
+                *total.errors.entry("worker_failed".into()).or_default() += 1;
+                total.failed += 1;
             }
         }
     }

@@ -125,7 +125,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
     }
 }
 
-impl hyper_util::client::legacy::connect::Connection for Counted<tokio::net::TcpStream> {
+impl<T: hyper_util::client::legacy::connect::Connection> hyper_util::client::legacy::connect::Connection
+    for Counted<T>
+{
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
         self.inner.connected()
     }
@@ -150,7 +152,7 @@ impl CountingConnector {
 }
 
 impl tower::Service<http::Uri> for CountingConnector {
-    type Response = TokioIo<Counted<TcpStream>>;
+    type Response = TokioIo<Counted<crate::shaping::Paced<TcpStream>>>;
     type Error = std::io::Error;
     type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
 
@@ -168,7 +170,8 @@ impl tower::Service<http::Uri> for CountingConnector {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
             })??;
             stream.set_nodelay(true)?;
-            Ok(TokioIo::new(Counted::connected(stream, meter)))
+            let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
+            Ok(TokioIo::new(Counted::connected(paced, meter)))
         })
     }
 }

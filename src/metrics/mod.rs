@@ -45,11 +45,20 @@ pub struct SideCounters {
     pub open: AtomicU64,
     /// Highest value `open` reached.
     pub peak: AtomicU64,
-    /// Sum of the lifetimes of closed connections, in microseconds.
-    closed_us: AtomicU64,
-    /// Sum of the open times (microseconds since the meter's epoch) of connections open now, so
-    /// connection-seconds of open connections are `open * now - open_start_sum` without a lock.
-    open_start_sum_us: AtomicU64,
+    /// Connection lifetimes: a lock per connection open or close (never per byte), so a scrape
+    /// sees open count and start times consistently.
+    lifetimes: std::sync::Mutex<Lifetimes>,
+}
+
+/// Connection-time bookkeeping of one side.
+#[derive(Debug, Default)]
+struct Lifetimes {
+    /// Sum of the lifetimes of closed connections, microseconds.
+    closed_us: u64,
+    /// Connections open now.
+    open: u64,
+    /// Sum of their open times, microseconds since the meter's epoch.
+    open_start_sum_us: u64,
 }
 
 /// Counters of admin (scrape) connections, kept apart from app traffic.
@@ -71,8 +80,19 @@ pub struct Meter {
     pub storage: SideCounters,
     /// Scrape connections.
     pub admin: AdminCounters,
-    /// Uploads the app is moving or verifying right now (proxied bodies, completions).
+    /// Proxied uploads whose body the app is moving right now.
     pub uploads_in_flight: AtomicU64,
+    /// App requests (scrapes excluded) being handled now.
+    pub requests_in_flight: AtomicU64,
+    /// Most app requests handled at once.
+    pub requests_peak: AtomicU64,
+    /// App requests answered.
+    pub requests: AtomicU64,
+    /// Sum of the time app requests spent being handled, microseconds: the connection time that
+    /// does work, unlike idle keep-alive time.
+    pub request_us: AtomicU64,
+    /// The emulated NIC every socket of this server shares, if any (`--nic`).
+    pub nic: Option<Arc<crate::shaping::Nic>>,
 }
 
 impl Default for Meter {
@@ -83,6 +103,11 @@ impl Default for Meter {
             storage: SideCounters::default(),
             admin: AdminCounters::default(),
             uploads_in_flight: AtomicU64::new(0),
+            requests_in_flight: AtomicU64::new(0),
+            requests_peak: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            request_us: AtomicU64::new(0),
+            nic: None,
         }
     }
 }
@@ -94,6 +119,13 @@ impl Meter {
         Arc::new(Self::default())
     }
 
+    /// A meter whose sockets (client side and storage side) share an emulated NIC of `rate`
+    /// bytes per second per direction.
+    #[must_use]
+    pub fn with_nic(rate: Option<f64>) -> Arc<Self> {
+        Arc::new(Self { nic: rate.map(crate::shaping::Nic::new), ..Self::default() })
+    }
+
     /// The counters of one side.
     #[must_use]
     pub fn side(&self, side: Side) -> &SideCounters {
@@ -101,6 +133,22 @@ impl Meter {
             Side::Client => &self.client,
             Side::Storage => &self.storage,
         }
+    }
+
+    /// Counts an app request in flight until the guard drops, then adds its handling time.
+    #[must_use]
+    pub fn request_started(self: &Arc<Self>) -> Busy {
+        let now = self.requests_in_flight.fetch_add(1, Relaxed) + 1;
+        self.requests_peak.fetch_max(now, Relaxed);
+        Busy { meter: self.clone(), started: Instant::now() }
+    }
+
+    /// Seconds app requests spent being handled.
+    #[must_use]
+    pub fn request_seconds(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // microsecond sums stay far below 2^53
+        let us = self.request_us.load(Relaxed) as f64;
+        us / 1e6
     }
 
     /// Counts an upload in flight until the guard drops.
@@ -119,7 +167,11 @@ impl Meter {
         let c = self.side(side);
         let now = self.now_us();
         c.connections.fetch_add(1, Relaxed);
-        c.open_start_sum_us.fetch_add(now, Relaxed);
+        {
+            let mut l = c.lifetimes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            l.open += 1;
+            l.open_start_sum_us += now;
+        }
         let open = c.open.fetch_add(1, Relaxed) + 1;
         c.peak.fetch_max(open, Relaxed);
         now
@@ -129,20 +181,23 @@ impl Meter {
     pub fn close(&self, side: Side, opened_us: u64) {
         let c = self.side(side);
         let now = self.now_us();
-        c.closed_us.fetch_add(now.saturating_sub(opened_us), Relaxed);
-        c.open_start_sum_us.fetch_sub(opened_us, Relaxed);
+        {
+            let mut l = c.lifetimes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            l.closed_us += now.saturating_sub(opened_us);
+            l.open = l.open.saturating_sub(1);
+            l.open_start_sum_us = l.open_start_sum_us.saturating_sub(opened_us);
+        }
         c.open.fetch_sub(1, Relaxed);
     }
 
     /// Connection-seconds of `side` so far, open connections included.
     #[must_use]
     pub fn connection_seconds(&self, side: Side) -> f64 {
-        let c = self.side(side);
+        let l = self.side(side).lifetimes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = self.now_us();
-        let open = c.open.load(Relaxed);
-        let open_us = (open * now).saturating_sub(c.open_start_sum_us.load(Relaxed));
+        let open_us = (l.open * now).saturating_sub(l.open_start_sum_us);
         #[allow(clippy::cast_precision_loss)] // microsecond sums stay far below 2^53
-        let total = (c.closed_us.load(Relaxed) + open_us) as f64;
+        let total = (l.closed_us + open_us) as f64;
         total / 1e6
     }
 }
@@ -154,5 +209,21 @@ pub struct InFlight(Arc<Meter>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.uploads_in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+/// An app request being handled; dropping it records its time.
+#[derive(Debug)]
+pub struct Busy {
+    meter: Arc<Meter>,
+    started: Instant,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.meter.request_us.fetch_add(us, Relaxed);
+        self.meter.requests.fetch_add(1, Relaxed);
+        self.meter.requests_in_flight.fetch_sub(1, Relaxed);
     }
 }

@@ -31,11 +31,29 @@ pub fn render(meter: &Meter) -> String {
     let _ = writeln!(out, "presign_bench_admin_bytes_total{{direction=\"in\"}} {}", meter.admin.bytes_in.load(Relaxed));
     let _ =
         writeln!(out, "presign_bench_admin_bytes_total{{direction=\"out\"}} {}", meter.admin.bytes_out.load(Relaxed));
-    let series: [(&str, &str, &str, String); 9] = [
+    let series: [(&str, &str, &str, String); 12] = [
+        (
+            "presign_bench_requests_total",
+            "counter",
+            "App requests answered (scrapes excluded).",
+            meter.requests.load(Relaxed).to_string(),
+        ),
+        (
+            "presign_bench_requests_in_flight_peak",
+            "gauge",
+            "Most app requests handled at once.",
+            meter.requests_peak.load(Relaxed).to_string(),
+        ),
+        (
+            "presign_bench_request_seconds_total",
+            "counter",
+            "Time app requests spent being handled (busy connection time).",
+            format!("{:.6}", meter.request_seconds()),
+        ),
         (
             "presign_bench_uploads_in_flight",
             "gauge",
-            "Uploads being moved or verified now.",
+            "Proxied uploads whose body is being moved now.",
             meter.uploads_in_flight.load(Relaxed).to_string(),
         ),
         (

@@ -109,6 +109,6 @@ impl Body for UploadBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.expected - self.received)
+        SizeHint::with_exact(self.expected.saturating_sub(self.received))
     }
 }

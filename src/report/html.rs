@@ -152,12 +152,25 @@ fn explanation(out: &mut String, results: &Results) {
          only signed a short-lived URL and later checked the stored object; the file itself went straight to the store.</p>\
          <p><b>What is measured.</b> Bytes were counted on the application servers' own sockets, HTTP headers included, on the \
          client side and on the storage side; CPU and peak memory are those of the server processes; latencies are per upload, \
-         as the client saw them. Every object was read back and compared (verified, lost and corrupt counts).</p>\
+         as the client saw them. {}</p>\
          <p><b>What is extrapolated.</b> Figures “for {} uploads” multiply the measured cost per successful upload by the \
          scenario's target of {} uploads; they are estimates, labelled in italics, not measurements.</p></div>",
+        verification(s),
         grouped(target),
         grouped(target)
     );
+}
+
+/// What the run read back, in words, from the scenario's `verify`.
+fn verification(scenario: &serde_json::Value) -> String {
+    let v = &scenario["verify"];
+    if v == "all" {
+        "Every object the app reported stored was read back from the store and compared by size and SHA-256.".into()
+    } else if let Some(n) = v["sample"].as_u64() {
+        format!("An evenly spread sample of {n} objects per mode was read back and compared by size and SHA-256.")
+    } else {
+        "Objects were not read back (verify = \"none\").".into()
+    }
 }
 
 fn footer(out: &mut String, results: &Results) {

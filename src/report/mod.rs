@@ -216,6 +216,16 @@ pub struct AppTier {
     /// Its peak resident memory before the mode started (the idle baseline).
     #[serde(default)]
     pub rss_before_bytes: u64,
+    /// App requests answered.
+    #[serde(default)]
+    pub requests: u64,
+    /// Most app requests handled at once.
+    #[serde(default)]
+    pub peak_requests_in_flight: u64,
+    /// Time app requests spent being handled: the busy part of `connection_seconds`
+    /// (the rest is keep-alive connections waiting between requests).
+    #[serde(default)]
+    pub request_seconds: f64,
 }
 
 impl AppTier {

@@ -154,6 +154,10 @@ pub fn rows() -> Vec<Row> {
             "peak connections / conn-s",
             Box::new(|m| format!("{} / {:.1}", m.app_tier.peak_connections, m.app_tier.connection_seconds)),
         ),
+        row(
+            "peak requests / busy req-s",
+            Box::new(|m| format!("{} / {:.1}", m.app_tier.peak_requests_in_flight, m.app_tier.request_seconds)),
+        ),
         row("app-tier bytes per upload", Box::new(|m| si_bytes(m.per_upload.app_tier_bytes))),
     ];
     rows

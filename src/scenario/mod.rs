@@ -172,6 +172,8 @@ pub struct Scenario {
     pub signing: Option<Signing>,
     /// Simulated client links (bandwidth per upload, round trip per request), in both modes.
     pub client: crate::shaping::ClientLink,
+    /// Emulated NIC of each app server (broker and proxy alike), bytes per second per direction.
+    pub app_tier_nic_bytes_per_sec: Option<f64>,
 }
 
 /// Command-line values that replace the file's.
@@ -367,7 +369,12 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
     };
     let signing = resolve_signing(ctx, raw.signing.as_ref())?;
     let client = resolve_client(ctx, run)?;
+    let app_tier_nic_bytes_per_sec = match raw.app_tier.as_ref().and_then(|a| a.nic.as_ref()) {
+        Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
+        None => None,
+    };
     Ok(Scenario {
+        app_tier_nic_bytes_per_sec,
         signing,
         client,
         source: PathBuf::from(ctx.file),
@@ -512,10 +519,11 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         other => return Err(format!("invalid rate {s:?}: unknown unit {other:?} (examples: 100/s, 600/min)")),
     };
     let n: f64 = number.trim().parse().map_err(|_| format!("invalid rate {s:?} (examples: 100/s, 600/min)"))?;
-    if !(n.is_finite() && n > 0.0) {
-        return Err(format!("invalid rate {s:?}: must be above zero"));
+    let rate = n / seconds;
+    if !(rate.is_finite() && (0.001..=1e6).contains(&rate)) {
+        return Err(format!("invalid rate {s:?}: must be between 0.001/s and 1000000/s"));
     }
-    Ok(n / seconds)
+    Ok(rate)
 }
 
 fn resolve_size(

@@ -15,6 +15,13 @@ pub struct RawScenario {
     pub storage: Option<RawStorage>,
     pub broker: Option<RawBroker>,
     pub signing: Option<RawSigning>,
+    pub app_tier: Option<RawAppTier>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAppTier {
+    pub nic: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

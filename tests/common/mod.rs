@@ -62,6 +62,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         },
         put_expiry: Duration::from_secs(600),
         get_expiry: Duration::from_secs(900),
+        nic: None,
     }
 }
 
