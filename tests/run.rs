@@ -1,7 +1,9 @@
 //! `presign-bench run` end to end: the real binary starts its own servers as child processes.
 
 // Tests compare small counters as f64 on purpose.
-#![allow(clippy::cast_precision_loss, clippy::float_cmp)]
+#![allow(clippy::cast_precision_loss, clippy::float_cmp, clippy::cast_possible_truncation, clippy::unused_self)]
+
+mod common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -329,4 +331,51 @@ async fn slow_clients_hold_proxied_connections_for_size_over_bandwidth() {
     let min_us = m["latency_us"]["end_to_end"]["min"].as_f64().unwrap();
     assert!(min_us >= ((size - 16_384.0) / bandwidth + 0.020) * 1e6 * 0.99, "fastest upload {min_us} us");
     assert_eq!(r["scenario"]["client"]["rtt"], 20);
+}
+
+#[tokio::test]
+async fn an_external_endpoint_is_used_and_left_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("store");
+    let creds = ["--access-key", common::ACCESS_KEY, "--secret-key", common::SECRET_KEY];
+    let store = common::spawn_bin(
+        &[&["storage", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()][..], &creds].concat(),
+    )
+    .await;
+    let s = scenario(tmp.path(), "uploads = 6\nconcurrency = 3\nobject_size = \"256KiB\"");
+    let out = tmp.path().join("report");
+    let result = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(BIN)
+            .args(["run", s.to_str().unwrap(), "--out", out.to_str().unwrap(), "--storage-endpoint", &store.url])
+            .env("AWS_ACCESS_KEY_ID", common::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let r = results(&out);
+    assert_eq!(r["scenario"]["storage"]["kind"], "endpoint");
+    assert_eq!(r["scenario"]["storage"]["url"], store.url.as_str());
+    for mode in ["proxied", "presigned"] {
+        assert_eq!(u(&r["modes"][mode]["uploads_ok"]), 6);
+        assert_eq!(u(&r["modes"][mode]["verified"]), 6);
+    }
+    // Every uploaded object was deleted after verification.
+    let mut left = Vec::new();
+    let mut dirs = vec![data.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.components().any(|c| c.as_os_str() == "uploads") {
+                left.push(p);
+            }
+        }
+    }
+    assert!(left.is_empty(), "objects left in the external bucket: {left:?}");
 }

@@ -382,6 +382,10 @@ async fn run_mode(mode: Mode, ctx: &ModeCtx<'_>, stack: &mut Stack) -> (ModeResu
     } else {
         verify::Verdict::default()
     };
+    if matches!(scenario.storage, Storage::Endpoint { .. }) {
+        // An external bucket is someone's: leave no test objects behind (verified or not).
+        verify::delete(&stack.verifier, &stack.target.bucket, &rec.done).await;
+    }
     let result = mode_result(scenario, &clients, rec, stopped, &before, &after, verdict);
     (result, reason)
 }

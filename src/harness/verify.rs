@@ -117,6 +117,20 @@ async fn check(s3: &aws_sdk_s3::Client, bucket: &str, payload: &Arc<Payload>, d:
     }
 }
 
+/// Deletes the objects of `done` (bounded parallelism); failures are logged, not fatal.
+pub async fn delete(s3: &aws_sdk_s3::Client, bucket: &str, done: &[Done]) {
+    let deletes = futures_util::stream::iter(done).map(|d| async move {
+        if let Err(e) = s3.delete_object().bucket(bucket).key(&d.key).send().await {
+            tracing::warn!(
+                key = d.key,
+                "cleanup failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            );
+        }
+    });
+    deletes.buffer_unordered(PARALLEL * 2).for_each(|()| async {}).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
