@@ -354,18 +354,14 @@ fn sign_bench(args: &SignBenchArgs) -> anyhow::Result<()> {
         repeats: usize::from(args.repeats),
     };
     let report = signbench::run(&options, |line| eprintln!("{line}"));
-    match args.format {
-        Format::Table => print!("{}", signbench::table(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-    }
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        let json = dir.join("sign-bench.json");
-        std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| json.display().to_string())?;
-        crate::report::plots::write(&signbench::plot(&report), dir)?;
-    }
-    Ok(())
+    emit(
+        args.format,
+        &signbench::table(&report),
+        &report,
+        args.out.as_deref(),
+        "sign-bench.json",
+        &signbench::plot(&report),
+    )
 }
 
 #[allow(clippy::cast_precision_loss)] // flag values far below 2^53
@@ -395,16 +391,29 @@ fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         |r| crate::plan::Setting::for_results(r).with_flags(flags),
     );
     let report = crate::plan::build(&setting, results.as_ref());
-    match args.format {
-        Format::Table => print!("{}", crate::plan::table(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    let table = crate::plan::table(&report);
+    emit(args.format, &table, &report, args.out.as_deref(), "capacity.json", &crate::plan::plot(&report))
+}
+
+/// Prints `table` or `data` as JSON, and with `out` also writes `data` as `json_name` and `plot`.
+fn emit(
+    format: Format,
+    table: &str,
+    data: &impl serde::Serialize,
+    out: Option<&std::path::Path>,
+    json_name: &str,
+    plot: &impl crate::report::plots::Plot,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Table => print!("{table}"),
+        Format::Json => println!("{}", serde_json::to_string_pretty(data)?),
     }
-    if let Some(dir) = &args.out {
+    if let Some(dir) = out {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        let json = dir.join("capacity.json");
-        std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
+        let json = dir.join(json_name);
+        std::fs::write(&json, serde_json::to_string_pretty(data)? + "\n")
             .with_context(|| json.display().to_string())?;
-        crate::report::plots::write(&crate::plan::plot(&report), dir)?;
+        crate::report::plots::write(plot, dir)?;
     }
     Ok(())
 }

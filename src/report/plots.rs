@@ -92,6 +92,21 @@ fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
         .draw())
 }
 
+/// Draws one labelled line (3 px, with point markers of `point_size`) and its legend entry.
+fn line<'a, DB: DrawingBackend + 'a, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    label: &str,
+    color: RGBAColor,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    point_size: u32,
+) -> Drawn {
+    let series = LineSeries::new(points, color.stroke_width(3)).point_size(point_size);
+    e(chart.draw_series(series))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+    Ok(())
+}
+
 /// An x-axis formatter that names group `i` at `i + 0.5` and leaves other ticks blank.
 fn group_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
     move |x: &f64| {
@@ -259,10 +274,7 @@ impl Plot for Latency {
             .draw())?;
         for (i, curve) in self.series.iter().enumerate() {
             let color = mode_color(&curve.mode).mix(1.0 - 0.22 * (i % 4) as f64);
-            let line = curve.points.iter().map(|(p, ms)| (inverse(*p), *ms));
-            e(chart.draw_series(LineSeries::new(line, color.stroke_width(3))))?
-                .label(curve.label.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            line(&mut chart, &curve.label, color, curve.points.iter().map(|(p, ms)| (inverse(*p), *ms)), 0)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     }
@@ -325,11 +337,7 @@ impl Timeline {
             .axis_desc_style((FONT, 20))
             .draw())?;
         for m in &self.modes {
-            let color = mode_color(&m.mode);
-            let series = LineSeries::new(pick(m).iter().copied(), color.stroke_width(3)).point_size(3);
-            e(chart.draw_series(series))?
-                .label(m.mode.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            line(&mut chart, &m.mode, mode_color(&m.mode).to_rgba(), pick(m).iter().copied(), 3)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
@@ -478,10 +486,7 @@ impl Plot for Signing {
             .draw())?;
         let colors = [RGBColor(44, 160, 44), PRESIGNED, PROXIED];
         for (curve, color) in self.curves.iter().zip(colors) {
-            let series = LineSeries::new(curve.points.iter().copied(), color.stroke_width(3)).point_size(6);
-            e(chart.draw_series(series))?
-                .label(curve.name.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            line(&mut chart, &curve.name, color.to_rgba(), curve.points.iter().copied(), 6)?;
             let labels = curve
                 .points
                 .iter()
@@ -514,6 +519,7 @@ impl Plot for Capacity {
         let top = points().map(|p| p.1).fold(1.0, f64::max) * 3.0;
         let mut chart = e(ChartBuilder::on(&rest)
             .margin(30)
+            .margin_right(70)
             .x_label_area_size(60)
             .y_label_area_size(110)
             .build_cartesian_2d((left.min(right)..right).log_scale(), (0.8f64..top).log_scale()))?;
@@ -527,11 +533,7 @@ impl Plot for Capacity {
             .axis_desc_style((FONT, 22))
             .draw())?;
         for curve in &self.curves {
-            let color = mode_color(&curve.name);
-            let series = LineSeries::new(curve.points.iter().copied(), color.stroke_width(3)).point_size(5);
-            e(chart.draw_series(series))?
-                .label(curve.name.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            line(&mut chart, &curve.name, mode_color(&curve.name).to_rgba(), curve.points.iter().copied(), 5)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
@@ -610,9 +612,7 @@ impl Sweep {
         for m in &self.modes {
             let color = mode_color(&m.mode);
             let main = if latency { &m.p50 } else { &m.bytes };
-            e(chart.draw_series(LineSeries::new(main.iter().copied(), color.stroke_width(3)).point_size(5)))?
-                .label(m.mode.clone())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 30, y)], color.stroke_width(3)));
+            line(&mut chart, &m.mode, color.to_rgba(), main.iter().copied(), 5)?;
             if latency {
                 e(chart.draw_series(
                     LineSeries::new(m.p99.iter().copied(), color.mix(0.6).stroke_width(1)).point_size(3),
