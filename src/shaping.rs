@@ -172,9 +172,10 @@ impl Nic {
     }
 }
 
-/// A socket on an emulated NIC: after each read or write it waits until the NIC's bucket has paid
-/// for the bytes, so all sockets together move no more than the NIC's rate. Without a NIC it is a
-/// plain pass-through.
+/// A socket on an emulated NIC: reads and writes move at most [`FRAME`] bytes at a time, and after
+/// each one the socket waits until the NIC's bucket has paid for them, so all sockets together move
+/// no more than the NIC's rate (give or take one frame each). Without a NIC it is a plain
+/// pass-through.
 #[derive(Debug)]
 pub struct Paced<T> {
     inner: T,
@@ -216,10 +217,14 @@ impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Paced<T> {
         if wait(&mut this.rx_wait, cx).is_pending() {
             return Poll::Pending;
         }
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        if let (Some(nic), true) = (&this.nic, n > 0) {
+        let Some(nic) = &this.nic else { return Pin::new(&mut this.inner).poll_read(cx, buf) };
+        // Read at most one frame, so the debt a read leaves behind is at most one frame.
+        let room = buf.remaining().min(FRAME);
+        let mut frame = tokio::io::ReadBuf::new(buf.initialize_unfilled_to(room));
+        let poll = Pin::new(&mut this.inner).poll_read(cx, &mut frame);
+        let n = frame.filled().len();
+        buf.advance(n);
+        if n > 0 {
             owe(&mut this.rx_wait, Nic::charge(&nic.rx, n));
         }
         poll
@@ -232,8 +237,9 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Paced<T> {
         if wait(&mut this.tx_wait, cx).is_pending() {
             return Poll::Pending;
         }
-        let poll = Pin::new(&mut this.inner).poll_write(cx, data);
-        if let (Some(nic), Poll::Ready(Ok(n))) = (&this.nic, &poll) {
+        let Some(nic) = &this.nic else { return Pin::new(&mut this.inner).poll_write(cx, data) };
+        let poll = Pin::new(&mut this.inner).poll_write(cx, &data[..data.len().min(FRAME)]);
+        if let Poll::Ready(Ok(n)) = &poll {
             owe(&mut this.tx_wait, Nic::charge(&nic.tx, *n));
         }
         poll

@@ -430,3 +430,20 @@ async fn healthz() {
         assert_eq!(r.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn an_emulated_nic_paces_every_socket_of_the_server() {
+    // 1 MB/s per direction, shared by the proxy's client and storage sockets.
+    let s = Stack::start_with(|c| c.nic = Some(1_000_000.0)).await;
+    let token = s.token("alice");
+    let size = 512 * 1024;
+    let up = UploadPath::Proxied.upload(&s, &token, "image/jpeg", jpeg(size, 4)).await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let m = metrics(&s.proxy).await;
+    // The body crossed the NIC inbound; all but the 64 KiB burst (and the last 16 KiB frame, whose
+    // debt nothing waits for) had to wait for tokens.
+    let busy = metric(&m, "presign_bench_request_seconds_total");
+    let floor = (size as f64 - 65_536.0 - 16_384.0) / 1_000_000.0;
+    assert!(busy >= floor, "upload took {busy} s of request time, less than {floor} s a 1 MB/s NIC allows");
+    assert!(metric(&m, r#"presign_bench_app_bytes_total{side="storage",direction="out"}"#) >= size as f64);
+}
