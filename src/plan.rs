@@ -313,11 +313,11 @@ fn fmt_value(v: f64) -> String {
 /// The capacity plot of a report.
 #[must_use]
 pub fn plot(report: &CapacityReport) -> crate::report::plots::Capacity {
-    use crate::report::plots::{Capacity, SignerCurve};
+    use crate::report::plots::{Capacity, NamedCurve};
     let curves = report
         .curve
         .iter()
-        .map(|(mode, points)| SignerCurve { name: mode.clone(), points: points.iter().map(|p| (p[0], p[1])).collect() })
+        .map(|(mode, points)| NamedCurve { name: mode.clone(), points: points.iter().map(|p| (p[0], p[1])).collect() })
         .collect();
     let get = |name: &str| report.inputs.iter().find(|i| i.name == name).map_or(0.0, |i| i.value);
     let subtitle = format!(

@@ -244,11 +244,11 @@ pub fn table(report: &Report) -> String {
 /// The `signing` plot of a report.
 #[must_use]
 pub fn plot(report: &Report) -> crate::report::plots::Signing {
-    use crate::report::plots::{SignerCurve, Signing};
+    use crate::report::plots::{NamedCurve, Signing};
     #[allow(clippy::cast_precision_loss)] // thread counts
     let curves = Impl::ALL
         .iter()
-        .map(|which| SignerCurve {
+        .map(|which| NamedCurve {
             name: which.name().to_owned(),
             points: report
                 .results

@@ -84,12 +84,8 @@ async fn token_command() {
 async fn servers_shut_down_gracefully_on_sigterm() {
     let mut store = spawn_bin(&["storage", "--listen", "127.0.0.1:0"]).await;
     assert!(reqwest::get(format!("{}/", store.url)).await.is_ok());
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(store.child.id().unwrap()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(20), store.child.wait())
-        .await
-        .expect("no exit after SIGTERM")
-        .unwrap();
+    signal(store.child.id().unwrap(), nix::sys::signal::Signal::SIGTERM);
+    let status = exit_status(&mut store.child).await;
     assert!(status.success(), "{status}");
 }
 

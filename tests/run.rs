@@ -266,14 +266,8 @@ async fn a_server_dying_mid_run_gives_a_partial_report() {
     let (mut harness, out) = start_long_run(tmp.path()).await;
     let pid = harness.id().unwrap();
     let proxy = children_of(pid).into_iter().find(|p| cmdline(*p).contains(" proxy ")).expect("no proxy child");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(proxy).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let status =
-        tokio::time::timeout(Duration::from_secs(60), harness.wait()).await.expect("harness did not stop").unwrap();
-    assert!(!status.success());
+    common::signal(proxy, nix::sys::signal::Signal::SIGKILL);
+    assert!(!common::exit_status(&mut harness).await.success());
     let r = results(&out);
     assert_eq!(r["complete"], false);
     assert!(r["incomplete_reason"].as_str().unwrap().contains("proxy exited"), "{}", r["incomplete_reason"]);
@@ -288,11 +282,8 @@ async fn ctrl_c_stops_children_and_writes_a_partial_report() {
     let pid = harness.id().unwrap();
     let servers = children_of(pid);
     assert_eq!(servers.len(), 3, "storage, broker and proxy");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()), nix::sys::signal::Signal::SIGINT)
-        .unwrap();
-    let status =
-        tokio::time::timeout(Duration::from_secs(60), harness.wait()).await.expect("harness did not stop").unwrap();
-    assert!(!status.success());
+    common::signal(pid, nix::sys::signal::Signal::SIGINT);
+    assert!(!common::exit_status(&mut harness).await.success());
     let r = results(&out);
     assert_eq!(r["complete"], false);
     assert!(r["incomplete_reason"].as_str().unwrap().contains("interrupted"), "{}", r["incomplete_reason"]);

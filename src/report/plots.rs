@@ -438,12 +438,12 @@ impl Resources {
     }
 }
 
-/// One presigner's URLs/s by thread count.
+/// A named line of (x, y) points: a presigner's URLs/s by threads, a mode's servers by load.
 #[derive(Clone, Debug)]
-pub struct SignerCurve {
-    /// Implementation name.
+pub struct NamedCurve {
+    /// Legend label (an implementation or a mode; modes get their colour).
     pub name: String,
-    /// (threads, median URLs/s).
+    /// The points.
     pub points: Series,
 }
 
@@ -451,7 +451,7 @@ pub struct SignerCurve {
 #[derive(Clone, Debug)]
 pub struct Signing {
     /// One curve per implementation.
-    pub curves: Vec<SignerCurve>,
+    pub curves: Vec<NamedCurve>,
     /// Subtitle: how it was measured.
     pub subtitle: String,
 }
@@ -501,7 +501,7 @@ impl Plot for Signing {
 #[derive(Clone, Debug)]
 pub struct Capacity {
     /// (mode, points (concurrent uploads, servers)).
-    pub curves: Vec<SignerCurve>,
+    pub curves: Vec<NamedCurve>,
     /// What the curve assumes.
     pub subtitle: String,
 }

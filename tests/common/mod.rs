@@ -270,6 +270,16 @@ pub async fn complete(s: &Stack, token: &str, upload_id: &str) -> Uploaded {
     Uploaded { status: r.status().as_u16(), body: r.json().await.unwrap() }
 }
 
+/// Sends `signal` to process `pid`.
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()), signal).unwrap();
+}
+
+/// Waits (bounded) for `child` to exit.
+pub async fn exit_status(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("the process did not stop").unwrap()
+}
+
 /// A child process of the real binary that printed `listening on http://ADDR`.
 pub struct Child {
     pub url: String,
