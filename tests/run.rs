@@ -245,18 +245,27 @@ async fn start_long_run(dir: &Path) -> (tokio::process::Child, PathBuf) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let started = tokio::time::timeout(Duration::from_secs(60), async {
+    let proxy = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut proxy = None;
         while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((_, rest)) = line.split_once("proxy ready at ") {
+                proxy = rest.split_whitespace().next().map(str::to_owned);
+            }
             if line.contains("proxied mode") {
-                return true;
+                return proxy;
             }
         }
-        false
+        None
     })
     .await;
-    assert_eq!(started, Ok(true), "the run never reached the proxied mode");
+    let Ok(Some(proxy)) = proxy else { panic!("the run never reached the proxied mode: {proxy:?}") };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Some uploads have been answered, whatever the machine's speed.
+    let answered = common::eventually(Duration::from_secs(30), async || {
+        common::metrics(&proxy).await.get("presign_bench_requests_total").is_some_and(|n| *n >= 4.0)
+    })
+    .await;
+    assert!(answered, "the proxy answered no uploads");
     (child, out)
 }
 

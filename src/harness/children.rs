@@ -74,7 +74,8 @@ impl Server {
             let _ = child.wait().await;
             return Err(fail(last_error(&log)));
         };
-        tracing::debug!(name, %url, "server ready");
+        // At info level so that a user can scrape `<url>/metrics` while the run goes on.
+        tracing::info!("{name} ready at {url} (log: {})", log.display());
         Ok(Self { name, url, log, child, _stdout: lines, _stdin: stdin })
     }
 
