@@ -10,20 +10,9 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// Runs the binary to completion (bounded) and returns (success, stdout, stderr).
+/// Runs the binary to completion (at most a minute) and returns (success, stdout, stderr).
 async fn run(args: &[&str]) -> (bool, String, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_presign-bench")).args(args).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("the command did not exit")
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_bin(args, Duration::from_secs(60)).await
 }
 
 fn error_line(stderr: &str) -> &str {

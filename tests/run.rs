@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_presign-bench");
+use common::BIN;
 
 fn scenario(dir: &Path, run: &str) -> PathBuf {
     let path = dir.join("s.toml");
@@ -22,19 +22,9 @@ fn scenario(dir: &Path, run: &str) -> PathBuf {
     path
 }
 
+/// Runs the binary to completion (at most five minutes) and returns (success, stdout, stderr).
 async fn run(args: &[&str]) -> (bool, String, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(BIN).args(args).kill_on_drop(true).output(),
-    )
-    .await
-    .expect("run did not finish")
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_bin(args, Duration::from_secs(300)).await
 }
 
 fn results(dir: &Path) -> Value {

@@ -31,6 +31,20 @@ impl Common {
     fn filename(&self, index: u64) -> String {
         format!("upload-{index}.{}", crate::app::policy::extension(&self.content_type))
     }
+
+    /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization`.
+    fn presign_request(&self, broker: &str, index: u64, authorization: &str) -> Result<Request<http::Body>, Failure> {
+        let body = serde_json::json!({
+            "filename": self.filename(index),
+            "content_type": self.content_type,
+            "size": self.payload.size(index),
+        });
+        Request::post(format!("{broker}/v1/uploads"))
+            .header(header::AUTHORIZATION, authorization)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(http::full(body.to_string()))
+            .map_err(|_| Failure::Io)
+    }
 }
 
 fn expect(status: StatusCode, want: StatusCode) -> Result<(), Failure> {
@@ -76,12 +90,7 @@ impl Flow for Presigned {
         let size = c.payload.size(index);
         let token = format!("Bearer {}", c.token(index));
         let t0 = Instant::now();
-        let body = serde_json::json!({ "filename": c.filename(index), "content_type": c.content_type, "size": size });
-        let request = Request::post(format!("{}/v1/uploads", self.broker))
-            .header(header::AUTHORIZATION, &token)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(http::full(body.to_string()))
-            .map_err(|_| Failure::Io)?;
+        let request = c.presign_request(&self.broker, index, &token)?;
         let (status, body) = self.presign.send(request).await?;
         expect(status, StatusCode::CREATED)?;
         let grant: Grant = json(&body)?;
@@ -180,13 +189,8 @@ pub struct PresignOnly {
 impl Flow for PresignOnly {
     async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
-        let body = serde_json::json!({ "filename": c.filename(index), "content_type": c.content_type, "size": c.payload.size(index) });
         let t0 = Instant::now();
-        let request = Request::post(format!("{}/v1/uploads", self.broker))
-            .header(header::AUTHORIZATION, format!("Bearer {}", c.token(index)))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(http::full(body.to_string()))
-            .map_err(|_| Failure::Io)?;
+        let request = c.presign_request(&self.broker, index, &format!("Bearer {}", c.token(index)))?;
         let (status, _) = self.http.send(request).await?;
         expect(status, StatusCode::CREATED)?;
         sample.phase(Phase::EndToEnd, t0.elapsed());

@@ -12,6 +12,7 @@ pub fn render(meter: &Meter) -> String {
     let mut out = String::with_capacity(2048);
     let c = &meter.client;
     let s = &meter.storage;
+    let process = process_stats();
     let bytes = [
         ("client", "in", c.bytes_in.load(Relaxed)),
         ("client", "out", c.bytes_out.load(Relaxed)),
@@ -91,13 +92,13 @@ pub fn render(meter: &Meter) -> String {
             "process_cpu_seconds_total",
             "counter",
             "User and system CPU time of this process.",
-            format!("{:.6}", process_stats().cpu_seconds),
+            format!("{:.6}", process.cpu_seconds),
         ),
         (
             "process_resident_memory_max_bytes",
             "gauge",
             "Peak resident set size of this process.",
-            process_stats().peak_rss_bytes.to_string(),
+            process.peak_rss_bytes.to_string(),
         ),
     ];
     for (name, kind, help, value) in series {

@@ -115,6 +115,24 @@ fn group_labels(names: Vec<String>) -> impl Fn(&f64) -> String {
     }
 }
 
+/// The smallest and largest x and y of a set of points; with no points, the minima are +∞ and
+/// the maxima −∞, so that each plot's own floor (`.max(1.0)`, ...) decides the axis.
+#[derive(Clone, Copy, Debug)]
+struct Extent {
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Extent {
+    fn of(points: impl IntoIterator<Item = (f64, f64)>) -> Self {
+        let empty = (f64::INFINITY, f64::NEG_INFINITY);
+        points.into_iter().fold(Self { x: empty, y: empty }, |e, (x, y)| Self {
+            x: (e.x.0.min(x), e.x.1.max(x)),
+            y: (e.y.0.min(y), e.y.1.max(y)),
+        })
+    }
+}
+
 fn mode_color(mode: &str) -> RGBColor {
     if mode == "proxied" { PROXIED } else { PRESIGNED }
 }
@@ -141,6 +159,9 @@ pub struct ModeBytes {
     /// Storage-facing bytes per upload.
     pub storage: f64,
 }
+
+/// One side's bars in the bandwidth plot: legend label, x offset in the group, shade, its bytes.
+type BarSide = (&'static str, f64, f64, fn(&ModeBytes) -> f64);
 
 /// App-tier bytes per upload and at the target, per mode, split by side (log scale).
 #[derive(Clone, Debug)]
@@ -188,13 +209,15 @@ impl Bandwidth {
             .label_style((FONT, 22))
             .axis_desc_style((FONT, 22))
             .draw())?;
-        for (side, offset, shade) in [("client-facing", 0.15, 1.0), ("storage-facing", 0.5, 0.55)] {
+        let sides: [BarSide; 2] =
+            [("client-facing", 0.15, 1.0, |m| m.client), ("storage-facing", 0.5, 0.55, |m| m.storage)];
+        for (side, offset, shade, bytes) in sides {
             let bars: Vec<_> = self
                 .modes
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let v = if offset < 0.3 { m.client } else { m.storage } * scale;
+                    let v = bytes(m) * scale;
                     let x = i as f64 + offset;
                     Rectangle::new([(x, 1.0), (x + 0.35, v.max(1.0))], mode_color(&m.mode).mix(shade).filled())
                 })
@@ -207,7 +230,7 @@ impl Bandwidth {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let v = if offset < 0.3 { m.client } else { m.storage } * scale;
+                    let v = bytes(m) * scale;
                     Text::new(si_bytes(v), (i as f64 + offset, v.max(1.0) * 1.6), (FONT, 20).into_font())
                 })
                 .collect();
@@ -254,7 +277,7 @@ impl Plot for Latency {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
         let rest = caption(area, "Latency by percentile", &self.subtitle)?;
-        let top = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.1;
+        let top = Extent::of(self.series.iter().flat_map(|s| s.points.iter().copied())).y.1.max(1.0) * 1.1;
         let mut chart = e(ChartBuilder::on(&rest)
             .margin(30)
             .x_label_area_size(60)
@@ -318,10 +341,10 @@ impl Timeline {
         title: &str,
         pick: impl Fn(&ModeTimeline) -> &Series,
     ) -> Drawn {
-        let points = || self.modes.iter().flat_map(|m| pick(m).iter().copied());
-        let right = points().map(|p| p.0).fold(0.0, f64::max) * 1.05 + 0.05;
+        let extent = Extent::of(self.modes.iter().flat_map(|m| pick(m).iter().copied()));
+        let right = extent.x.1.max(0.0) * 1.05 + 0.05;
         let x_format = move |x: &f64| if right < 5.0 { format!("{x:.2} s") } else { format!("{x:.0} s") };
-        let top = points().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let top = extent.y.1.max(1.0) * 1.15;
         let mut chart = e(ChartBuilder::on(area)
             .caption(title, (FONT, 26))
             .margin(20)
@@ -463,10 +486,10 @@ impl Plot for Signing {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
         let rest = caption(area, "Presigned URLs per second", &self.subtitle)?;
-        let points = || self.curves.iter().flat_map(|c| c.points.iter().copied());
-        let max_threads = points().map(|p| p.0).fold(1.0, f64::max);
-        let top = points().map(|p| p.1).fold(10.0, f64::max) * 3.0;
-        let bottom = points().map(|p| p.1).fold(f64::INFINITY, f64::min).clamp(1.0, top) / 3.0;
+        let extent = Extent::of(self.curves.iter().flat_map(|c| c.points.iter().copied()));
+        let max_threads = extent.x.1.max(1.0);
+        let top = extent.y.1.max(10.0) * 3.0;
+        let bottom = extent.y.0.clamp(1.0, top) / 3.0;
         let mut chart = e(ChartBuilder::on(&rest)
             .margin(30)
             .x_label_area_size(60)
@@ -513,10 +536,9 @@ impl Plot for Capacity {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
         let rest = caption(area, "App servers needed vs concurrent uploads", &self.subtitle)?;
-        let points = || self.curves.iter().flat_map(|c| c.points.iter().copied());
-        let (left, right) =
-            (points().map(|p| p.0).fold(f64::INFINITY, f64::min), points().map(|p| p.0).fold(1.0, f64::max));
-        let top = points().map(|p| p.1).fold(1.0, f64::max) * 3.0;
+        let extent = Extent::of(self.curves.iter().flat_map(|c| c.points.iter().copied()));
+        let (left, right) = (extent.x.0, extent.x.1.max(1.0));
+        let top = extent.y.1.max(1.0) * 3.0;
         let mut chart = e(ChartBuilder::on(&rest)
             .margin(30)
             .margin_right(70)
@@ -585,16 +607,15 @@ impl Plot for Sweep {
 
 impl Sweep {
     fn panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, title: &str, latency: bool) -> Drawn {
-        let all = || {
+        let extent = Extent::of(
             self.modes
                 .iter()
-                .flat_map(|m| if latency { [&m.p50, &m.p99] } else { [&m.bytes, &m.bytes] })
+                .flat_map(|m| if latency { vec![&m.p50, &m.p99] } else { vec![&m.bytes] })
                 .flatten()
-                .copied()
-        };
-        let (x0, x1) = (all().map(|p| p.0).fold(f64::INFINITY, f64::min), all().map(|p| p.0).fold(1.0, f64::max));
-        let (y0, y1) = (all().map(|p| p.1).fold(f64::INFINITY, f64::min), all().map(|p| p.1).fold(1.0, f64::max));
-        let (x0, y0) = (x0.min(x1) / 1.5, (y0.min(y1) / 2.0).max(1e-3));
+                .copied(),
+        );
+        let (x1, y1) = (extent.x.1.max(1.0), extent.y.1.max(1.0));
+        let (x0, y0) = (extent.x.0.min(x1) / 1.5, (extent.y.0.min(y1) / 2.0).max(1e-3));
         let mut chart = e(ChartBuilder::on(area)
             .caption(title, (FONT, 24))
             .margin(20)

@@ -280,6 +280,22 @@ pub async fn exit_status(child: &mut tokio::process::Child) -> std::process::Exi
     tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("the process did not stop").unwrap()
 }
 
+/// The real binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_presign-bench");
+
+/// Runs `presign-bench ARGS` to completion within `limit`; returns (success, stdout, stderr).
+pub async fn run_bin(args: &[&str], limit: Duration) -> (bool, String, String) {
+    let out = tokio::time::timeout(limit, tokio::process::Command::new(BIN).args(args).kill_on_drop(true).output())
+        .await
+        .unwrap_or_else(|_| panic!("presign-bench {args:?} did not exit within {limit:?}"))
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A child process of the real binary that printed `listening on http://ADDR`.
 pub struct Child {
     pub url: String,
@@ -289,7 +305,7 @@ pub struct Child {
 /// Runs `presign-bench ARGS` and waits (bounded) for its readiness line.
 pub async fn spawn_bin(args: &[&str]) -> Child {
     use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_presign-bench"))
+    let mut child = tokio::process::Command::new(BIN)
         .args(args)
         .env("PRESIGN_BENCH_TOKEN_SECRET", SECRET)
         .stdout(std::process::Stdio::piped())
