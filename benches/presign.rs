@@ -2,7 +2,8 @@
 //! and aws-sdk-s3's `presigned()`. `cargo bench --bench presign`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use presign_bench::broker::presign::{Addressing, Presigner, reference};
+use presign_bench::sigv4::{Addressing, PUT_SIGNED_HEADERS, Presigner, yardstick};
+use presign_bench::storage::{Credentials, client::S3Target};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
@@ -34,20 +35,19 @@ fn presign(c: &mut Criterion) {
     let len = SIZE.to_string();
     group.bench_function("aws-sigv4", |b| {
         b.iter(|| {
-            let headers = [("content-length", len.as_str()), ("content-type", "image/jpeg"), ("if-none-match", "*")];
-            reference::presign(&p, "PUT", black_box(KEY), &headers, EXPIRY, SystemTime::now()).expect("signs")
+            let [a, b, c] = PUT_SIGNED_HEADERS;
+            let headers = [(a, len.as_str()), (b, "image/jpeg"), (c, "*")];
+            yardstick::aws_sigv4_url(&p, "PUT", black_box(KEY), &headers, EXPIRY, SystemTime::now()).expect("signs")
         });
     });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let creds = aws_sdk_s3::config::Credentials::new("presign-bench", "presign-bench-secret", None, None, "bench");
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9000")
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(conf);
+    let target = S3Target {
+        endpoint: "http://127.0.0.1:9000".into(),
+        region: "us-east-1".into(),
+        bucket: "uploads".into(),
+        credentials: Credentials::default(),
+    };
+    let client = aws_sdk_s3::Client::from_conf(presign_bench::storage::client::config(&target).build());
     group.bench_function("aws-sdk-s3 presigned()", |b| {
         b.iter(|| {
             rt.block_on(async {

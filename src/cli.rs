@@ -1,15 +1,16 @@
-//! The command line: one binary, one subcommand per server plus the tools around them.
+//! The command line: clap structs (one subcommand per server plus the tools around them) and
+//! [`dispatch`], which turns flags into each module's options and calls it. Command bodies live
+//! with their modules.
 
 use crate::app::{AppConfig, DEV_TOKEN_SECRET, policy::Policy};
 use crate::storage::client::S3Target;
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Proves, with real servers and real bytes, why large files should not be proxied through
 /// application servers.
@@ -40,6 +41,8 @@ pub enum Command {
     SignBench(SignBenchArgs),
     /// How many app servers each architecture needs, from a run's measured costs.
     Plan(PlanArgs),
+    /// Print the JSON Schema of results.json (the committed copy is schema/results.schema.json).
+    Schema,
 }
 
 /// Flags of `plan`. Each replaces a documented default (50,000 uploads of 10 MB, all in flight,
@@ -73,8 +76,8 @@ pub struct PlanArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
+    pub format: crate::report::Format,
     /// Also write capacity.json and the `capacity` plot (SVG and PNG) into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -93,8 +96,8 @@ pub struct SignBenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub repeats: u16,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
+    pub format: crate::report::Format,
     /// Also write sign-bench.json and the `signing` plot (SVG and PNG) into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -134,17 +137,8 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// How the final summary is printed on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-}
-
-/// Output format of summaries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A human-readable table.
-    Table,
-    /// One JSON object.
-    Json,
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
+    pub format: crate::report::Format,
 }
 
 /// Flags of `report`.
@@ -158,15 +152,26 @@ pub struct ReportArgs {
 }
 
 impl RunArgs {
-    fn overrides(&self) -> crate::scenario::Overrides {
-        crate::scenario::Overrides {
-            uploads: self.uploads,
-            concurrency: self.concurrency,
-            rate: self.rate.clone(),
-            object_size: self.object_size.clone(),
-            modes: self.modes.clone(),
-            storage_endpoint: self.storage_endpoint.clone(),
-            seed: self.seed,
+    fn options(&self) -> crate::run::Options {
+        let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        crate::run::Options {
+            scenario: self.scenario.clone(),
+            overrides: crate::scenario::Overrides {
+                uploads: self.uploads,
+                concurrency: self.concurrency,
+                rate: self.rate.clone(),
+                object_size: self.object_size.clone(),
+                modes: self.modes.clone(),
+                storage_endpoint: self.storage_endpoint.clone(),
+                seed: self.seed,
+            },
+            out: self.out.clone(),
+            progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            format: self.format,
+            credentials: Credentials {
+                access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
+                secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
+            },
         }
     }
 }
@@ -263,7 +268,7 @@ impl ServerArgs {
             token_secret: token_secret(self.token_secret.as_deref()),
             db_path: self.db.clone(),
             policy: Policy {
-                allowed_types: self.allowed_types.iter().map(|t| crate::app::policy::normalise_type(t)).collect(),
+                allowed_types: self.allowed_types.iter().map(|t| crate::units::normalise_content_type(t)).collect(),
                 max_size: self.max_size,
             },
             put_expiry: self.put_expiry,
@@ -297,173 +302,82 @@ fn token_secret(given: Option<&str>) -> String {
     )
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line; `stop` is cancelled on SIGINT or SIGTERM (by the entry point).
 ///
 /// # Errors
 /// Whatever stops the command, with context naming the flag, address or endpoint.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    use crate::server::{announce, bind, shutdown};
+pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
+    use crate::server::shutdown;
     match cli.command {
         Command::Storage(args) => {
-            let listener = bind(args.listen).await?;
-            let tmp;
-            let dir = if let Some(dir) = &args.data_dir {
-                std::fs::create_dir_all(dir).with_context(|| format!("--data-dir {}", dir.display()))?;
-                dir.clone()
-            } else {
-                tmp = tempfile::Builder::new().prefix("presign-bench-store").tempdir()?;
-                tmp.path().to_owned()
-            };
-            announce(&listener)?;
-            let stop = shutdown(args.watch_stdin);
-            crate::storage::embedded::serve(listener, &dir, &args.credentials.credentials(), stop).await?;
+            let credentials = args.credentials.credentials();
+            let data_dir = args.data_dir.as_deref();
+            crate::storage::embedded::run(args.listen, data_dir, &credentials, shutdown(stop, args.watch_stdin))
+                .await?;
         }
         Command::Broker(args) => {
-            let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))).await?;
-            let broker = Arc::new(crate::broker::Broker::start(args.config()).await?);
-            announce(&listener)?;
-            crate::broker::serve(listener, broker, shutdown(args.watch_stdin)).await;
+            let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+            Box::pin(crate::broker::run(listen, args.config(), shutdown(stop, args.watch_stdin))).await?;
         }
         Command::Proxy(args) => {
-            let listener = bind(args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)))).await?;
-            let proxy = Arc::new(crate::proxy::Proxy::start(args.config()).await?);
-            announce(&listener)?;
-            crate::proxy::serve(listener, proxy, shutdown(args.watch_stdin)).await;
+            let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
+            Box::pin(crate::proxy::run(listen, args.config(), shutdown(stop, args.watch_stdin))).await?;
         }
         Command::Token(args) => {
             let tokens = crate::app::auth::Tokens::new(token_secret(args.token_secret.as_deref()).as_bytes());
-            let token = tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
-            println!("{token}");
+            println!("{}", tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?);
         }
-        Command::Run(args) => return run_scenario(&args).await,
-        Command::Report(args) => return rerender(&args),
-        Command::SignBench(args) => return sign_bench(&args),
-        Command::Plan(args) => return plan(&args),
-    }
-    Ok(())
-}
-
-fn sign_bench(args: &SignBenchArgs) -> anyhow::Result<()> {
-    use crate::signbench;
-    if args.duration.is_zero() {
-        anyhow::bail!("--duration: must be above zero");
-    }
-    let options = signbench::Options {
-        threads: args.threads.iter().map(|&t| usize::from(t)).collect(),
-        duration: args.duration,
-        repeats: usize::from(args.repeats),
-    };
-    let report = signbench::run(&options, |line| eprintln!("{line}"));
-    emit(
-        args.format,
-        &signbench::table(&report),
-        &report,
-        args.out.as_deref(),
-        "sign-bench.json",
-        &signbench::plot(&report),
-    )
-}
-
-#[allow(clippy::cast_precision_loss)] // flag values far below 2^53
-fn plan(args: &PlanArgs) -> anyhow::Result<()> {
-    let positive = |flag: &str, v: Option<u64>| match v {
-        Some(0) => anyhow::bail!("{flag}: must be above zero"),
-        v => Ok(v.map(|v| v as f64)),
-    };
-    let window = match args.window {
-        Some(w) if w.is_zero() => anyhow::bail!("--window: must be above zero"),
-        w => w.map(|w| w.as_secs_f64()),
-    };
-    let flags = [
-        args.uploads.map(|v| v as f64),
-        args.concurrent.map(|v| v as f64),
-        positive("--object-size", args.object_size)?,
-        window,
-        args.nic,
-        args.cores.map(f64::from),
-        positive("--memory", args.memory)?,
-        args.max_connections.map(|v| v as f64),
-    ];
-    let results = args.results.as_deref().map(crate::report::load).transpose()?;
-    // With a results file, the workload defaults to the target that run planned for.
-    let setting = results.as_ref().map_or_else(
-        || crate::plan::Setting::from_flags(flags),
-        |r| crate::plan::Setting::for_results(r).with_flags(flags),
-    );
-    let report = crate::plan::build(&setting, results.as_ref());
-    let table = crate::plan::table(&report);
-    emit(args.format, &table, &report, args.out.as_deref(), "capacity.json", &crate::plan::plot(&report))
-}
-
-/// Prints `table` or `data` as JSON, and with `out` also writes `data` as `json_name` and `plot`.
-fn emit(
-    format: Format,
-    table: &str,
-    data: &impl serde::Serialize,
-    out: Option<&std::path::Path>,
-    json_name: &str,
-    plot: &impl crate::report::plots::Plot,
-) -> anyhow::Result<()> {
-    match format {
-        Format::Table => print!("{table}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(data)?),
-    }
-    if let Some(dir) = out {
-        std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-        let json = dir.join(json_name);
-        std::fs::write(&json, serde_json::to_string_pretty(data)? + "\n")
-            .with_context(|| json.display().to_string())?;
-        crate::report::plots::write(plot, dir)?;
-    }
-    Ok(())
-}
-
-fn rerender(args: &ReportArgs) -> anyhow::Result<()> {
-    let results = crate::report::load(&args.results)?;
-    let dir = match &args.out {
-        Some(dir) => dir.clone(),
-        None => args.results.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf),
-    };
-    let mut files = crate::report::render(&results, &dir)?;
-    let copy = dir.join("results.json");
-    if !copy.exists() {
-        crate::report::write_json(&results, &dir).with_context(|| copy.display().to_string())?;
-        files.push(copy);
-    }
-    for f in files {
-        println!("{}", f.display());
-    }
-    Ok(())
-}
-
-async fn run_scenario(args: &RunArgs) -> anyhow::Result<()> {
-    let scenario = crate::scenario::Scenario::load(&args.scenario, &args.overrides())?;
-    let progress = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let options = crate::harness::Options { out: args.out.clone(), progress };
-    let outcome = crate::harness::run(scenario, options).await?;
-    let results = &outcome.results;
-    let json = outcome.dir.join("results.json");
-    let rendered = crate::report::render(results, &outcome.dir);
-    match args.format {
-        Format::Table => {
-            print!("{}", crate::report::summary(results, &outcome.dir));
+        Command::Run(args) => crate::run::command(&args.options(), stop).await?,
+        Command::Report(args) => {
+            for file in crate::report::rerender(&args.results, args.out.as_deref())? {
+                println!("{}", file.display());
+            }
         }
-        Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&crate::report::json_summary(results, &outcome.dir))?);
-        }
-    }
-    rendered.with_context(|| format!("rendering the report in {}", outcome.dir.display()))?;
-    if !results.complete {
-        anyhow::bail!(
-            "run incomplete: {}; partial report written to {}",
-            results.incomplete_reason.as_deref().unwrap_or("interrupted"),
-            json.display()
-        );
-    }
-    let damaged: u64 =
-        [&results.modes.proxied, &results.modes.presigned].into_iter().flatten().map(|m| m.lost + m.corrupt).sum();
-    if damaged > 0 {
-        anyhow::bail!("{damaged} uploads were lost or corrupt (see {})", json.display());
+        Command::SignBench(args) => crate::signbench::command(&args.options()?)?,
+        Command::Plan(args) => crate::plan::command(&args.options()?)?,
+        Command::Schema => print!("{}", crate::results::schema::generate()),
     }
     Ok(())
+}
+
+impl SignBenchArgs {
+    fn options(&self) -> anyhow::Result<crate::signbench::CommandOptions> {
+        if self.duration.is_zero() {
+            anyhow::bail!("--duration: must be above zero");
+        }
+        Ok(crate::signbench::CommandOptions {
+            measure: crate::signbench::Options {
+                threads: self.threads.iter().map(|&t| usize::from(t)).collect(),
+                duration: self.duration,
+                repeats: usize::from(self.repeats),
+            },
+            format: self.format,
+            out: self.out.clone(),
+        })
+    }
+}
+
+impl PlanArgs {
+    #[allow(clippy::cast_precision_loss)] // flag values far below 2^53
+    fn options(&self) -> anyhow::Result<crate::plan::Options> {
+        let positive = |flag: &str, v: Option<u64>| match v {
+            Some(0) => anyhow::bail!("{flag}: must be above zero"),
+            v => Ok(v.map(|v| v as f64)),
+        };
+        let window_secs = match self.window {
+            Some(w) if w.is_zero() => anyhow::bail!("--window: must be above zero"),
+            w => w.map(|w| w.as_secs_f64()),
+        };
+        let flags = crate::capacity::PlanFlags {
+            uploads: self.uploads.map(|v| v as f64),
+            concurrent: self.concurrent.map(|v| v as f64),
+            object_size: positive("--object-size", self.object_size)?,
+            window_secs,
+            nic_bytes_per_sec: self.nic,
+            cores: self.cores.map(f64::from),
+            memory_bytes: positive("--memory", self.memory)?,
+            max_connections: self.max_connections.map(|v| v as f64),
+        };
+        Ok(crate::plan::Options { results: self.results.clone(), flags, format: self.format, out: self.out.clone() })
+    }
 }

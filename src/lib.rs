@@ -1,17 +1,32 @@
 //! presign-bench: proves, with real servers and real bytes, why large files should not be
 //! proxied through application servers.
 //!
-//! Module map:
-//! - [`cli`]: the command line (clap derive); help text comes from the doc comments.
-//! - [`storage`]: the embedded S3-compatible store (s3s-fs) and the S3 client the app tier uses.
-//! - [`app`]: what the broker and the proxy share: configuration, auth, validation, post-upload
-//!   verification, the SQLite metadata store and the JSON error type.
+//! Module map, in layers: each may use the layers below it, never one above (`tests/layers.rs`
+//! checks this and that no two modules import each other).
+//!
+//! **Data** (bottom):
+//! - [`units`]: sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
+//! - [`scenario`]: scenario TOML resolved into a validated [`scenario::Scenario`].
+//! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
+//! - [`capacity`]: the capacity model (pure) and its inputs.
+//! - [`sigv4`]: the SigV4 presigner (pure) and its `aws-sigv4` yardstick.
+//!
+//! **Servers and harness** (middle):
+//! - [`metrics`]: socket byte and connection counters, process CPU/RSS, `/metrics` as typed data.
+//! - [`shaping`]: link emulation: client bandwidth and round trips, an app server's NIC.
+//! - [`server`]: the shared accept loop: counting listener, graceful shutdown, readiness line.
+//! - [`storage`]: the embedded S3-compatible store (s3s-fs) and the app tier's S3 client.
+//! - [`app`]: what broker and proxy share: configuration, auth, signed claims, policy,
+//!   post-upload checks, the SQLite metadata store and the JSON error type.
 //! - [`broker`]: the reference presign broker (presigned PUT/GET URLs, completion, downloads).
 //! - [`proxy`]: the streaming upload proxy (the same rules, but every byte crosses the app tier).
-//! - [`server`]: the shared accept loop: counting listener, graceful shutdown, readiness line.
-//! - [`metrics`]: app-tier byte and connection counters, process CPU/RSS, Prometheus text.
-//! - [`shaping`]: link emulation: client bandwidth and round trips, an app server's NIC.
-//! - [`units`]: parsing of sizes (`10MiB`) and durations (`10m`) used by flags and scenarios.
+//! - [`loadgen`]: one worker loop; pacing and stop conditions as data; per-worker recorders.
+//! - [`harness`]: the engine of `run`: server processes, phases, the pure results builder.
+//!
+//! **Rendering and commands** (top):
+//! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
+//! - [`run`], [`plan`], [`signbench`]: the `run`, `plan` and `sign-bench` commands.
+//! - [`cli`]: clap structs and dispatch.
 
 pub mod app;
 pub mod broker;
@@ -23,9 +38,12 @@ pub mod metrics;
 pub mod plan;
 pub mod proxy;
 pub mod report;
+pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod shaping;
 pub mod signbench;
+pub mod sigv4;
 pub mod storage;
 pub mod units;

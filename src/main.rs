@@ -1,7 +1,9 @@
-//! presign-bench: parse the command line, set up logging, run, map errors to an exit code.
+//! presign-bench: parse the command line, set up logging, turn SIGINT/SIGTERM into a cancellation
+//! token (the only signal handlers in the program), run, map errors to an exit code.
 
 use clap::Parser;
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = presign_bench::cli::Cli::parse();
@@ -17,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(presign_bench::cli::run(cli));
+    let result = runtime.block_on(async {
+        let stop = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(stop.clone()));
+        presign_bench::cli::dispatch(cli, stop).await
+    });
     // A server watching its stdin has a blocking read in flight; do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
@@ -27,4 +33,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Cancels `stop` on the first SIGINT or SIGTERM.
+async fn cancel_on_signal(stop: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminated => {}
+    }
+    tracing::warn!("interrupted: stopping (a run writes a partial report)");
+    stop.cancel();
 }

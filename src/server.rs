@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -134,15 +135,20 @@ pub async fn serve_router(
     serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, shutdown).await;
 }
 
-/// Resolves on SIGINT or SIGTERM, or, with `watch_stdin`, when standard input closes: a server
-/// started by `run` exits when its parent goes away, however the parent ended.
-pub async fn shutdown(watch_stdin: bool) {
-    if !watch_stdin {
-        return shutdown_signal().await;
-    }
+/// Resolves when `stop` is cancelled (the entry point cancels it on SIGINT or SIGTERM) or, with
+/// `watch_stdin`, when standard input closes: a server started by `run` exits when its parent
+/// goes away, however the parent ended.
+pub async fn shutdown(stop: CancellationToken, watch_stdin: bool) {
+    let stdin = async {
+        if watch_stdin {
+            stdin_closed().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
-        () = shutdown_signal() => {}
-        () = stdin_closed() => tracing::info!("standard input closed (parent gone); draining"),
+        () = stop.cancelled() => tracing::info!("shutdown signal received; draining"),
+        () = stdin => tracing::info!("standard input closed (parent gone); draining"),
     }
 }
 
@@ -155,24 +161,4 @@ async fn stdin_closed() {
             return;
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-///
-/// # Panics
-/// If the SIGTERM handler cannot be installed, which tokio documents as impossible on unix.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler cannot fail on unix");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown signal received; draining");
 }

@@ -5,7 +5,6 @@
 
 use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
-use serde::Serialize;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,24 +13,6 @@ use tokio::time::{Instant, Sleep};
 /// Largest frame a throttled body releases at once (and the bucket's burst): small enough that
 /// pacing is smooth, large enough that it costs little.
 pub const FRAME: usize = 16 * 1024;
-
-/// How a simulated client's link behaves.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct ClientLink {
-    /// Upload bandwidth of one upload, bytes per second.
-    pub bandwidth_bytes_per_sec: Option<f64>,
-    /// Round trip added once per request.
-    #[serde(serialize_with = "ms")]
-    pub rtt: Option<Duration>,
-}
-
-#[allow(clippy::ref_option)] // serde's serialize_with hands a reference to the field
-fn ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        None => s.serialize_none(),
-    }
-}
 
 /// A token bucket: `rate` bytes per second, holding at most `burst` bytes.
 #[derive(Clone, Debug)]

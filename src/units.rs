@@ -1,4 +1,5 @@
-//! Human units for flags and scenario files: byte sizes (`10MiB`, `100MB`) and durations (`10m`).
+//! Human units for flags and scenario files: byte sizes (`10MiB`, `100MB`), durations (`10m`),
+//! rates and bandwidths, and content types as policies compare them.
 
 use std::time::Duration;
 
@@ -54,6 +55,21 @@ pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
 #[must_use]
 pub fn format_size(bytes: u64) -> String {
     bytesize::ByteSize(bytes).display().iec().to_string()
+}
+
+/// SI bytes (`524.3 GB`), the unit the "500 GB vs 50 MB" argument is made in.
+#[must_use]
+pub fn si_bytes(bytes: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
+    let b = bytes.max(0.0).round() as u64;
+    bytesize::ByteSize(b).display().si().to_string()
+}
+
+/// A content type as policies compare it: parameters dropped, trimmed, lowercase
+/// (`Image/JPEG; q=1` → `image/jpeg`).
+#[must_use]
+pub fn normalise_content_type(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -112,9 +112,9 @@ async fn proxy_memory_is_bounded_while_streaming() {
         assert_eq!(r.status(), 201);
     };
     upload(1024 * 1024).await; // warm up allocator and connection pools
-    let idle = metric(&metrics(&proxy.url).await, "process_resident_memory_max_bytes");
+    let idle = metrics(&proxy.url).await.peak_rss_bytes as f64;
     upload(64 * 1024 * 1024).await;
-    let peak = metric(&metrics(&proxy.url).await, "process_resident_memory_max_bytes");
+    let peak = metrics(&proxy.url).await.peak_rss_bytes as f64;
     let grew = peak - idle;
     assert!(grew < 64.0 * 1024.0 * 1024.0, "peak RSS grew by {grew} bytes (idle {idle}, peak {peak})");
     eprintln!("proxy peak RSS: idle {idle} B, after 64 MiB upload {peak} B, grew {grew} B");

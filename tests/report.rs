@@ -1,8 +1,9 @@
 //! Reports rendered from a results.json fixture produced by a real small run
 //! (`presign-bench run tests/fixtures/fixture.toml`).
 
+use presign_bench::report::render;
 use presign_bench::report::table::{ms, ratio};
-use presign_bench::report::{load, render};
+use presign_bench::results::{Phase, load};
 use std::path::{Path, PathBuf};
 
 /// Every plot the fixture (a run with a capacity section, no sweep) produces.
@@ -53,8 +54,8 @@ fn documents_carry_the_ratio_and_each_modes_p99() {
     for (name, doc) in [("report.html", &html), ("summary.md", &md)] {
         assert!(doc.contains(&headline), "{name} lacks {headline}");
         for (mode, m) in results.modes.present() {
-            let p99 = ms(m.latency_us["end_to_end"].p99);
-            assert!(doc.contains(&p99), "{name} lacks {mode} p99 {p99}");
+            let p99 = ms(m.latency_us[&Phase::EndToEnd].p99);
+            assert!(doc.contains(&p99), "{name} lacks {} p99 {p99}", mode.as_str());
         }
         assert!(doc.contains("extrapolated"), "{name} labels extrapolated figures");
     }

@@ -43,13 +43,14 @@ fn check_latency(phases: &Value, names: &[&str], count: u64) {
         }
         assert_eq!(u(&l["count"]), count, "{name}");
         assert!(u(&l["min"]) <= u(&l["p50"]) && u(&l["p50"]) <= u(&l["p99"]) && u(&l["p99"]) <= u(&l["max"]));
-        let hist = presign_bench::metrics::latency::decode(l["hdr"].as_str().unwrap()).unwrap();
+        let hist = presign_bench::results::latency::decode(l["hdr"].as_str().unwrap()).unwrap();
         assert_eq!(hist.len(), count);
     }
 }
 
 fn check_results(r: &Value, open: bool) {
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
+    common::validate_results(r).unwrap_or_else(|e| panic!("results.json breaks the schema:\n{e}"));
     assert_eq!(r["complete"], true, "{r}");
     for field in ["cpu_model", "cores", "memory_bytes", "os", "version"] {
         assert!(!r["environment"][field].is_null(), "environment.{field}");
@@ -236,13 +237,11 @@ async fn start_long_run(dir: &Path) -> (tokio::process::Child, PathBuf) {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let proxy = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut proxy = None;
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some((_, rest)) = line.split_once("proxy ready at ") {
-                proxy = rest.split_whitespace().next().map(str::to_owned);
-            }
-            if line.contains("proxied mode") {
-                return proxy;
+            if let Some(ready) = presign_bench::harness::Ready::parse(&line)
+                && ready.server == "proxy"
+            {
+                return Some(ready.url);
             }
         }
         None
@@ -251,10 +250,8 @@ async fn start_long_run(dir: &Path) -> (tokio::process::Child, PathBuf) {
     let Ok(Some(proxy)) = proxy else { panic!("the run never reached the proxied mode: {proxy:?}") };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     // Some uploads have been answered, whatever the machine's speed.
-    let answered = common::eventually(Duration::from_secs(30), async || {
-        common::metrics(&proxy).await.get("presign_bench_requests_total").is_some_and(|n| *n >= 4.0)
-    })
-    .await;
+    let answered =
+        common::eventually(Duration::from_secs(30), async || common::metrics(&proxy).await.requests >= 4).await;
     assert!(answered, "the proxy answered no uploads");
     (child, out)
 }
@@ -323,7 +320,7 @@ async fn slow_clients_hold_proxied_connections_for_size_over_bandwidth() {
     // Each upload took at least its body's time on the link plus the round trip.
     let min_us = m["latency_us"]["end_to_end"]["min"].as_f64().unwrap();
     assert!(min_us >= ((size - burst) / bandwidth + 0.020) * 1e6 * 0.99, "fastest upload {min_us} us");
-    assert_eq!(r["scenario"]["client"]["rtt"], 20);
+    assert_eq!(r["scenario"]["client"]["rtt_ms"], 20);
 }
 
 #[tokio::test]

@@ -235,7 +235,7 @@ async fn store_rejects_tampered_requests() {
 
 #[tokio::test]
 async fn store_rejects_expired_and_overlong_urls() {
-    use presign_bench::broker::presign::{Addressing, Presigner};
+    use presign_bench::sigv4::{Addressing, Presigner};
     use std::time::SystemTime;
     let s = Stack::start().await;
     let p = Presigner::new(&s.storage, &s.bucket, "us-east-1", ACCESS_KEY, SECRET_KEY, Addressing::Path).unwrap();
@@ -362,16 +362,10 @@ async fn aborted_proxied_upload_leaves_nothing() {
     stream.write_all(&body[..size / 2]).await.unwrap();
     stream.flush().await.unwrap();
     // Wait until the proxy is moving the body, then go away half-way.
-    let moving = eventually(Duration::from_secs(10), async || {
-        metric(&metrics(&s.proxy).await, "presign_bench_uploads_in_flight") == 1.0
-    })
-    .await;
+    let moving = eventually(Duration::from_secs(10), async || metrics(&s.proxy).await.uploads_in_flight == 1).await;
     assert!(moving, "the proxy never started the upload");
     drop(stream);
-    let settled = eventually(Duration::from_secs(10), async || {
-        metric(&metrics(&s.proxy).await, "presign_bench_uploads_in_flight") == 0.0
-    })
-    .await;
+    let settled = eventually(Duration::from_secs(10), async || metrics(&s.proxy).await.uploads_in_flight == 0).await;
     assert!(settled, "the aborted upload is still in flight");
     assert!(s.objects().await.is_empty(), "no object");
     assert_eq!(s.proxy_state.app.db.count().await.unwrap(), 0, "no row");
@@ -403,23 +397,22 @@ async fn metrics_count_bytes_where_they_cross_the_socket() {
     let up = UploadPath::Proxied.upload(&s, &token, "image/jpeg", jpeg(size, 1)).await;
     assert_eq!(up.status, 201);
     let after = metrics(&s.proxy).await;
-    let delta = |name: &str| metric(&after, name) - metric(&before, name);
-    let client_in = delta(r#"presign_bench_app_bytes_total{side="client",direction="in"}"#);
-    let storage_out = delta(r#"presign_bench_app_bytes_total{side="storage",direction="out"}"#);
+    let client_in = (after.client.bytes_in - before.client.bytes_in) as f64;
+    let storage_out = (after.storage.bytes_out - before.storage.bytes_out) as f64;
     assert!(client_in >= mib8, "client-side in {client_in} < 8 MiB");
     assert!(storage_out >= mib8, "storage-side out {storage_out} < 8 MiB");
     // Headers are counted too: more than the body, but not absurdly more.
     assert!(client_in < mib8 + 4096.0, "{client_in}");
-    assert!(delta("presign_bench_connections_total") >= 1.0);
+    assert!(after.connections > before.connections);
     // Scrapes are not app traffic.
-    assert!(metric(&after, r#"presign_bench_admin_bytes_total{direction="in"}"#) > 0.0);
+    assert!(after.admin.bytes_in > 0);
 
     let before = metrics(&s.broker).await;
     let up = UploadPath::Presigned.upload(&s, &token, "image/jpeg", jpeg(size, 2)).await;
     assert_eq!(up.status, 200);
     let after = metrics(&s.broker).await;
     let added = app_bytes(&after) - app_bytes(&before);
-    assert!(added > 0.0 && added < 16.0 * 1024.0, "presigned upload added {added} bytes to the broker");
+    assert!(added > 0 && added < 16 * 1024, "presigned upload added {added} bytes to the broker");
 }
 
 #[tokio::test]
@@ -428,6 +421,10 @@ async fn healthz() {
     for base in [&s.broker, &s.proxy] {
         let r = s.http.get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(r.status(), 200);
+        let content_type = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+        assert_eq!(content_type, "application/json", "{base}/healthz");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({ "status": "ok" }), "{base}/healthz");
     }
 }
 
@@ -442,8 +439,8 @@ async fn an_emulated_nic_paces_every_socket_of_the_server() {
     let m = metrics(&s.proxy).await;
     // The body crossed the NIC inbound; all but the 64 KiB burst (and the last 16 KiB frame, whose
     // debt nothing waits for) had to wait for tokens.
-    let busy = metric(&m, "presign_bench_request_seconds_total");
+    let busy = m.request_seconds;
     let floor = (size as f64 - 65_536.0 - 16_384.0) / 1_000_000.0;
     assert!(busy >= floor, "upload took {busy} s of request time, less than {floor} s a 1 MB/s NIC allows");
-    assert!(metric(&m, r#"presign_bench_app_bytes_total{side="storage",direction="out"}"#) >= size as f64);
+    assert!(m.storage.bytes_out >= size as u64);
 }

@@ -1,7 +1,8 @@
 //! Bearer tokens: HS256 JWTs whose `sub` is the user id.
 
+use super::claims::Codec;
 use super::error::ApiError;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use jsonwebtoken::errors::ErrorKind;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,17 +18,10 @@ struct Claims {
 }
 
 /// Signs and checks bearer tokens with one shared secret.
-#[derive(Clone)]
+/// Mints and checks bearer tokens (HS256, keyed by the token secret, 5 s of clock leeway).
+#[derive(Clone, Debug)]
 pub struct Tokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl std::fmt::Debug for Tokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens").finish_non_exhaustive()
-    }
+    codec: Codec,
 }
 
 /// Seconds since the Unix epoch.
@@ -47,10 +41,7 @@ impl Tokens {
     /// Tokens signed with `secret`.
     #[must_use]
     pub fn new(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self { codec: Codec::new(secret, 5) }
     }
 
     /// Mints a token for `user` valid for `ttl`.
@@ -63,7 +54,7 @@ impl Tokens {
         }
         let iat = unix_now();
         let claims = Claims { sub: user.to_owned(), iat, exp: iat + ttl.as_secs() };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
+        self.codec.encode(&claims).map_err(|e| e.to_string())
     }
 
     /// Checks an `Authorization` header value and returns the user id.
@@ -78,15 +69,14 @@ impl Tokens {
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or(ApiError::MissingToken)?
             .trim();
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::TokenExpired,
-                _ => ApiError::InvalidToken(e.to_string()),
-            })?;
-        if !valid_user_id(&data.claims.sub) {
+        let claims: Claims = self.codec.decode(token).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::TokenExpired,
+            _ => ApiError::InvalidToken(e.to_string()),
+        })?;
+        if !valid_user_id(&claims.sub) {
             return Err(ApiError::InvalidToken("sub is not a valid user id".into()));
         }
-        Ok(data.claims.sub)
+        Ok(claims.sub)
     }
 }
 
@@ -110,7 +100,7 @@ mod tests {
     fn expired_token_is_refused() {
         let tokens = Tokens::new(b"secret");
         let claims = Claims { sub: "u".into(), iat: 0, exp: unix_now() - 3600 };
-        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        let t = tokens.codec.encode(&claims).unwrap();
         let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
         assert!(matches!(tokens.user(Some(&header)), Err(ApiError::TokenExpired)));
     }

@@ -2,10 +2,11 @@
 //! flow: configuration, auth, upload policy, post-upload verification, metadata and errors.
 
 pub mod auth;
+pub mod check;
+pub mod claims;
 pub mod db;
 pub mod error;
 pub mod policy;
-pub mod verify;
 
 use crate::metrics::Meter;
 use crate::storage::client::{self, ClientError, S3Target};
@@ -61,6 +62,29 @@ pub enum StartError {
     /// A temporary directory for the default database cannot be made.
     #[error("cannot create a temporary directory for the database: {0}")]
     TempDir(std::io::Error),
+    /// The listen address cannot be bound.
+    #[error(transparent)]
+    Bind(#[from] crate::server::BindError),
+    /// The readiness line cannot be written to stdout.
+    #[error("cannot announce the address on stdout: {0}")]
+    Announce(std::io::Error),
+}
+
+/// The body of `presign-bench broker` and `presign-bench proxy`: binds `listen`, awaits `start`
+/// (the server's state), prints `listening on http://ADDR`, then serves until `serve` returns.
+///
+/// # Errors
+/// [`StartError`] naming the address, flag, endpoint or database.
+pub async fn run<S>(
+    listen: std::net::SocketAddr,
+    start: impl std::future::Future<Output = Result<S, StartError>>,
+    serve: impl AsyncFnOnce(tokio::net::TcpListener, S),
+) -> Result<(), StartError> {
+    let listener = crate::server::bind(listen).await?;
+    let state = start.await?;
+    crate::server::announce(&listener).map_err(StartError::Announce)?;
+    serve(listener, state).await;
+    Ok(())
 }
 
 impl AppConfig {

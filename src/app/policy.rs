@@ -22,7 +22,7 @@ impl Policy {
     /// # Errors
     /// 415 for a type not allowed, 400 for size 0, 413 above the maximum.
     pub fn check(&self, content_type: &str, size: u64) -> Result<String, ApiError> {
-        let normalised = normalise_type(content_type);
+        let normalised = crate::units::normalise_content_type(content_type);
         if !self.allowed_types.contains(&normalised) {
             return Err(ApiError::UnsupportedType {
                 content_type: content_type.to_owned(),
@@ -37,12 +37,6 @@ impl Policy {
         }
         Ok(normalised)
     }
-}
-
-/// `image/JPEG; charset=x` → `image/jpeg`.
-#[must_use]
-pub fn normalise_type(content_type: &str) -> String {
-    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
 /// The file extension used in keys for a content type.

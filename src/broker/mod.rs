@@ -5,21 +5,20 @@
 //! - `POST /v1/uploads/{upload_id}/complete` → verifies the object, records it → 200
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
 
-pub mod presign;
 pub mod upload_id;
 
 use crate::app::auth::unix_now;
+use crate::app::check::{self, Expected};
 use crate::app::db::FileRecord;
 use crate::app::error::{ApiError, method_not_allowed, not_found};
-use crate::app::verify::{self, Expected};
 use crate::app::{App, AppConfig, StartError, admin_routes, parse_json, policy};
+use crate::sigv4::{Addressing, Presigner};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
-use presign::{Addressing, Presigner};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -68,6 +67,22 @@ pub async fn serve(
 ) {
     let meter = broker.app.meter.clone();
     crate::server::serve_router(listener, router(broker), meter, shutdown).await;
+}
+
+/// `presign-bench broker`: binds `listen`, starts, prints `listening on http://ADDR`, and serves
+/// until `shutdown` resolves.
+///
+/// # Errors
+/// [`StartError`] naming the address, flag, endpoint or database.
+pub async fn run(
+    listen: std::net::SocketAddr,
+    config: AppConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    crate::app::run(listen, Broker::start(config), async move |listener, state| {
+        serve(listener, Arc::new(state), shutdown).await;
+    })
+    .await
 }
 
 /// The broker's routes, `/healthz` and `/metrics` included.
@@ -121,11 +136,7 @@ async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: B
         key: &upload.key,
         url: put.url,
         method: "PUT",
-        headers: SignedHeaders {
-            content_type: &upload.ct,
-            content_length: upload.size.to_string(),
-            if_none_match: "*",
-        },
+        headers: put.headers.into_iter().map(|(name, value)| (title_case(name), value)).collect(),
         expires_at: rfc3339(put.expires_at),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -138,20 +149,21 @@ struct Grant<'a> {
     key: &'a str,
     url: String,
     method: &'static str,
-    headers: SignedHeaders<'a>,
+    /// Headers the client must send with the PUT, exactly: they are signed into the URL
+    /// (`Content-Type`, `Content-Length`, and `If-None-Match: *`, which makes the URL create-only).
+    headers: std::collections::BTreeMap<String, String>,
     expires_at: String,
 }
 
-/// Headers the client must send with the PUT, exactly: they are signed into the URL.
-#[derive(Serialize)]
-struct SignedHeaders<'a> {
-    #[serde(rename = "Content-Type")]
-    content_type: &'a str,
-    #[serde(rename = "Content-Length")]
-    content_length: String,
-    /// Create only: the store refuses the URL once the object exists.
-    #[serde(rename = "If-None-Match")]
-    if_none_match: &'static str,
+/// `content-length` → `Content-Length`, as clients and documentation spell header names.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 async fn complete(
@@ -168,7 +180,7 @@ async fn complete(
         return Ok(Json(done));
     }
     let expected = Expected { key: &upload.key, size: upload.size, content_type: &upload.ct };
-    let etag = verify::stored_object(&b.app.s3, &b.app.config.s3.bucket, expected).await?;
+    let etag = check::stored_object(&b.app.s3, &b.app.config.s3.bucket, expected).await?;
     let record = FileRecord {
         file_id: uuid::Uuid::new_v4().to_string(),
         owner: upload.sub,

@@ -4,9 +4,10 @@
 //! service; completion trusts only what this broker signed. The key is derived from the token
 //! secret with a fixed label, so an upload id can never pass as a bearer token or vice versa.
 
+use crate::app::claims::Codec;
 use crate::app::error::ApiError;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use jsonwebtoken::errors::ErrorKind;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -33,17 +34,10 @@ pub struct Upload {
 }
 
 /// Signs and checks upload ids.
-#[derive(Clone)]
+/// Signs and opens upload ids (HS256 under a key derived from the token secret, no leeway).
+#[derive(Clone, Debug)]
 pub struct UploadIds {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl std::fmt::Debug for UploadIds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UploadIds").finish_non_exhaustive()
-    }
+    codec: Codec,
 }
 
 impl UploadIds {
@@ -56,10 +50,7 @@ impl UploadIds {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token_secret).expect("HMAC takes keys of any length");
         mac.update(LABEL);
         let key = mac.finalize().into_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { encoding: EncodingKey::from_secret(&key), decoding: DecodingKey::from_secret(&key), validation }
+        Self { codec: Codec::new(&key, 0) }
     }
 
     /// Signs `upload`.
@@ -67,8 +58,7 @@ impl UploadIds {
     /// # Errors
     /// Only if JSON encoding fails, which it does not for these claims.
     pub fn sign(&self, upload: &Upload) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), upload, &self.encoding)
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        self.codec.encode(upload).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// Checks an upload id.
@@ -76,12 +66,10 @@ impl UploadIds {
     /// # Errors
     /// 400 `invalid_upload_id` when forged or malformed, 410 `upload_expired` past its window.
     pub fn open(&self, id: &str) -> Result<Upload, ApiError> {
-        let upload =
-            jsonwebtoken::decode::<Upload>(id, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::UploadExpired,
-                _ => ApiError::InvalidUploadId,
-            })?;
-        Ok(upload.claims)
+        self.codec.decode(id).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::UploadExpired,
+            _ => ApiError::InvalidUploadId,
+        })
     }
 }
 

@@ -15,6 +15,38 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a server may take to drain after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The structured readiness line `run` writes to stderr as each server comes up:
+/// `presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:PORT","log":"..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ready {
+    /// `storage`, `broker` or `proxy`.
+    pub server: String,
+    /// Its base URL.
+    pub url: String,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+impl Ready {
+    /// What starts the line.
+    pub const PREFIX: &'static str = "presign-bench-ready ";
+
+    /// The line, without its newline.
+    ///
+    /// # Panics
+    /// Never: the fields are plain strings.
+    #[must_use]
+    pub fn line(&self) -> String {
+        format!("{}{}", Self::PREFIX, serde_json::to_string(self).expect("plain strings serialise"))
+    }
+
+    /// The readiness announced by `line`, if it is one.
+    #[must_use]
+    pub fn parse(line: &str) -> Option<Self> {
+        serde_json::from_str(line.trim_end().strip_prefix(Self::PREFIX)?).ok()
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
@@ -74,8 +106,10 @@ impl Server {
             let _ = child.wait().await;
             return Err(fail(last_error(&log)));
         };
-        // At info level so that a user can scrape `<url>/metrics` while the run goes on.
+        // At info level so that a user can scrape `<url>/metrics` while the run goes on; and as a
+        // structured line for scripts and tests.
         tracing::info!("{name} ready at {url} (log: {})", log.display());
+        eprintln!("{}", Ready { server: name.to_owned(), url: url.clone(), log: log.clone() }.line());
         Ok(Self { name, url, log, child, _stdout: lines, _stdin: stdin })
     }
 
@@ -121,4 +155,18 @@ pub async fn first_exit(servers: &mut [Server]) -> String {
         })
     });
     futures_util::future::select_all(waits).await.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_lines_round_trip() {
+        let ready = Ready { server: "proxy".into(), url: "http://127.0.0.1:1".into(), log: "l/proxy.log".into() };
+        let line = ready.line();
+        assert_eq!(line, r#"presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:1","log":"l/proxy.log"}"#);
+        assert_eq!(Ready::parse(&line), Some(ready));
+        assert_eq!(Ready::parse("proxy ready at http://127.0.0.1:1"), None);
+    }
 }

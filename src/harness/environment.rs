@@ -1,6 +1,6 @@
 //! Facts about the machine a run used, for the report.
 
-use crate::report::Environment;
+use crate::results::Environment;
 
 /// Reads CPU model, cores, memory, OS, version and (when in a git checkout) the commit.
 #[must_use]

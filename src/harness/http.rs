@@ -2,13 +2,12 @@
 //! each kind of request it sends (presign, complete, PUT) as they crossed its sockets.
 
 use crate::loadgen::Failure;
-use crate::metrics::{CountingConnector, Meter};
+use crate::metrics::{CountingConnector, Meter, Snapshot};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +35,7 @@ pub struct Http {
     /// Bytes this client's sockets carried (outbound side).
     pub meter: Arc<Meter>,
     timeout: Duration,
-    link: crate::shaping::ClientLink,
+    link: crate::scenario::ClientLink,
 }
 
 impl Http {
@@ -47,13 +46,13 @@ impl Http {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(CountingConnector::new(meter.clone()));
-        Self { client, meter, timeout, link: crate::shaping::ClientLink::default() }
+        Self { client, meter, timeout, link: crate::scenario::ClientLink::default() }
     }
 
     /// The same client behind a simulated link: bodies capped at its bandwidth, each request
     /// delayed by its round trip.
     #[must_use]
-    pub fn shaped(mut self, link: crate::shaping::ClientLink) -> Self {
+    pub fn shaped(mut self, link: crate::scenario::ClientLink) -> Self {
         self.link = link;
         self
     }
@@ -63,7 +62,7 @@ impl Http {
     /// # Errors
     /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
     pub async fn send(&self, request: http::Request<Body>) -> Result<(http::StatusCode, Bytes), Failure> {
-        if let Some(rtt) = self.link.rtt {
+        if let Some(rtt) = self.link.rtt() {
             tokio::time::sleep(rtt).await;
         }
         let request = match self.link.bandwidth_bytes_per_sec {
@@ -85,11 +84,11 @@ impl Http {
 }
 
 /// Scrapes `base/metrics` on a fresh connection (scrapes never share app connections, so the
-/// server counts them as admin traffic) and parses the Prometheus text.
+/// server counts them as admin traffic) and parses it.
 ///
 /// # Errors
-/// A message naming the URL when the server does not answer.
-pub async fn scrape(base: &str) -> Result<HashMap<String, f64>, String> {
+/// A message naming the URL when the server does not answer or a series is missing.
+pub async fn scrape(base: &str) -> Result<Snapshot, String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
@@ -102,17 +101,5 @@ pub async fn scrape(base: &str) -> Result<HashMap<String, f64>, String> {
     };
     let text =
         tokio::time::timeout(Duration::from_secs(10), fetch).await.map_err(|_| format!("{url}: timed out"))??;
-    Ok(parse_metrics(&text))
-}
-
-/// Parses Prometheus text into `series → value`.
-#[must_use]
-pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
+    Snapshot::parse(&text).map_err(|e| format!("{url}: {e}"))
 }

@@ -71,7 +71,7 @@ struct Grant {
 
 /// Presign → PUT to the store → complete.
 #[derive(Debug)]
-pub struct Presigned {
+pub struct PresignedUpload {
     /// Shared state.
     pub common: Common,
     /// Broker base URL.
@@ -84,7 +84,7 @@ pub struct Presigned {
     pub complete: Http,
 }
 
-impl Flow for Presigned {
+impl Flow for PresignedUpload {
     async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
         let size = c.payload.size(index);
@@ -123,7 +123,7 @@ impl Flow for Presigned {
 
 /// One PUT through the proxy.
 #[derive(Debug)]
-pub struct Proxied {
+pub struct ProxiedUpload {
     /// Shared state.
     pub common: Common,
     /// Proxy base URL.
@@ -132,7 +132,7 @@ pub struct Proxied {
     pub http: Http,
 }
 
-impl Flow for Proxied {
+impl Flow for ProxiedUpload {
     async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
         let size = c.payload.size(index);

@@ -122,7 +122,7 @@ mod tests {
         assert_ne!(p.sha256(7, size), Payload::new(43, "image/jpeg", ObjectSize::Fixed(size)).sha256(7, size));
         for ct in ["image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf", "video/mp4"] {
             let p = Payload::new(1, ct, ObjectSize::Fixed(4096));
-            assert!(crate::app::verify::check_magic(ct, &p.chunks(0, 4096).concat()[..512]).is_ok(), "{ct}");
+            assert!(crate::app::check::check_magic(ct, &p.chunks(0, 4096).concat()[..512]).is_ok(), "{ct}");
         }
     }
 

@@ -44,8 +44,8 @@ impl Bar {
                 b.set_position(ok + failed);
                 b.set_message(format!(
                     "{} ({}/s) {failed} errors",
-                    crate::report::table::si_bytes(bytes as f64),
-                    crate::report::table::si_bytes(rate)
+                    crate::units::si_bytes(bytes as f64),
+                    crate::units::si_bytes(rate)
                 ));
             }
         });

@@ -1,13 +1,14 @@
 //! The load generator: one worker loop, with the load shape as data.
 //!
 //! [`Pacing`] says when uploads start (closed: a fixed number in flight; open: a constant arrival
-//! rate with intended start times), [`Plan`] bounds the run in count and time. Each worker owns
+//! rate with intended start times), [`Load`] bounds the run in count and time. Each worker owns
 //! its [`Recorder`] and hands it back; the run merges them. In the open model latency is recorded
 //! twice: from the intended start (corrected for coordinated omission) and from the actual start.
 
 mod recorder;
 
-pub use recorder::{Done, Failure, Phase, Recorder, Sample, TIMELINE_INTERVAL, Timeline};
+pub use crate::results::{Phase, StoppedBy};
+pub use recorder::{Done, Failure, Recorder, Sample, TIMELINE_INTERVAL, Timeline};
 
 use crate::scenario::Pacing;
 use std::future::Future;
@@ -20,25 +21,13 @@ use tokio_util::sync::CancellationToken;
 
 /// How a mode's load runs.
 #[derive(Clone, Copy, Debug)]
-pub struct Plan {
+pub struct Load {
     /// When uploads start.
     pub pacing: Pacing,
     /// How many uploads to start, at most.
     pub count: u64,
     /// No upload starts after this much time.
     pub max_duration: Duration,
-}
-
-/// What stopped a load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StoppedBy {
-    /// Every planned upload ran.
-    Count,
-    /// `max_duration` passed first.
-    Deadline,
-    /// Cancelled (Ctrl-C, or a server died).
-    Cancelled,
 }
 
 /// Live counters for a progress display; workers add to them as uploads finish.
@@ -58,19 +47,19 @@ pub trait Job: Send + Sync + 'static {
     fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>>;
 }
 
-/// Runs `plan` with `job`, until done, the deadline, or `cancel`, counting into `progress`.
+/// Runs `load` with `job`, until done, the deadline, or `cancel`, counting into `progress`.
 pub async fn run(
-    plan: Plan,
+    load: Load,
     job: Arc<dyn Job>,
     cancel: CancellationToken,
     progress: Arc<Progress>,
 ) -> (Recorder, StoppedBy) {
-    let open = matches!(plan.pacing, Pacing::Open { .. });
-    let workers = match plan.pacing {
+    let open = matches!(load.pacing, Pacing::Open { .. });
+    let workers = match load.pacing {
         Pacing::Closed { concurrency } => concurrency,
         Pacing::Open { max_in_flight, .. } => max_in_flight,
     }
-    .min(plan.count)
+    .min(load.count)
     .max(1);
     let start = Instant::now();
     let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start, progress });
@@ -79,7 +68,7 @@ pub async fn run(
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
-        tasks.push(tokio::spawn(async move { worker(plan, &shared, job.as_ref(), &cancel).await }));
+        tasks.push(tokio::spawn(async move { worker(load, &shared, job.as_ref(), &cancel).await }));
     }
     let mut total = Recorder::new(open);
     let mut stopped = StoppedBy::Count;
@@ -114,16 +103,16 @@ struct Shared {
     progress: Arc<Progress>,
 }
 
-async fn worker(plan: Plan, shared: &Shared, job: &dyn Job, cancel: &CancellationToken) -> (Recorder, StoppedBy) {
-    let open = matches!(plan.pacing, Pacing::Open { .. });
+async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &CancellationToken) -> (Recorder, StoppedBy) {
+    let open = matches!(load.pacing, Pacing::Open { .. });
     let mut rec = Recorder::new(open);
-    let deadline = shared.start + plan.max_duration;
+    let deadline = shared.start + load.max_duration;
     loop {
         let index = shared.next.fetch_add(1, Relaxed);
-        if index >= plan.count {
+        if index >= load.count {
             return (rec, StoppedBy::Count);
         }
-        let intended = intended_start(plan.pacing, shared.start, index);
+        let intended = intended_start(load.pacing, shared.start, index);
         if let Some(at) = intended {
             tokio::select! {
                 () = tokio::time::sleep_until(at.min(deadline)) => {}
@@ -217,9 +206,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn closed_model_runs_every_upload_once() {
-        let plan = Plan { pacing: Pacing::Closed { concurrency: 4 }, count: 20, max_duration: Duration::from_secs(60) };
+        let load = Load { pacing: Pacing::Closed { concurrency: 4 }, count: 20, max_duration: Duration::from_secs(60) };
         let (rec, stopped) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
+            run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
                 .await;
         assert_eq!(stopped, StoppedBy::Count);
         assert_eq!((rec.ok, rec.failed), (16, 4));
@@ -239,13 +228,13 @@ mod tests {
     async fn open_model_corrects_for_coordinated_omission() {
         // 100/s arrivals but at most 1 in flight, each taking 50 ms: uploads fall behind schedule,
         // so latency from the intended start grows while latency from the actual start stays 50 ms.
-        let plan = Plan {
+        let load = Load {
             pacing: Pacing::Open { rate_per_sec: 100.0, max_in_flight: 1 },
             count: 10,
             max_duration: Duration::from_secs(60),
         };
         let (rec, _) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new(), Arc::default())
+            run(load, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new(), Arc::default())
                 .await;
         let corrected = rec.corrected[Phase::EndToEnd as usize].max();
         let uncorrected = rec.uncorrected.as_ref().unwrap()[Phase::EndToEnd as usize].max();
@@ -256,10 +245,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn deadline_and_cancel_bound_the_run() {
-        let plan =
-            Plan { pacing: Pacing::Closed { concurrency: 2 }, count: 1000, max_duration: Duration::from_secs(1) };
+        let load =
+            Load { pacing: Pacing::Closed { concurrency: 2 }, count: 1000, max_duration: Duration::from_secs(1) };
         let (rec, stopped) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
+            run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
                 .await;
         assert_eq!(stopped, StoppedBy::Deadline);
         assert_eq!(rec.ok + rec.failed, 20);
@@ -270,9 +259,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(250)).await;
             c.cancel();
         });
-        let plan = Plan { max_duration: Duration::from_secs(60), ..plan };
+        let load = Load { max_duration: Duration::from_secs(60), ..load };
         let (rec, stopped) =
-            run(plan, Arc::new(Sleepy { work: Duration::from_millis(100) }), cancel, Arc::default()).await;
+            run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), cancel, Arc::default()).await;
         assert_eq!(stopped, StoppedBy::Cancelled);
         assert_eq!(rec.ok + rec.failed, 4);
     }

@@ -1,6 +1,7 @@
 //! Per-worker recording: histograms per phase, errors by kind, completions over time.
 
-use crate::metrics::latency::{histogram, record};
+use crate::results::Phase;
+use crate::results::latency::{histogram, record};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,38 +15,6 @@ pub const MAX_TIMELINE_BUCKETS: usize = 24 * 36_000;
 #[must_use]
 pub fn bucket(at: Duration) -> usize {
     usize::try_from(at.as_millis() / TIMELINE_INTERVAL.as_millis()).unwrap_or(usize::MAX)
-}
-
-/// A timed step of an upload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Presigned: ask the broker for a URL.
-    Presign = 0,
-    /// Presigned: PUT to the store.
-    Put = 1,
-    /// Presigned: tell the broker it is done.
-    Complete = 2,
-    /// Proxied: the single PUT through the proxy.
-    Upload = 3,
-    /// Both: the whole upload.
-    EndToEnd = 4,
-}
-
-impl Phase {
-    /// Every phase, in report order.
-    pub const ALL: [Self; 5] = [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd];
-
-    /// Name in results.json.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Presign => "presign",
-            Self::Put => "put",
-            Self::Complete => "complete",
-            Self::Upload => "upload",
-            Self::EndToEnd => "end_to_end",
-        }
-    }
 }
 
 /// Why an upload failed, counted by kind.

@@ -11,13 +11,12 @@
 //! scrapes must therefore use its own connections for scrapes, never reuse an upload connection.
 
 mod io;
-pub mod latency;
 mod process;
-mod prometheus;
+pub mod snapshot;
 
 pub use io::{Counted, CountingConnector};
 pub use process::{ProcessStats, process_stats};
-pub use prometheus::render;
+pub use snapshot::{InOut, MissingSeries, Snapshot, names, render};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

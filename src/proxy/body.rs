@@ -5,8 +5,8 @@
 //! stream, which aborts the PutObject before the store commits anything; the cause is kept in
 //! [`Outcome`] for the response.
 
+use crate::app::check::{SNIFF_LEN, check_magic};
 use crate::app::error::ApiError;
-use crate::app::verify::{SNIFF_LEN, check_magic};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;

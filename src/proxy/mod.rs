@@ -52,6 +52,22 @@ pub async fn serve(
     crate::server::serve_router(listener, router(proxy), meter, shutdown).await;
 }
 
+/// `presign-bench proxy`: binds `listen`, starts, prints `listening on http://ADDR`, and serves
+/// until `shutdown` resolves.
+///
+/// # Errors
+/// [`StartError`] naming the address, flag, endpoint or database.
+pub async fn run(
+    listen: std::net::SocketAddr,
+    config: AppConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    crate::app::run(listen, Proxy::start(config), async move |listener, state| {
+        serve(listener, Arc::new(state), shutdown).await;
+    })
+    .await
+}
+
 /// The proxy's routes, `/healthz` and `/metrics` included.
 pub fn router(proxy: Arc<Proxy>) -> Router {
     let meter = proxy.app.meter.clone();
@@ -119,7 +135,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
         Ok(output) => output,
         Err(e) => {
             let why = outcome.failure().unwrap_or_else(|| ApiError::Storage(DisplayErrorContext(&e).to_string()));
-            return Err(crate::app::verify::reject(&app.s3, bucket, &key, why).await);
+            return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
         }
     };
     let record = FileRecord {
@@ -135,7 +151,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     };
     match app.db.insert(record.clone()).await {
         Ok(stored) => Ok(stored),
-        Err(e) => Err(crate::app::verify::reject(&app.s3, bucket, &record.key, e.into()).await),
+        Err(e) => Err(crate::app::check::reject(&app.s3, bucket, &record.key, e.into()).await),
     }
 }
 

@@ -8,7 +8,8 @@
 use super::markdown::{object_size, pacing};
 use super::render::headline;
 use super::table::{grouped, latency_rows, ratio, rows, si_bytes};
-use super::{PresignSteps, Results};
+use crate::results::{PresignSteps, Results};
+use crate::scenario::{Scenario, Verify};
 use std::fmt::Write;
 
 const CSS: &str = "
@@ -25,9 +26,9 @@ figure { margin: 1.5rem 0; } figure svg { width: 100%; height: auto; border: 1px
 footer { color: #777; font-size: 0.9rem; margin-top: 2rem; }
 ";
 
-/// Escapes text for HTML.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// Escapes text for HTML text and double-quoted attributes (`&`, `<`, `>`, `"`).
+fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    html_escape::encode_double_quoted_attribute(s)
 }
 
 /// The presigned flow's steps as (step, request bytes, response bytes).
@@ -44,12 +45,12 @@ pub fn steps(s: &PresignSteps) -> [(&'static str, f64, f64); 3] {
 #[must_use]
 pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
     let s = &results.scenario;
-    let name = esc(s["name"].as_str().unwrap_or("?"));
+    let name = esc(&s.name);
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>presign-bench: {name}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
     );
     let _ = writeln!(out, "<h1>presign-bench: {name}</h1>");
-    let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(s["description"].as_str().unwrap_or_default()));
+    let _ = writeln!(out, "<p class=\"desc\">{}</p>", esc(&s.description));
     if !results.complete {
         let _ = writeln!(
             out,
@@ -74,7 +75,7 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
         let _ = writeln!(
             out,
             "<h2>Capacity for the target <i>(modelled)</i></h2>\n<pre>{}</pre>",
-            esc(&crate::plan::table(c))
+            esc(&super::capacity::table(c))
         );
         let _ = writeln!(out, "<figure id=\"capacity\">\n{}\n</figure>", svg("capacity"));
     }
@@ -105,8 +106,8 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
 fn mode_table(out: &mut String, results: &Results) {
     let modes = results.modes.present();
     out.push_str("<table>\n<tr><th></th>");
-    for (n, _) in &modes {
-        let _ = write!(out, "<th class=\"n {n}\">{n}</th>");
+    for (mode, _) in &modes {
+        let _ = write!(out, "<th class=\"n {0}\">{0}</th>", mode.as_str());
     }
     out.push_str("</tr>\n");
     for (label, f) in rows() {
@@ -116,7 +117,7 @@ fn mode_table(out: &mut String, results: &Results) {
         }
         out.push_str("</tr>\n");
     }
-    let target = grouped(results.scenario["target_uploads"].as_u64().unwrap_or(0));
+    let target = grouped(results.scenario.target_uploads);
     let _ = write!(out, "<tr><td>app-tier bytes for {target} uploads <i>(extrapolated)</i></td>");
     for (_, m) in &modes {
         let _ = write!(out, "<td class=\"n\"><i>{}</i></td>", si_bytes(m.extrapolated.app_tier_bytes));
@@ -131,7 +132,7 @@ fn latency_table(out: &mut String, results: &Results) {
     }
     out.push_str("</tr>\n");
     for row in latency_rows(results) {
-        let _ = write!(out, "<tr><td class=\"{0}\">{0}</td><td>{1}</td>", row.mode, row.phase);
+        let _ = write!(out, "<tr><td class=\"{0}\">{0}</td><td>{1}</td>", row.mode.as_str(), row.phase.as_str());
         for c in row.cells {
             let _ = write!(out, "<td class=\"n\">{c}</td>");
         }
@@ -142,8 +143,7 @@ fn latency_table(out: &mut String, results: &Results) {
 
 fn explanation(out: &mut String, results: &Results) {
     let s = &results.scenario;
-    let uploads = s["uploads"].as_u64().unwrap_or(0);
-    let target = s["target_uploads"].as_u64().unwrap_or(0);
+    let (uploads, target) = (s.uploads, s.target_uploads);
     let _ = writeln!(
         out,
         "<div class=\"explain\"><p><b>What this shows.</b> The same {uploads} uploads went through two architectures with the same \
@@ -162,14 +162,15 @@ fn explanation(out: &mut String, results: &Results) {
 }
 
 /// What the run read back, in words, from the scenario's `verify`.
-fn verification(scenario: &serde_json::Value) -> String {
-    let v = &scenario["verify"];
-    if v == "all" {
-        "Every object the app reported stored was read back from the store and compared by size and SHA-256.".into()
-    } else if let Some(n) = v["sample"].as_u64() {
-        format!("An evenly spread sample of {n} objects per mode was read back and compared by size and SHA-256.")
-    } else {
-        "Objects were not read back (verify = \"none\").".into()
+fn verification(scenario: &Scenario) -> String {
+    match scenario.verify {
+        Verify::All => {
+            "Every object the app reported stored was read back from the store and compared by size and SHA-256.".into()
+        }
+        Verify::Sample(n) => {
+            format!("An evenly spread sample of {n} objects per mode was read back and compared by size and SHA-256.")
+        }
+        Verify::None => "Objects were not read back (verify = \"none\").".into(),
     }
 }
 
@@ -179,10 +180,10 @@ fn footer(out: &mut String, results: &Results) {
     let _ = writeln!(
         out,
         "<footer>{} uploads per mode, {}, objects {}, content type {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}</footer>",
-        s["uploads"],
+        s.uploads,
         esc(&pacing(s)),
         esc(&object_size(s)),
-        esc(s["content_type"].as_str().unwrap_or("?")),
+        esc(&s.content_type),
         esc(&results.started_at),
         results.duration_ms as f64 / 1000.0,
         esc(&e.cpu_model),

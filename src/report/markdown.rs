@@ -4,9 +4,10 @@
 // indexes; precision far beyond what a label or a pixel shows is not needed.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use super::Results;
 use super::render::headline;
 use super::table::{latency_rows, ratio, rows, si_bytes};
+use crate::results::Results;
+use crate::scenario::{ObjectSize, Pacing, Scenario};
 use std::fmt::Write;
 
 /// Escapes text for a Markdown table cell.
@@ -20,9 +21,9 @@ pub fn render(results: &Results) -> String {
     let mut out = String::new();
     let s = &results.scenario;
     let modes = results.modes.present();
-    let _ = writeln!(out, "# presign-bench: {}\n", cell(s["name"].as_str().unwrap_or("?")));
-    if let Some(d) = s["description"].as_str().filter(|d| !d.is_empty()) {
-        let _ = writeln!(out, "> {}\n", cell(d));
+    let _ = writeln!(out, "# presign-bench: {}\n", cell(&s.name));
+    if !s.description.is_empty() {
+        let _ = writeln!(out, "> {}\n", cell(&s.description));
     }
     if !results.complete {
         let _ = writeln!(
@@ -33,8 +34,8 @@ pub fn render(results: &Results) -> String {
     }
     let _ = writeln!(out, "**{}**\n", headline(results));
     let _ = write!(out, "| |");
-    for (name, _) in &modes {
-        let _ = write!(out, " {name} |");
+    for (mode, _) in &modes {
+        let _ = write!(out, " {} |", mode.as_str());
     }
     let _ = write!(out, "\n|---|");
     for _ in &modes {
@@ -48,11 +49,7 @@ pub fn render(results: &Results) -> String {
         }
         out.push('\n');
     }
-    let _ = write!(
-        out,
-        "| app-tier bytes for {} uploads (extrapolated) |",
-        super::table::grouped(s["target_uploads"].as_u64().unwrap_or(0))
-    );
+    let _ = write!(out, "| app-tier bytes for {} uploads (extrapolated) |", super::table::grouped(s.target_uploads));
     for (_, m) in &modes {
         let _ = write!(out, " {} |", si_bytes(m.extrapolated.app_tier_bytes));
     }
@@ -73,7 +70,7 @@ pub fn render(results: &Results) -> String {
         let _ = writeln!(out, "\n### Size sweep\n\n```{}```", super::table::sweep_table(results));
     }
     if let Some(c) = &results.capacity {
-        let _ = writeln!(out, "\n### Capacity for the target (modelled)\n\n```\n{}```", crate::plan::table(c));
+        let _ = writeln!(out, "\n### Capacity for the target (modelled)\n\n```\n{}```", super::capacity::table(c));
     }
     if let Some(s) = &results.signing {
         let _ = writeln!(out, "\n### Signing\n\n{}", cell(&super::table::signing_line(s)));
@@ -82,7 +79,7 @@ pub fn render(results: &Results) -> String {
     let _ = writeln!(
         out,
         "\n<sub>{} uploads per mode, {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}</sub>",
-        s["uploads"],
+        s.uploads,
         pacing(s),
         results.started_at,
         results.duration_ms as f64 / 1000.0,
@@ -98,24 +95,21 @@ pub fn render(results: &Results) -> String {
 
 /// "10.5 MB" or "1.0 MB to 21.0 MB", from the resolved scenario's `object_size`.
 #[must_use]
-pub fn object_size(scenario: &serde_json::Value) -> String {
-    #[allow(clippy::cast_precision_loss)] // display only
-    let size = |v: &serde_json::Value| si_bytes(v.as_u64().unwrap_or(0) as f64);
-    let o = &scenario["object_size"];
-    if o["fixed"].is_u64() {
-        size(&o["fixed"])
-    } else {
-        format!("{} to {}", size(&o["range"]["min"]), size(&o["range"]["max"]))
+pub fn object_size(scenario: &Scenario) -> String {
+    match scenario.object_size {
+        ObjectSize::Fixed(size) => si_bytes(size as f64),
+        ObjectSize::Range { min, max } => format!("{} to {}", si_bytes(min as f64), si_bytes(max as f64)),
     }
 }
 
-/// "closed model, 32 in flight" or "open model, 100/s".
+/// "closed model, 32 in flight" or "open model, 100/s (at most 64 in flight)".
 #[must_use]
-pub fn pacing(scenario: &serde_json::Value) -> String {
-    let p = &scenario["pacing"];
-    match p["model"].as_str() {
-        Some("open") => format!("open model, {}/s (at most {} in flight)", p["rate_per_sec"], p["max_in_flight"]),
-        _ => format!("closed model, {} in flight", p["concurrency"]),
+pub fn pacing(scenario: &Scenario) -> String {
+    match scenario.pacing {
+        Pacing::Open { rate_per_sec, max_in_flight } => {
+            format!("open model, {rate_per_sec}/s (at most {max_in_flight} in flight)")
+        }
+        Pacing::Closed { concurrency } => format!("closed model, {concurrency} in flight"),
     }
 }
 
@@ -125,7 +119,7 @@ fn latency_table(out: &mut String, results: &Results) {
         "\n### Latency\n\n| mode | phase | count | p50 | p90 | p99 | p99.9 | max |\n|---|---|---:|---:|---:|---:|---:|---:|"
     );
     for row in latency_rows(results) {
-        let _ = writeln!(out, "| {} | {} | {} |", row.mode, row.phase, row.cells.join(" | "));
+        let _ = writeln!(out, "| {} | {} | {} |", row.mode.as_str(), row.phase.as_str(), row.cells.join(" | "));
     }
 }
 

@@ -3,34 +3,13 @@
 
 use super::plots::{self, Bandwidth, Latency, Resources, Timeline};
 use super::table::{ratio, si_bytes};
-use super::{ModeResult, Results};
-use crate::loadgen::Phase;
+use crate::results::{ModeResult, Phase, Results, TimelineData};
+use crate::scenario::Mode;
 use std::path::{Path, PathBuf};
 
-/// Errors of loading or rendering a report.
+/// Errors of rendering a report.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The results file cannot be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The results file is not a presign-bench results.json.
-    #[error("{path}:{line}:{column}: not a presign-bench results.json: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What serde said.
-        message: String,
-    },
     /// A plot failed.
     #[error(transparent)]
     Plot(#[from] plots::PlotError),
@@ -43,21 +22,6 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// Reads a results.json.
-///
-/// # Errors
-/// [`RenderError`] naming the file (and line) when it cannot be read or is not results.
-pub fn load(path: &Path) -> Result<Results, RenderError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read { path: name.clone(), source })?;
-    serde_json::from_str(&text).map_err(|e| RenderError::Parse {
-        path: name,
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })
 }
 
 /// Writes every plot (SVG and PNG), `summary.md` and `report.html` into `dir`; returns the files.
@@ -75,7 +39,7 @@ pub fn render(results: &Results, dir: &Path) -> Result<Vec<PathBuf>, RenderError
         files.extend(plots::write(&sweep(results), dir)?);
     }
     if let Some(capacity) = &results.capacity {
-        files.extend(plots::write(&crate::plan::plot(capacity), dir)?);
+        files.extend(plots::write(&super::capacity::plot(capacity), dir)?);
     }
     let svg = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap_or_default();
     let documents =
@@ -111,8 +75,7 @@ fn sides(m: &ModeResult) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let ok = m.uploads_ok as f64;
-    let a = &m.app_tier;
-    (a.client_bytes() as f64 / ok, (a.storage_bytes_in + a.storage_bytes_out) as f64 / ok)
+    (m.app_tier.client_bytes() as f64 / ok, m.app_tier.storage_bytes() as f64 / ok)
 }
 
 fn bandwidth(results: &Results) -> Bandwidth {
@@ -122,7 +85,7 @@ fn bandwidth(results: &Results) -> Bandwidth {
             .iter()
             .map(|(n, m)| {
                 let (client, storage) = sides(m);
-                plots::ModeBytes { mode: (*n).to_owned(), client, storage }
+                plots::ModeBytes { mode: n.as_str().to_owned(), client, storage }
             })
             .collect(),
         target_uploads: modes.first().map_or(0, |(_, m)| m.extrapolated.uploads),
@@ -136,7 +99,7 @@ fn latency(results: &Results) -> Latency {
     for (mode, m) in results.modes.present() {
         open |= m.latency_us_uncorrected.is_some();
         for phase in Phase::ALL {
-            let Some(summary) = m.latency_us.get(phase.as_str()) else { continue };
+            let Some(summary) = m.latency_us.get(&phase) else { continue };
             let Ok(h) = summary.histogram() else { continue };
             #[allow(clippy::cast_precision_loss)] // microseconds to milliseconds for plotting
             let points = h
@@ -145,7 +108,11 @@ fn latency(results: &Results) -> Latency {
                     (v.quantile_iterated_to() * 100.0, h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)
                 })
                 .collect();
-            series.push(plots::Curve { label: format!("{mode} {}", phase.as_str()), mode: mode.to_owned(), points });
+            series.push(plots::Curve {
+                label: format!("{} {}", mode.as_str(), phase.as_str()),
+                mode: mode.as_str().to_owned(),
+                points,
+            });
         }
     }
     let subtitle = if open {
@@ -161,7 +128,7 @@ const MAX_POINTS: usize = 600;
 
 /// (completions per second, most in flight) per bin, at the bin's centre in seconds.
 #[allow(clippy::cast_precision_loss)] // counts and seconds for plotting
-fn binned(t: &super::TimelineData) -> (plots::Series, plots::Series) {
+fn binned(t: &TimelineData) -> (plots::Series, plots::Series) {
     let len = t.completed.len().max(t.in_flight_max.len());
     let per_bin = len.div_ceil(MAX_POINTS).max(1);
     let bin_secs = t.interval_ms.max(1) as f64 * per_bin as f64 / 1000.0;
@@ -186,7 +153,7 @@ fn timeline(results: &Results) -> Timeline {
             .into_iter()
             .map(|(n, m)| {
                 let (rate, in_flight) = binned(&m.timeline);
-                plots::ModeTimeline { mode: n.to_owned(), rate, in_flight }
+                plots::ModeTimeline { mode: n.as_str().to_owned(), rate, in_flight }
             })
             .collect(),
     }
@@ -202,7 +169,7 @@ fn resources(results: &Results) -> Resources {
             .map(|(n, m)| {
                 let a = &m.app_tier;
                 plots::ModeResources {
-                    mode: n.to_owned(),
+                    mode: n.as_str().to_owned(),
                     cpu_seconds: a.cpu_seconds,
                     peak_rss_bytes: a.peak_rss_bytes as f64,
                     peak_connections: a.peak_connections as f64,
@@ -215,16 +182,19 @@ fn resources(results: &Results) -> Resources {
 
 #[allow(clippy::cast_precision_loss)] // sizes, bytes and latencies for plotting
 fn sweep(results: &Results) -> plots::Sweep {
-    let modes = ["proxied", "presigned"]
+    let modes = Mode::ALL
         .into_iter()
         .map(|mode| {
-            let mut curves =
-                plots::SweepCurves { mode: mode.to_owned(), p50: Vec::new(), p99: Vec::new(), bytes: Vec::new() };
+            let mut curves = plots::SweepCurves {
+                mode: mode.as_str().to_owned(),
+                p50: Vec::new(),
+                p99: Vec::new(),
+                bytes: Vec::new(),
+            };
             for point in &results.sweep {
-                let m = if mode == "proxied" { &point.modes.proxied } else { &point.modes.presigned };
-                let Some(m) = m else { continue };
+                let Some(m) = point.modes.get(mode) else { continue };
                 let x = point.object_size as f64;
-                if let Some(l) = m.latency_us.get("end_to_end") {
+                if let Some(l) = m.end_to_end() {
                     curves.p50.push((x, l.p50 as f64 / 1000.0));
                     curves.p99.push((x, l.p99 as f64 / 1000.0));
                 }

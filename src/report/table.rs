@@ -1,15 +1,10 @@
 //! The plain-text summary printed when a run ends.
 
-use super::{ModeResult, Results};
+use crate::results::{ModeResult, Phase, Results, SigningResult};
+use crate::scenario::Mode;
 use std::fmt::Write;
 
-/// SI bytes (`524.3 GB`), the unit the "500 GB vs 50 MB" argument is made in.
-#[must_use]
-pub fn si_bytes(bytes: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
-    let b = bytes.max(0.0).round() as u64;
-    bytesize::ByteSize(b).display().si().to_string()
-}
+pub use crate::units::si_bytes;
 
 /// Milliseconds from microseconds, for display (`1.50 ms`, `711 ms`).
 #[must_use]
@@ -27,21 +22,19 @@ pub fn sweep_table(results: &Results) -> String {
         "\nsize sweep (the table above is the last size)\n{:>12} {:>22} {:>22} {:>14} {:>14}\n",
         "size", "proxied p50 / p99", "presigned p50 / p99", "proxied B/up", "presigned B/up"
     );
-    let cell = |m: &Option<ModeResult>| {
-        m.as_ref()
-            .and_then(|m| m.latency_us.get("end_to_end"))
-            .map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))
+    let cell = |m: Option<&ModeResult>| {
+        m.and_then(ModeResult::end_to_end).map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))
     };
-    let bytes = |m: &Option<ModeResult>| m.as_ref().map_or("-".into(), |m| si_bytes(m.per_upload.app_tier_bytes));
+    let bytes = |m: Option<&ModeResult>| m.map_or("-".into(), |m| si_bytes(m.per_upload.app_tier_bytes));
     for p in &results.sweep {
         let _ = writeln!(
             out,
             "{:>12} {:>22} {:>22} {:>14} {:>14}",
             si_bytes(p.object_size as f64),
-            cell(&p.modes.proxied),
-            cell(&p.modes.presigned),
-            bytes(&p.modes.proxied),
-            bytes(&p.modes.presigned)
+            cell(p.modes.get(Mode::Proxied)),
+            cell(p.modes.get(Mode::Presigned)),
+            bytes(p.modes.get(Mode::Proxied)),
+            bytes(p.modes.get(Mode::Presigned))
         );
     }
     let _ = writeln!(
@@ -58,7 +51,7 @@ pub fn sweep_table(results: &Results) -> String {
 /// The signing phase in one sentence, with its inputs.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // display only
-pub fn signing_line(s: &super::SigningResult) -> String {
+pub fn signing_line(s: &SigningResult) -> String {
     format!(
         "broker under presign-only load ({} in flight, {:.1} s): {:.0} presigns/s, {:.0} per broker CPU-second \
          ({} requests / {:.2} CPU s); /healthz {:.0} req/s; presign/healthz = {:.0}%",
@@ -102,10 +95,10 @@ fn in_out(bytes_in: u64, bytes_out: u64) -> String {
 
 /// One row of a latency table: mode, phase and the cells `count, p50, p90, p99, p99.9, max`.
 pub struct LatencyRow {
-    /// `proxied` or `presigned`.
-    pub mode: &'static str,
-    /// Phase name.
-    pub phase: &'static str,
+    /// The architecture.
+    pub mode: Mode,
+    /// The phase.
+    pub phase: Phase,
     /// The formatted cells.
     pub cells: [String; 6],
 }
@@ -115,10 +108,10 @@ pub struct LatencyRow {
 pub fn latency_rows(results: &Results) -> Vec<LatencyRow> {
     let mut rows = Vec::new();
     for (mode, m) in results.modes.present() {
-        for phase in crate::loadgen::Phase::ALL {
-            if let Some(l) = m.latency_us.get(phase.as_str()) {
+        for phase in Phase::ALL {
+            if let Some(l) = m.latency_us.get(&phase) {
                 let cells = [l.count.to_string(), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)];
-                rows.push(LatencyRow { mode, phase: phase.as_str(), cells });
+                rows.push(LatencyRow { mode, phase, cells });
             }
         }
     }
@@ -139,9 +132,7 @@ pub fn rows() -> Vec<Row> {
         row("throughput", Box::new(|m| format!("{:.1} uploads/s", m.throughput.uploads_per_sec))),
         row(
             "end-to-end p50 / p99",
-            Box::new(|m| {
-                m.latency_us.get("end_to_end").map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))
-            }),
+            Box::new(|m| m.end_to_end().map_or("-".into(), |l| format!("{} / {}", ms(l.p50), ms(l.p99)))),
         ),
         row("app tier client in / out", Box::new(|m| in_out(m.app_tier.client_bytes_in, m.app_tier.client_bytes_out))),
         row(
@@ -167,25 +158,15 @@ pub fn rows() -> Vec<Row> {
 #[must_use]
 pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
     let mut out = String::new();
-    let modes: Vec<(&str, &ModeResult)> =
-        [("proxied", &results.modes.proxied), ("presigned", &results.modes.presigned)]
-            .into_iter()
-            .filter_map(|(n, m)| m.as_ref().map(|m| (n, m)))
-            .collect();
+    let modes = results.modes.present();
     let s = &results.scenario;
-    let _ = writeln!(
-        out,
-        "\npresign-bench: {} ({} uploads per mode, target {})",
-        s["name"].as_str().unwrap_or("?"),
-        s["uploads"],
-        s["target_uploads"]
-    );
+    let _ = writeln!(out, "\npresign-bench: {} ({} uploads per mode, target {})", s.name, s.uploads, s.target_uploads);
     if !results.complete {
         let _ = writeln!(out, "INCOMPLETE: {}", results.incomplete_reason.as_deref().unwrap_or("interrupted"));
     }
     let _ = write!(out, "\n{:<28}", "");
-    for (name, _) in &modes {
-        let _ = write!(out, "{name:>22}");
+    for (mode, _) in &modes {
+        let _ = write!(out, "{:>22}", mode.as_str());
     }
     out.push('\n');
     for (label, f) in rows() {
@@ -221,14 +202,15 @@ pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
         let _ = writeln!(out, "\n{}", signing_line(s));
     }
     if let Some(c) = &results.capacity {
-        let servers =
-            |m: &str| c.modes.get(m).map_or_else(|| "-".to_owned(), |p| format!("{} ({}-bound)", p.servers, p.binding));
+        let servers = |m: Mode| {
+            c.modes.get(&m).map_or_else(|| "-".to_owned(), |p| format!("{} ({}-bound)", p.servers, p.binding.as_str()))
+        };
         let _ = writeln!(
             out,
             "\ncapacity for the target (modelled from measured costs; `presign-bench plan {}` shows the inputs): proxied {}, presigned {}",
             report_dir.join("results.json").display(),
-            servers("proxied"),
-            servers("presigned")
+            servers(Mode::Proxied),
+            servers(Mode::Presigned)
         );
     }
     let _ = writeln!(

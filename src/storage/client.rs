@@ -59,6 +59,31 @@ pub enum ClientError {
     },
 }
 
+/// The aws-sdk-s3 configuration every client of this project uses (the app tier's, the
+/// harness's verifier, and the `sign-bench` yardstick): path-style addressing, static credentials,
+/// checksums only when required, no stalled-stream protection.
+#[must_use]
+pub fn config(target: &S3Target) -> aws_sdk_s3::config::Builder {
+    let creds = aws_sdk_s3::config::Credentials::new(
+        &target.credentials.access_key,
+        &target.credentials.secret_key,
+        None,
+        None,
+        "presign-bench",
+    );
+    aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(target.region.clone()))
+        .endpoint_url(&target.endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds)
+        // Checksums in trailers (aws-chunked) are not what either architecture is about.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        // A slow client legitimately pauses the proxied body; that is not a stalled store.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+}
+
 /// Builds the S3 client for `target`, counting storage-facing bytes into `meter`.
 ///
 /// # Errors
@@ -69,24 +94,7 @@ pub fn build(target: &S3Target, meter: Arc<Meter>) -> Result<aws_sdk_s3::Client,
         endpoint: target.endpoint.clone(),
         message: e.to_string(),
     })?;
-    let creds = aws_sdk_s3::config::Credentials::new(
-        &target.credentials.access_key,
-        &target.credentials.secret_key,
-        None,
-        None,
-        "presign-bench",
-    );
-    let mut config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(target.region.clone()))
-        .endpoint_url(&target.endpoint)
-        .force_path_style(true)
-        .credentials_provider(creds)
-        // Checksums in trailers (aws-chunked) are not what either architecture is about.
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        // A slow client legitimately pauses the proxied body; that is not a stalled store.
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    let mut config = config(target);
     match uri.scheme_str() {
         Some("http") => {
             config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter)));

@@ -16,12 +16,21 @@ use std::path::Path;
 use std::pin::Pin;
 use tokio::net::TcpListener;
 
-/// The longest presigned URL lifetime SigV4 allows: seven days, in seconds.
-pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 7 * 24 * 3600;
-
 /// Errors of starting the embedded store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The listen address cannot be bound.
+    #[error(transparent)]
+    Bind(#[from] crate::server::BindError),
+    /// The readiness line or a temporary data directory cannot be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// The data directory could not be opened.
     #[error("cannot use data directory {dir}: {message}")]
     DataDir {
@@ -43,6 +52,34 @@ pub fn service(data_dir: &Path, credentials: &Credentials) -> Result<ExpiryGuard
     builder
         .set_auth(s3s::auth::SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
     Ok(ExpiryGuard { inner: builder.build() })
+}
+
+/// `presign-bench storage`: binds `listen`, keeps objects in `data_dir` (default: a temporary
+/// directory removed on exit), prints `listening on http://ADDR`, and serves until `shutdown`.
+///
+/// # Errors
+/// [`StoreError`] naming the address or directory.
+pub async fn run(
+    listen: std::net::SocketAddr,
+    data_dir: Option<&Path>,
+    credentials: &Credentials,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StoreError> {
+    let io = |what: String| move |source| StoreError::Io { what, source };
+    let listener = server::bind(listen).await?;
+    let tmp;
+    let dir = if let Some(dir) = data_dir {
+        std::fs::create_dir_all(dir).map_err(io(format!("--data-dir {}", dir.display())))?;
+        dir
+    } else {
+        tmp = tempfile::Builder::new()
+            .prefix("presign-bench-store")
+            .tempdir()
+            .map_err(io("a temporary data directory".into()))?;
+        tmp.path()
+    };
+    server::announce(&listener).map_err(io("announcing the address on stdout".into()))?;
+    serve(listener, dir, credentials, shutdown).await
 }
 
 /// Serves the store on `listener` until `shutdown` resolves.
@@ -77,7 +114,7 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         if let Some(expires) = query_param(req.uri(), "X-Amz-Expires")
-            && expires.parse::<u64>().is_ok_and(|s| s > MAX_PRESIGN_EXPIRES_SECS)
+            && expires.parse::<u64>().is_ok_and(|s| s > crate::sigv4::MAX_EXPIRY.as_secs())
         {
             return Box::pin(std::future::ready(Ok(too_long_expiry())));
         }
@@ -91,11 +128,9 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
     }
 }
 
-fn query_param<'a>(uri: &'a http::Uri, name: &str) -> Option<&'a str> {
-    uri.query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then_some(v)
-    })
+/// The first value of query parameter `name`, percent-decoded.
+fn query_param(uri: &http::Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 fn too_long_expiry() -> http::Response<s3s::Body> {

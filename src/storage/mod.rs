@@ -17,6 +17,13 @@ pub struct Credentials {
     pub secret_key: String,
 }
 
+impl Default for Credentials {
+    /// The local defaults (`presign-bench` / `presign-bench-secret`).
+    fn default() -> Self {
+        Self { access_key: DEFAULT_ACCESS_KEY.to_owned(), secret_key: DEFAULT_SECRET_KEY.to_owned() }
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials").field("access_key", &self.access_key).finish_non_exhaustive()

@@ -6,10 +6,10 @@
 use presign_bench::app::AppConfig;
 use presign_bench::app::policy::Policy;
 use presign_bench::broker::{self, Broker};
+use presign_bench::metrics::Snapshot;
 use presign_bench::proxy::{self, Proxy};
 use presign_bench::storage::Credentials;
 use presign_bench::storage::client::S3Target;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,13 +66,18 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
     }
 }
 
-/// Starts the embedded store in process; returns its URL.
+/// Starts the embedded store in process with the tests' credentials; returns its URL.
 pub async fn start_storage(data_dir: PathBuf) -> (String, oneshot::Sender<()>) {
+    start_storage_as(data_dir, credentials()).await
+}
+
+/// Starts the embedded store in process with `credentials`; returns its URL.
+pub async fn start_storage_as(data_dir: PathBuf, credentials: Credentials) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, stop) = stop_signal();
     tokio::spawn(async move {
-        presign_bench::storage::embedded::serve(listener, &data_dir, &credentials(), stop).await.unwrap();
+        presign_bench::storage::embedded::serve(listener, &data_dir, &credentials, stop).await.unwrap();
     });
     (url, tx)
 }
@@ -142,25 +147,16 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
-/// Scrapes `/metrics` on a fresh connection (scrapes must not share upload connections).
-pub async fn metrics(base: &str) -> HashMap<String, f64> {
+/// Scrapes `/metrics` on a fresh connection (scrapes must not share upload connections) and
+/// parses it with the parser the harness uses.
+pub async fn metrics(base: &str) -> Snapshot {
     let text = client().get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (name, value) = l.rsplit_once(' ')?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
+    Snapshot::parse(&text).unwrap()
 }
 
 /// Sum of the four app-tier byte counters.
-pub fn app_bytes(m: &HashMap<String, f64>) -> f64 {
-    m.iter().filter(|(k, _)| k.starts_with("presign_bench_app_bytes_total")).map(|(_, v)| v).sum()
-}
-
-pub fn metric(m: &HashMap<String, f64>, name: &str) -> f64 {
-    *m.get(name).unwrap_or_else(|| panic!("metric {name} missing"))
+pub fn app_bytes(m: &Snapshot) -> u64 {
+    m.client.bytes_in + m.client.bytes_out + m.storage.bytes_in + m.storage.bytes_out
 }
 
 /// A JPEG-looking payload of `len` bytes whose content depends on `seed`.
@@ -318,4 +314,13 @@ pub async fn spawn_bin(args: &[&str]) -> Child {
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
     let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
     Child { url, child }
+}
+
+/// Validates a results.json value against the committed JSON Schema, listing every violation.
+pub fn validate_results(value: &serde_json::Value) -> Result<(), String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(presign_bench::results::schema::PATH);
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
 }

@@ -1,4 +1,4 @@
-//! The same presigned URLs through the `aws-sigv4` crate: the yardstick the hand-written
+//! The yardstick: the same presigned URLs through the `aws-sigv4` crate, which the hand-written
 //! presigner is tested against (byte-identical URLs) and measured against (`sign-bench`).
 
 use super::{PresignError, Presigner};
@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 ///
 /// # Errors
 /// [`PresignError`] when aws-sigv4 refuses (or the expiry exceeds seven days).
-pub fn presign(
+pub fn aws_sigv4_url(
     p: &Presigner,
     method: &str,
     key: &str,

@@ -4,6 +4,7 @@
 use base64::Engine;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Largest recordable latency: one hour, in microseconds. Larger values are clamped.
@@ -24,7 +25,7 @@ pub fn record(h: &mut Histogram<u64>, us: u64) {
 }
 
 /// Percentiles of one phase, in microseconds, plus the histogram itself.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct LatencySummary {
     /// Samples recorded.
     pub count: u64,

@@ -75,7 +75,7 @@ pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expe
     drop(body);
     let verdict = if size != expected.size {
         Err(ApiError::SizeMismatch { expected: expected.size, actual: size })
-    } else if super::policy::normalise_type(&content_type) != expected.content_type {
+    } else if crate::units::normalise_content_type(&content_type) != expected.content_type {
         Err(ApiError::TypeMismatch { expected: expected.content_type.to_owned(), actual: content_type })
     } else {
         check_magic(expected.content_type, &head)

@@ -12,8 +12,14 @@
 //! crosses in once and out once; presigned: a fixed few KB); CPU per upload is
 //! `per_upload + per_byte × object size`; a proxied upload holds an app connection for its whole
 //! life, a presigned one only while it presigns and completes (`connection_share`).
+//!
+//! [`inputs`] gathers the model's inputs (flags, defaults, a scenario's target, a run's measured
+//! costs) and builds the [`CapacityReport`] that results carry.
 
-use serde::{Deserialize, Serialize};
+pub mod inputs;
+
+pub use crate::results::capacity::{ByConstraint, CapacityReport, Constraint, ModePlan};
+pub use inputs::{PlanFlags, Setting, Sourced, build};
 
 /// What has to be carried.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,7 +48,7 @@ pub struct ServerSpec {
 }
 
 /// The measured (or default) cost of one upload in one architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UploadCost {
     /// App-tier bytes in per upload, beyond the object (headers, JSON).
     pub fixed_bytes_in: f64,
@@ -60,30 +66,6 @@ pub struct UploadCost {
     pub memory_per_connection: f64,
     /// Share of an upload's life during which it holds an app-tier connection.
     pub connection_share: f64,
-}
-
-/// Servers needed under each constraint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ByConstraint {
-    /// NIC bandwidth.
-    pub nic: u64,
-    /// CPU.
-    pub cpu: u64,
-    /// Memory.
-    pub memory: u64,
-    /// Open connections.
-    pub connections: u64,
-}
-
-/// One architecture's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModePlan {
-    /// Servers needed (at least 1).
-    pub servers: u64,
-    /// The constraint that needs the most: `nic`, `cpu`, `memory` or `connections`.
-    pub binding: String,
-    /// Servers per constraint.
-    pub by_constraint: ByConstraint,
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // non-negative, far below 2^64
@@ -108,9 +90,15 @@ pub fn plan(work: &Workload, server: &ServerSpec, cost: &UploadCost) -> ModePlan
         memory: servers(held * cost.memory_per_connection, server.memory_bytes),
         connections: servers(held, server.max_connections),
     };
-    let ranked = [("nic", by.nic), ("cpu", by.cpu), ("memory", by.memory), ("connections", by.connections)];
-    let (binding, most) = ranked.iter().fold(("nic", 0), |best, &(name, n)| if n > best.1 { (name, n) } else { best });
-    ModePlan { servers: most.max(1), binding: binding.to_owned(), by_constraint: by }
+    let ranked = [
+        (Constraint::Nic, by.nic),
+        (Constraint::Cpu, by.cpu),
+        (Constraint::Memory, by.memory),
+        (Constraint::Connections, by.connections),
+    ];
+    let (binding, most) =
+        ranked.iter().fold((Constraint::Nic, 0), |best, &(name, n)| if n > best.1 { (name, n) } else { best });
+    ModePlan { servers: most.max(1), binding, by_constraint: by }
 }
 
 #[cfg(test)]
@@ -145,7 +133,7 @@ mod tests {
         let work = Workload { uploads: 50_000.0, concurrent: 50_000.0, object_size: 10e6, window_secs: 60.0 };
         let p = plan(&work, &server(), &proxied());
         assert_eq!(p.by_constraint.nic, 7);
-        assert_eq!((p.servers, p.binding.as_str()), (7, "nic"));
+        assert_eq!((p.servers, p.binding), (7, Constraint::Nic));
     }
 
     #[test]
@@ -155,7 +143,7 @@ mod tests {
         let cost = UploadCost { memory_per_connection: 2.0 * 1024.0 * 1024.0, ..proxied() };
         let p = plan(&work, &server(), &cost);
         assert_eq!(p.by_constraint.memory, 7);
-        assert_eq!((p.servers, p.binding.as_str()), (7, "memory"));
+        assert_eq!((p.servers, p.binding), (7, Constraint::Memory));
     }
 
     #[test]
@@ -164,7 +152,7 @@ mod tests {
         let work = Workload { uploads: 1000.0, concurrent: 200_000.0, object_size: 1e3, window_secs: 60.0 };
         let p = plan(&work, &server(), &proxied());
         assert_eq!(p.by_constraint.connections, 4);
-        assert_eq!((p.servers, p.binding.as_str()), (4, "connections"));
+        assert_eq!((p.servers, p.binding), (4, Constraint::Connections));
     }
 
     #[test]
@@ -187,6 +175,6 @@ mod tests {
         assert_eq!(p.servers, 1);
         // A million uploads a minute at 1.5 ms each: 1,500 CPU-s / 480 → 4 servers, CPU-bound.
         let p = plan(&Workload { uploads: 1e6, ..work }, &server(), &cost);
-        assert_eq!((p.by_constraint.cpu, p.binding.as_str()), (4, "cpu"));
+        assert_eq!((p.by_constraint.cpu, p.binding), (4, Constraint::Cpu));
     }
 }

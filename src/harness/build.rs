@@ -1,0 +1,292 @@
+//! The pure results builder: from what a load recorded and the app server's /metrics before and
+//! after it, the figures results.json carries (app-tier deltas, per-upload costs, bytes per step,
+//! the extrapolation to the target). No I/O, no clock: unit-tested on hand-computed numbers.
+
+use super::verify::Verdict;
+use crate::loadgen::{self, Recorder, StoppedBy};
+use crate::metrics::{InOut, Snapshot};
+use crate::results::{
+    AppTier, Extrapolated, LatencySummary, ModeResult, PerUpload, Phase, PhaseLatency, PresignSteps, SigningResult,
+    Throughput, TimelineData,
+};
+use crate::scenario::{Scenario, Signing};
+use hdrhistogram::Histogram;
+use std::time::Duration;
+
+/// Whole milliseconds of `d`.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The presigned flow's client-facing bytes, by request kind, as the harness's sockets counted
+/// them (`bytes_out`: requests, `bytes_in`: responses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepBytes {
+    /// Presign requests and responses.
+    pub presign: InOut,
+    /// Complete requests and responses.
+    pub complete: InOut,
+}
+
+/// What one mode measured.
+pub struct Measured {
+    /// The merged recorder of the load.
+    pub recorder: Recorder,
+    /// What stopped the load.
+    pub stopped: StoppedBy,
+    /// The app server's /metrics before the load.
+    pub before: Snapshot,
+    /// And after it.
+    pub after: Snapshot,
+    /// What reading the objects back found.
+    pub verdict: Verdict,
+    /// Presigned only: the harness-side bytes of each step.
+    pub steps: Option<StepBytes>,
+}
+
+/// The app tier's counters over a mode: deltas of counters, peaks as reported after it.
+#[must_use]
+pub fn app_tier(before: &Snapshot, after: &Snapshot) -> AppTier {
+    let count = |a: u64, b: u64| a.saturating_sub(b);
+    let secs = |a: f64, b: f64| (a - b).max(0.0);
+    AppTier {
+        client_bytes_in: count(after.client.bytes_in, before.client.bytes_in),
+        client_bytes_out: count(after.client.bytes_out, before.client.bytes_out),
+        storage_bytes_in: count(after.storage.bytes_in, before.storage.bytes_in),
+        storage_bytes_out: count(after.storage.bytes_out, before.storage.bytes_out),
+        connections: count(after.connections, before.connections),
+        peak_connections: after.connections_peak,
+        connection_seconds: secs(after.connection_seconds, before.connection_seconds),
+        cpu_seconds: secs(after.cpu_seconds, before.cpu_seconds),
+        peak_rss_bytes: after.peak_rss_bytes,
+        rss_before_bytes: before.peak_rss_bytes,
+        requests: count(after.requests, before.requests),
+        peak_requests_in_flight: after.requests_peak,
+        request_seconds: secs(after.request_seconds, before.request_seconds),
+    }
+}
+
+fn summaries(hists: &[Histogram<u64>]) -> PhaseLatency {
+    Phase::ALL.iter().zip(hists).filter(|(_, h)| !h.is_empty()).map(|(p, h)| (*p, LatencySummary::of(h))).collect()
+}
+
+/// The result of one mode of `scenario`.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // byte counts per upload, far below 2^53
+pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
+    let rec = m.recorder;
+    let app_tier = app_tier(&m.before, &m.after);
+    let ok = rec.ok as f64;
+    let per = |v: f64| if rec.ok == 0 { 0.0 } else { v / ok };
+    let per_upload = PerUpload {
+        object_bytes: per(rec.bytes_ok as f64),
+        client_bytes: per(app_tier.client_bytes() as f64),
+        app_tier_bytes: per(app_tier.total_bytes() as f64),
+        cpu_seconds: per(app_tier.cpu_seconds),
+    };
+    let target = scenario.target_uploads as f64;
+    let extrapolated = Extrapolated {
+        basis: format!(
+            "all app-tier bytes and CPU of the mode / {} successful uploads ({} failed) x {} target uploads",
+            rec.ok, rec.failed, scenario.target_uploads
+        ),
+        uploads: scenario.target_uploads,
+        client_bytes: per_upload.client_bytes * target,
+        app_tier_bytes: per_upload.app_tier_bytes * target,
+        cpu_seconds: per_upload.cpu_seconds * target,
+    };
+    let steps_per_upload = m.steps.map(|s| PresignSteps {
+        presign_request_bytes: per(s.presign.bytes_out as f64),
+        presign_response_bytes: per(s.presign.bytes_in as f64),
+        complete_request_bytes: per(s.complete.bytes_out as f64),
+        complete_response_bytes: per(s.complete.bytes_in as f64),
+        store_request_bytes: per(app_tier.storage_bytes_out as f64),
+        store_response_bytes: per(app_tier.storage_bytes_in as f64),
+    });
+    let seconds = rec.elapsed.as_secs_f64().max(1e-9);
+    let mut errors = rec.errors.clone();
+    if m.verdict.lost + m.verdict.corrupt > 0 {
+        errors.insert("verify".into(), m.verdict.lost + m.verdict.corrupt);
+    }
+    ModeResult {
+        uploads_attempted: rec.ok + rec.failed,
+        uploads_ok: rec.ok,
+        uploads_failed: rec.failed,
+        errors,
+        verified: m.verdict.verified,
+        lost: m.verdict.lost,
+        corrupt: m.verdict.corrupt,
+        duration_ms: millis(rec.elapsed),
+        stopped_by: m.stopped,
+        app_tier,
+        latency_us: summaries(&rec.corrected),
+        latency_us_uncorrected: rec.uncorrected.as_deref().map(summaries),
+        throughput: Throughput { uploads_per_sec: ok / seconds, bytes_per_sec: rec.bytes_ok as f64 / seconds },
+        per_upload,
+        extrapolated,
+        steps_per_upload,
+        timeline: TimelineData {
+            interval_ms: millis(loadgen::TIMELINE_INTERVAL),
+            completed: rec.timeline.completed,
+            in_flight_max: rec.timeline.in_flight_max,
+        },
+    }
+}
+
+/// The signing phase's figures: `presigns` and `healthz` are the two sub-phases' recorders,
+/// `cpu_seconds` the broker's CPU during the presign sub-phase.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // request counts
+pub fn signing_result(phase: Signing, presigns: &Recorder, healthz: &Recorder, cpu_seconds: f64) -> SigningResult {
+    let rate = |r: &Recorder| r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    let (presign_rate, healthz_rate) = (rate(presigns), rate(healthz));
+    let e2e = Phase::EndToEnd as usize;
+    SigningResult {
+        duration_ms: phase.duration_ms,
+        concurrency: phase.concurrency,
+        broker_requests: presigns.ok,
+        broker_errors: presigns.failed,
+        broker_requests_per_sec: presign_rate,
+        broker_cpu_seconds: cpu_seconds,
+        requests_per_cpu_second: if cpu_seconds > 0.0 { presigns.ok as f64 / cpu_seconds } else { 0.0 },
+        healthz_requests_per_sec: healthz_rate,
+        ratio_to_healthz: if healthz_rate > 0.0 { presign_rate / healthz_rate } else { 0.0 },
+        latency_us: LatencySummary::of(&presigns.corrected[e2e]),
+        healthz_latency_us: LatencySummary::of(&healthz.corrected[e2e]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loadgen::{Done, Sample};
+    use crate::metrics::InOut;
+    use crate::scenario::Overrides;
+
+    fn scenario(target: u64) -> Scenario {
+        let text = format!("name = \"t\"\n[target]\nuploads = {target}\n[run]\nuploads = 4\nobject_size = \"1000B\"\n");
+        Scenario::parse("t.toml", &text, &Overrides::default()).unwrap()
+    }
+
+    /// Four uploads of 1,000 bytes, one failed, over two seconds.
+    fn recorder() -> Recorder {
+        let mut rec = Recorder::new(false);
+        for index in 0..4 {
+            let mut s = Sample::default();
+            s.phase(Phase::Presign, Duration::from_millis(2));
+            s.phase(Phase::EndToEnd, Duration::from_millis(10 * (index + 1)));
+            if index == 3 {
+                s.fail(crate::loadgen::Failure::Http(503));
+            } else {
+                s.ok(Done { index, size: 1000, key: format!("k{index}") });
+            }
+            rec.record(s, Duration::ZERO, Duration::from_millis(150 * index));
+        }
+        rec.elapsed = Duration::from_secs(2);
+        rec
+    }
+
+    fn snapshots() -> (Snapshot, Snapshot) {
+        let before = Snapshot {
+            client: InOut { bytes_in: 100, bytes_out: 50 },
+            storage: InOut { bytes_in: 10, bytes_out: 20 },
+            connections: 5,
+            cpu_seconds: 1.0,
+            peak_rss_bytes: 10_000,
+            requests: 7,
+            request_seconds: 0.5,
+            connection_seconds: 2.0,
+            ..Snapshot::default()
+        };
+        let after = Snapshot {
+            client: InOut { bytes_in: 3100, bytes_out: 650 },
+            storage: InOut { bytes_in: 310, bytes_out: 920 },
+            connections: 8,
+            connections_peak: 3,
+            cpu_seconds: 1.375,
+            peak_rss_bytes: 40_000,
+            requests: 13,
+            requests_peak: 2,
+            request_seconds: 0.8,
+            connection_seconds: 2.5,
+            ..Snapshot::default()
+        };
+        (before, after)
+    }
+
+    #[test]
+    fn app_tier_takes_deltas_of_counters_and_peaks_as_reported() {
+        let (before, after) = snapshots();
+        let a = app_tier(&before, &after);
+        assert_eq!(
+            (a.client_bytes_in, a.client_bytes_out, a.storage_bytes_in, a.storage_bytes_out),
+            (3000, 600, 300, 900)
+        );
+        assert_eq!((a.connections, a.peak_connections, a.requests, a.peak_requests_in_flight), (3, 3, 6, 2));
+        assert_eq!((a.peak_rss_bytes, a.rss_before_bytes), (40_000, 10_000));
+        assert!((a.cpu_seconds - 0.375).abs() < 1e-9);
+        assert!((a.request_seconds - 0.3).abs() < 1e-9);
+        assert!((a.connection_seconds - 0.5).abs() < 1e-9);
+        // A counter that went backwards (a restarted server) is a zero delta, not a wrap.
+        assert_eq!(app_tier(&after, &before).client_bytes_in, 0);
+    }
+
+    #[test]
+    fn per_upload_steps_and_extrapolation_are_per_successful_upload() {
+        let (before, after) = snapshots();
+        let steps = StepBytes {
+            presign: InOut { bytes_in: 3000, bytes_out: 1050 },
+            complete: InOut { bytes_in: 1302, bytes_out: 1650 },
+        };
+        let verdict = Verdict { verified: 3, lost: 0, corrupt: 0 };
+        let m =
+            Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: Some(steps) };
+        let r = mode_result(&scenario(1000), m);
+        assert_eq!((r.uploads_attempted, r.uploads_ok, r.uploads_failed, r.verified), (4, 3, 1, 3));
+        assert_eq!(r.errors.get("http_503"), Some(&1));
+        // 3 successful uploads: 3,600 client bytes → 1,200 each; 4,800 app-tier bytes → 1,600.
+        assert_eq!(
+            r.per_upload,
+            PerUpload { object_bytes: 1000.0, client_bytes: 1200.0, app_tier_bytes: 1600.0, cpu_seconds: 0.125 }
+        );
+        assert!((r.extrapolated.app_tier_bytes - 1_600_000.0).abs() < 1e-6);
+        assert!((r.extrapolated.cpu_seconds - 125.0).abs() < 1e-6);
+        assert_eq!(r.extrapolated.uploads, 1000);
+        assert!(r.extrapolated.basis.contains("/ 3 successful uploads (1 failed) x 1000 target uploads"));
+        let s = r.steps_per_upload.unwrap();
+        assert_eq!((s.presign_request_bytes, s.presign_response_bytes), (350.0, 1000.0));
+        assert_eq!((s.complete_request_bytes, s.complete_response_bytes), (550.0, 434.0));
+        assert_eq!((s.store_request_bytes, s.store_response_bytes), (300.0, 100.0));
+        assert_eq!(r.throughput, Throughput { uploads_per_sec: 1.5, bytes_per_sec: 1500.0 });
+        assert_eq!(r.latency_us[&Phase::EndToEnd].count, 4);
+        assert_eq!(r.latency_us[&Phase::Presign].count, 4);
+        assert!(!r.latency_us.contains_key(&Phase::Put));
+        assert_eq!(r.timeline.completed, vec![1, 1, 0, 1, 1]);
+        assert_eq!(r.timeline.interval_ms, 100);
+    }
+
+    #[test]
+    fn lost_and_corrupt_objects_are_counted_as_verify_errors() {
+        let (before, after) = snapshots();
+        let verdict = Verdict { verified: 3, lost: 1, corrupt: 1 };
+        let m = Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: None };
+        let r = mode_result(&scenario(10), m);
+        assert_eq!(r.errors.get("verify"), Some(&2));
+        assert!(r.steps_per_upload.is_none());
+    }
+
+    #[test]
+    fn signing_compares_presign_rate_with_healthz_rate() {
+        let mut presigns = recorder();
+        presigns.ok = 800;
+        presigns.elapsed = Duration::from_secs(2);
+        let mut healthz = Recorder::new(false);
+        healthz.ok = 1000;
+        healthz.elapsed = Duration::from_secs(2);
+        let s = signing_result(Signing { duration_ms: 2000, concurrency: 8 }, &presigns, &healthz, 0.5);
+        assert_eq!((s.broker_requests_per_sec, s.healthz_requests_per_sec), (400.0, 500.0));
+        assert!((s.ratio_to_healthz - 0.8).abs() < 1e-12);
+        assert!((s.requests_per_cpu_second - 1600.0).abs() < 1e-9);
+        assert_eq!(s.latency_us.count, 4);
+    }
+}

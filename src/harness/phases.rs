@@ -1,0 +1,257 @@
+//! Running the phases of a run: every mode at each size of the sweep (or once), each bounded by
+//! the scenario and stopped early by cancellation or a dead server; then the signing phase (the
+//! broker under presign-only load, then under `/healthz` load).
+
+use super::build::{self, Measured, StepBytes};
+use super::http::{self, Http};
+use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload};
+use super::payload::Payload;
+use super::stack::Stack;
+use super::{Options, Stage, StopReason, children, progress, verify};
+use crate::loadgen::{self, Job, Load, Recorder, StoppedBy};
+use crate::metrics::{InOut, Snapshot};
+use crate::results::{ModeResult, Modes, SigningResult, SweepPoint};
+use crate::scenario::{Mode, ObjectSize, Pacing, Scenario, Signing, Storage};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What every phase of a run shares.
+pub struct Ctx<'a> {
+    scenario: &'a Scenario,
+    payload: Arc<Payload>,
+    /// One bearer token per simulated user.
+    tokens: Vec<String>,
+    cancel: &'a CancellationToken,
+    progress: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of `scenario` on `stack`.
+    pub fn new(scenario: &'a Scenario, stack: &Stack, options: &'a Options) -> Self {
+        Self {
+            scenario,
+            payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size)),
+            tokens: mint_tokens(scenario, &stack.secret),
+            cancel: &options.cancel,
+            progress: options.progress,
+        }
+    }
+
+    fn common(&self) -> Common {
+        Common {
+            payload: self.payload.clone(),
+            tokens: self.tokens.clone(),
+            content_type: self.scenario.content_type.clone(),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.scenario.request_timeout_ms)
+    }
+}
+
+fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
+    let tokens = crate::app::auth::Tokens::new(secret.as_bytes());
+    // Long enough for every load of the run: each mode at each sweep size, and the signing phase.
+    let loads = u32::try_from(scenario.modes.len() * scenario.sweep.len().max(1) + 2).unwrap_or(u32::MAX);
+    let ttl = Duration::from_millis(scenario.max_duration_ms) * loads + Duration::from_secs(3600);
+    (0..scenario.users).map(|u| tokens.mint(&format!("user-{u}"), ttl).expect("generated user ids are valid")).collect()
+}
+
+/// Runs every mode at each size of the sweep (or once at the scenario's sizes); stops at the
+/// first interruption or dead server and says why.
+pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, Option<StopReason>) {
+    let scenario = base.scenario;
+    let sizes: Vec<Option<u64>> =
+        if scenario.sweep.is_empty() { vec![None] } else { scenario.sweep.iter().copied().map(Some).collect() };
+    let mut points = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        if let (Some(bytes), true) = (size, i > 0)
+            && let Err(e) = stack.start_apps(&format!("-{bytes}")).await
+        {
+            return (points, Some(StopReason::Restart { object_size: bytes, message: e.to_string() }));
+        }
+        let at_size = size.map(|bytes| Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() });
+        let point = at_size.as_ref().unwrap_or(scenario);
+        let payload = match size {
+            None => base.payload.clone(),
+            Some(_) => Arc::new(Payload::new(scenario.seed, &scenario.content_type, point.object_size)),
+        };
+        let ctx = Ctx { scenario: point, payload, tokens: base.tokens.clone(), ..*base };
+        let mut modes = Modes::default();
+        let mut stopped = None;
+        for &mode in &scenario.modes {
+            let of = size.map(|b| format!(" of {}", crate::units::format_size(b))).unwrap_or_default();
+            tracing::info!("{} mode: {} uploads{of}", mode.as_str(), scenario.uploads);
+            let (result, reason) = run_mode(mode, &ctx, stack).await;
+            modes.set(mode, result);
+            if reason.is_some() {
+                stopped = reason;
+                break;
+            }
+        }
+        points.push(SweepPoint { object_size: size.unwrap_or(0), modes });
+        if stopped.is_some() {
+            return (points, stopped);
+        }
+    }
+    (points, None)
+}
+
+/// Scrapes `url`'s /metrics; a failure becomes the reason the run stops (with zeros measured).
+async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
+    match http::scrape(url).await {
+        Ok(s) => s,
+        Err(message) => {
+            reason.get_or_insert(StopReason::Metrics { url: url.to_owned(), stage, message });
+            Snapshot::default()
+        }
+    }
+}
+
+/// The clients of one mode: kept so their meters can be read after the load.
+enum Clients {
+    Proxied(Arc<ProxiedUpload>),
+    Presigned(Arc<PresignedUpload>),
+}
+
+impl Clients {
+    fn new(mode: Mode, ctx: &Ctx<'_>, stack: &Stack) -> Self {
+        let client = || Http::new(ctx.timeout()).shaped(ctx.scenario.client);
+        match mode {
+            Mode::Proxied => Self::Proxied(Arc::new(ProxiedUpload {
+                common: ctx.common(),
+                proxy: stack.proxy.clone(),
+                http: client(),
+            })),
+            Mode::Presigned => Self::Presigned(Arc::new(PresignedUpload {
+                common: ctx.common(),
+                broker: stack.broker.clone(),
+                presign: client(),
+                put: client(),
+                complete: client(),
+            })),
+        }
+    }
+
+    fn job(&self) -> Arc<dyn Job> {
+        match self {
+            Self::Proxied(j) => j.clone(),
+            Self::Presigned(j) => j.clone(),
+        }
+    }
+
+    /// The presigned flow's client-facing bytes by step, as the harness's sockets counted them.
+    fn steps(&self) -> Option<StepBytes> {
+        let Self::Presigned(j) = self else { return None };
+        let sent = |h: &Http| InOut {
+            bytes_in: h.meter.storage.bytes_in.load(Relaxed),
+            bytes_out: h.meter.storage.bytes_out.load(Relaxed),
+        };
+        Some(StepBytes { presign: sent(&j.presign), complete: sent(&j.complete) })
+    }
+}
+
+async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, Option<StopReason>) {
+    let scenario = ctx.scenario;
+    let server = match mode {
+        Mode::Proxied => stack.proxy.clone(),
+        Mode::Presigned => stack.broker.clone(),
+    };
+    let stage = Stage::Mode(mode);
+    let mut reason = None;
+    let before = snapshot(&server, stage, &mut reason).await;
+    let clients = Clients::new(mode, ctx, stack);
+    let load = Load {
+        pacing: scenario.pacing,
+        count: scenario.uploads,
+        max_duration: Duration::from_millis(scenario.max_duration_ms),
+    };
+    let ((recorder, stopped), interrupted) =
+        guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
+    reason = reason.or(interrupted);
+    let after = snapshot(&server, stage, &mut reason).await;
+    let verdict = if reason.is_none() {
+        let bucket = &stack.target.bucket;
+        tokio::select! {
+            v = verify::verify(&stack.verifier, bucket, &recorder.done, &ctx.payload, scenario.verify) => v,
+            () = ctx.cancel.cancelled() => {
+                reason = Some(StopReason::Interrupted(Stage::Verifying(mode)));
+                verify::Verdict::default()
+            }
+        }
+    } else {
+        verify::Verdict::default()
+    };
+    if matches!(scenario.storage, Storage::Endpoint { .. }) {
+        // An external bucket is someone's: leave no test objects behind (verified or not).
+        verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
+    }
+    let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps() };
+    (build::mode_result(scenario, measured), reason)
+}
+
+/// Runs a load with a progress bar, stopping it when the run is cancelled or a server dies;
+/// returns what was measured and, if it was stopped, why.
+async fn guarded_load(
+    load: Load,
+    job: Arc<dyn Job>,
+    ctx: &Ctx<'_>,
+    stack: &mut Stack,
+    (label, total): (&str, u64),
+    stage: Stage,
+) -> ((Recorder, StoppedBy), Option<StopReason>) {
+    let cancel = ctx.cancel.child_token();
+    let counters = Arc::new(loadgen::Progress::default());
+    let bar = progress::Bar::start(label, total, &counters, ctx.progress);
+    let run = loadgen::run(load, job, cancel.clone(), counters);
+    tokio::pin!(run);
+    let mut reason = None;
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            exit = children::first_exit(&mut stack.servers), if reason.is_none() => {
+                reason = Some(StopReason::ServerExited { exit, stage });
+                cancel.cancel();
+            }
+            () = ctx.cancel.cancelled(), if reason.is_none() => {
+                reason = Some(StopReason::Interrupted(stage));
+            }
+        }
+    };
+    drop(bar);
+    (result, reason)
+}
+
+/// The broker under presign-only load, then under `/healthz` load, each for the phase's duration.
+pub async fn run_signing(phase: Signing, ctx: &Ctx<'_>, stack: &mut Stack) -> Result<SigningResult, StopReason> {
+    tracing::info!(
+        "signing phase: {} ms of presign requests, then of /healthz, {} in flight",
+        phase.duration_ms,
+        phase.concurrency
+    );
+    let load = Load {
+        pacing: Pacing::Closed { concurrency: phase.concurrency },
+        count: u64::MAX,
+        max_duration: Duration::from_millis(phase.duration_ms),
+    };
+    let presign =
+        Arc::new(PresignOnly { common: ctx.common(), broker: stack.broker.clone(), http: Http::new(ctx.timeout()) });
+    let broker = stack.broker.clone();
+    let mut reason = None;
+    let before = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let ((presigns, _), stopped) = guarded_load(load, presign, ctx, stack, ("presign", 0), Stage::Signing).await;
+    let after = snapshot(&broker, Stage::Signing, &mut reason).await;
+    if let Some(reason) = stopped.or(reason) {
+        return Err(reason);
+    }
+    let healthz = Arc::new(Healthz { base: broker, http: Http::new(ctx.timeout()) });
+    let ((health, _), stopped) = guarded_load(load, healthz, ctx, stack, ("healthz", 0), Stage::Signing).await;
+    if let Some(reason) = stopped {
+        return Err(reason);
+    }
+    let cpu = build::app_tier(&before, &after).cpu_seconds;
+    Ok(build::signing_result(phase, &presigns, &health, cpu))
+}

@@ -1,0 +1,307 @@
+//! `/metrics` as typed data: a [`Snapshot`] of every series a broker or proxy exports, rendered
+//! to Prometheus text by the server and parsed back by the harness and the tests. The series
+//! names exist once, in [`names`], for the writer and every reader.
+//!
+//! Rendering is hand-written: a dozen fixed series in the text format need no registry crate.
+//! Parsing uses `prometheus-parse` (a small, stable reader of the text format); a series that is
+//! missing is an error naming it, so a renamed metric fails loudly instead of reading as zero.
+
+use super::{Meter, Side, process_stats};
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Names of the exported series.
+pub mod names {
+    /// Bytes crossing app-tier sockets, by `side` (client, storage) and `direction` (in, out).
+    pub const APP_BYTES: &str = "presign_bench_app_bytes_total";
+    /// Bytes of scrape connections, by `direction`.
+    pub const ADMIN_BYTES: &str = "presign_bench_admin_bytes_total";
+    /// App requests answered.
+    pub const REQUESTS: &str = "presign_bench_requests_total";
+    /// Most app requests handled at once.
+    pub const REQUESTS_PEAK: &str = "presign_bench_requests_in_flight_peak";
+    /// Time app requests spent being handled.
+    pub const REQUEST_SECONDS: &str = "presign_bench_request_seconds_total";
+    /// Proxied uploads whose body is being moved now.
+    pub const UPLOADS_IN_FLIGHT: &str = "presign_bench_uploads_in_flight";
+    /// Client connections accepted.
+    pub const CONNECTIONS: &str = "presign_bench_connections_total";
+    /// Client connections open now.
+    pub const CONNECTIONS_OPEN: &str = "presign_bench_connections_open";
+    /// Most client connections open at once.
+    pub const CONNECTIONS_PEAK: &str = "presign_bench_connections_peak";
+    /// Sum of client connection lifetimes.
+    pub const CONNECTION_SECONDS: &str = "presign_bench_connection_seconds_total";
+    /// Connections opened to the store.
+    pub const STORAGE_CONNECTIONS: &str = "presign_bench_storage_connections_total";
+    /// Most connections to the store open at once.
+    pub const STORAGE_CONNECTIONS_PEAK: &str = "presign_bench_storage_connections_peak";
+    /// CPU time of the process.
+    pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
+    /// Peak resident memory of the process.
+    pub const PEAK_RSS: &str = "process_resident_memory_max_bytes";
+}
+
+/// Bytes in each direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InOut {
+    /// Read from the socket.
+    pub bytes_in: u64,
+    /// Written to the socket.
+    pub bytes_out: u64,
+}
+
+/// Every series of one scrape.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Client-facing app bytes.
+    pub client: InOut,
+    /// Storage-facing app bytes.
+    pub storage: InOut,
+    /// Scrape (admin) bytes.
+    pub admin: InOut,
+    /// App requests answered.
+    pub requests: u64,
+    /// Most app requests handled at once.
+    pub requests_peak: u64,
+    /// Seconds app requests spent being handled.
+    pub request_seconds: f64,
+    /// Proxied uploads in flight now.
+    pub uploads_in_flight: u64,
+    /// Client connections accepted.
+    pub connections: u64,
+    /// Client connections open now.
+    pub connections_open: u64,
+    /// Most client connections open at once.
+    pub connections_peak: u64,
+    /// Sum of client connection lifetimes, seconds.
+    pub connection_seconds: f64,
+    /// Connections opened to the store.
+    pub storage_connections: u64,
+    /// Most store connections open at once.
+    pub storage_connections_peak: u64,
+    /// Process CPU seconds.
+    pub cpu_seconds: f64,
+    /// Process peak RSS, bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// A scrape that lacks a series (or is not Prometheus text).
+#[derive(Debug, thiserror::Error)]
+#[error("/metrics has no series {0}")]
+pub struct MissingSeries(pub String);
+
+impl Snapshot {
+    /// The counters of `meter` and this process now.
+    #[must_use]
+    pub fn of(meter: &Meter) -> Self {
+        let (c, s) = (&meter.client, &meter.storage);
+        let process = process_stats();
+        Self {
+            client: InOut { bytes_in: c.bytes_in.load(Relaxed), bytes_out: c.bytes_out.load(Relaxed) },
+            storage: InOut { bytes_in: s.bytes_in.load(Relaxed), bytes_out: s.bytes_out.load(Relaxed) },
+            admin: InOut {
+                bytes_in: meter.admin.bytes_in.load(Relaxed),
+                bytes_out: meter.admin.bytes_out.load(Relaxed),
+            },
+            requests: meter.requests.load(Relaxed),
+            requests_peak: meter.requests_peak.load(Relaxed),
+            request_seconds: meter.request_seconds(),
+            uploads_in_flight: meter.uploads_in_flight.load(Relaxed),
+            connections: c.connections.load(Relaxed),
+            connections_open: c.open.load(Relaxed),
+            connections_peak: c.peak.load(Relaxed),
+            connection_seconds: meter.connection_seconds(Side::Client),
+            storage_connections: s.connections.load(Relaxed),
+            storage_connections_peak: s.peak.load(Relaxed),
+            cpu_seconds: process.cpu_seconds,
+            peak_rss_bytes: process.peak_rss_bytes,
+        }
+    }
+
+    /// Prometheus text exposition.
+    #[must_use]
+    pub fn render(&self) -> String {
+        use names::{
+            ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
+            PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK,
+            UPLOADS_IN_FLIGHT,
+        };
+        let mut out = String::with_capacity(2048);
+        header(&mut out, APP_BYTES, "counter", "Bytes crossing app-tier sockets, headers included (scrapes excluded).");
+        for (side, v) in [("client", self.client), ("storage", self.storage)] {
+            let _ = writeln!(out, "{APP_BYTES}{{side=\"{side}\",direction=\"in\"}} {}", v.bytes_in);
+            let _ = writeln!(out, "{APP_BYTES}{{side=\"{side}\",direction=\"out\"}} {}", v.bytes_out);
+        }
+        header(&mut out, ADMIN_BYTES, "counter", "Bytes of /metrics and /healthz connections.");
+        let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"in\"}} {}", self.admin.bytes_in);
+        let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"out\"}} {}", self.admin.bytes_out);
+        let series: [(&str, &str, &str, String); 12] = [
+            (REQUESTS, "counter", "App requests answered (scrapes excluded).", self.requests.to_string()),
+            (REQUESTS_PEAK, "gauge", "Most app requests handled at once.", self.requests_peak.to_string()),
+            (
+                REQUEST_SECONDS,
+                "counter",
+                "Time app requests spent being handled (busy connection time).",
+                format!("{:.6}", self.request_seconds),
+            ),
+            (
+                UPLOADS_IN_FLIGHT,
+                "gauge",
+                "Proxied uploads whose body is being moved now.",
+                self.uploads_in_flight.to_string(),
+            ),
+            (CONNECTIONS, "counter", "Client connections accepted (scrapes excluded).", self.connections.to_string()),
+            (CONNECTIONS_OPEN, "gauge", "Client connections open now.", self.connections_open.to_string()),
+            (CONNECTIONS_PEAK, "gauge", "Most client connections open at once.", self.connections_peak.to_string()),
+            (
+                CONNECTION_SECONDS,
+                "counter",
+                "Sum of client connection lifetimes, open ones included.",
+                format!("{:.6}", self.connection_seconds),
+            ),
+            (
+                STORAGE_CONNECTIONS,
+                "counter",
+                "Connections opened to the object store.",
+                self.storage_connections.to_string(),
+            ),
+            (
+                STORAGE_CONNECTIONS_PEAK,
+                "gauge",
+                "Most connections to the object store open at once.",
+                self.storage_connections_peak.to_string(),
+            ),
+            (CPU_SECONDS, "counter", "User and system CPU time of this process.", format!("{:.6}", self.cpu_seconds)),
+            (PEAK_RSS, "gauge", "Peak resident set size of this process.", self.peak_rss_bytes.to_string()),
+        ];
+        for (name, kind, help, value) in series {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
+    }
+
+    /// Parses Prometheus text written by [`Self::render`].
+    ///
+    /// # Errors
+    /// [`MissingSeries`] naming the first series that is absent.
+    pub fn parse(text: &str) -> Result<Self, MissingSeries> {
+        use names::{
+            ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
+            PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK,
+            UPLOADS_IN_FLIGHT,
+        };
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+            .map_err(|e| MissingSeries(format!("(unreadable text: {e})")))?;
+        let value = |name: &str, labels: &[(&str, &str)]| -> Result<f64, MissingSeries> {
+            scrape
+                .samples
+                .iter()
+                .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+                .and_then(|s| match s.value {
+                    prometheus_parse::Value::Counter(v)
+                    | prometheus_parse::Value::Gauge(v)
+                    | prometheus_parse::Value::Untyped(v) => Some(v),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                    MissingSeries(if labels.is_empty() {
+                        name.to_owned()
+                    } else {
+                        format!("{name}{{{}}}", labels.join(","))
+                    })
+                })
+        };
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // counters are non-negative integers
+        let count = |name: &str, labels: &[(&str, &str)]| value(name, labels).map(|v| v.max(0.0) as u64);
+        let pair = |name: &str, side: Option<&'static str>| -> Result<InOut, MissingSeries> {
+            let labels = |direction| match side {
+                Some(side) => vec![("side", side), ("direction", direction)],
+                None => vec![("direction", direction)],
+            };
+            Ok(InOut { bytes_in: count(name, &labels("in"))?, bytes_out: count(name, &labels("out"))? })
+        };
+        Ok(Self {
+            client: pair(APP_BYTES, Some("client"))?,
+            storage: pair(APP_BYTES, Some("storage"))?,
+            admin: pair(ADMIN_BYTES, None)?,
+            requests: count(REQUESTS, &[])?,
+            requests_peak: count(REQUESTS_PEAK, &[])?,
+            request_seconds: value(REQUEST_SECONDS, &[])?,
+            uploads_in_flight: count(UPLOADS_IN_FLIGHT, &[])?,
+            connections: count(CONNECTIONS, &[])?,
+            connections_open: count(CONNECTIONS_OPEN, &[])?,
+            connections_peak: count(CONNECTIONS_PEAK, &[])?,
+            connection_seconds: value(CONNECTION_SECONDS, &[])?,
+            storage_connections: count(STORAGE_CONNECTIONS, &[])?,
+            storage_connections_peak: count(STORAGE_CONNECTIONS_PEAK, &[])?,
+            cpu_seconds: value(CPU_SECONDS, &[])?,
+            peak_rss_bytes: count(PEAK_RSS, &[])?,
+        })
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Renders every counter of `meter` plus process CPU and peak RSS in Prometheus text format.
+#[must_use]
+pub fn render(meter: &Meter) -> String {
+    Snapshot::of(meter).render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters() {
+        let meter = Meter::default();
+        meter.client.bytes_in.fetch_add(42, Relaxed);
+        let opened = meter.open(Side::Client);
+        meter.open(Side::Client);
+        meter.close(Side::Client, opened);
+        let text = render(&meter);
+        assert!(text.contains("presign_bench_app_bytes_total{side=\"client\",direction=\"in\"} 42\n"));
+        assert!(text.contains("presign_bench_connections_total 2\n"));
+        assert!(text.contains("presign_bench_connections_open 1\n"));
+        assert!(text.contains("presign_bench_connections_peak 2\n"));
+        assert!(text.contains("process_resident_memory_max_bytes "));
+    }
+
+    #[test]
+    fn parse_reads_back_what_render_wrote() {
+        let s = Snapshot {
+            client: InOut { bytes_in: 1, bytes_out: 2 },
+            storage: InOut { bytes_in: 3, bytes_out: 4 },
+            admin: InOut { bytes_in: 5, bytes_out: 6 },
+            requests: 7,
+            requests_peak: 8,
+            request_seconds: 9.5,
+            uploads_in_flight: 10,
+            connections: 11,
+            connections_open: 12,
+            connections_peak: 13,
+            connection_seconds: 14.25,
+            storage_connections: 15,
+            storage_connections_peak: 16,
+            cpu_seconds: 17.125,
+            peak_rss_bytes: 18,
+        };
+        assert_eq!(Snapshot::parse(&s.render()).unwrap(), s);
+    }
+
+    #[test]
+    fn a_missing_series_is_named() {
+        let text = Snapshot::default().render().replace(names::CONNECTIONS_PEAK, "renamed_peak");
+        let err = Snapshot::parse(&text).unwrap_err().to_string();
+        assert_eq!(err, "/metrics has no series presign_bench_connections_peak");
+        let text =
+            Snapshot::default().render().replace("side=\"storage\",direction=\"out\"", "side=\"x\",direction=\"out\"");
+        let err = Snapshot::parse(&text).unwrap_err().to_string();
+        assert_eq!(err, "/metrics has no series presign_bench_app_bytes_total{side=\"storage\",direction=\"out\"}");
+    }
+}

@@ -1,0 +1,440 @@
+//! The results contract: plain serde data of `results.json` (schema version 2), typed end to end,
+//! with units in field names. Depends only on [`crate::scenario`] (the resolved scenario is
+//! embedded as itself); everything that measures, plans or renders builds on it.
+//!
+//! - [`latency`]: HdrHistogram summaries that merge exactly.
+//! - [`capacity`]: the capacity model's answer as it is written into results.
+//! - [`load`]: reading a results.json of any supported version (version 1 is migrated).
+//! - [`schema`]: the JSON Schema of this layout, generated from these types.
+
+pub mod capacity;
+pub mod latency;
+pub mod load;
+pub mod schema;
+
+pub use capacity::CapacityReport;
+pub use latency::LatencySummary;
+pub use load::{LoadError, load};
+
+use crate::scenario::{Mode, Scenario};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Version of the results.json layout this build writes.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Results {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// The resolved scenario, as the run used it.
+    pub scenario: Scenario,
+    /// Where it ran.
+    pub environment: Environment,
+    /// Start time, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// False when interrupted or a server died: the figures cover only what ran.
+    pub complete: bool,
+    /// Why the run is incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
+    /// Per architecture.
+    pub modes: Modes,
+    /// Proxied over presigned, per upload (present when both modes ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// The broker under presign-only load (present when the scenario's signing phase ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningResult>,
+    /// A size sweep: both modes at each size, ascending (`modes` repeats the last point).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<SweepPoint>,
+    /// The smallest swept size from which the presigned flow's median end-to-end latency is no
+    /// worse than proxying's, at that size and every larger one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_crossover_bytes: Option<u64>,
+    /// Servers needed for the scenario's target, from this run's measured costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityReport>,
+}
+
+/// A timed step of an upload; the keys of `latency_us`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    // No doc comments on the variants: schemars then keeps the map keys closed (see Phase::about).
+    Presign = 0,
+    Put = 1,
+    Complete = 2,
+    Upload = 3,
+    EndToEnd = 4,
+}
+
+impl Phase {
+    /// Every phase, in report order.
+    pub const ALL: [Self; 5] = [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd];
+
+    /// Name in results.json.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Presign => "presign",
+            Self::Put => "put",
+            Self::Complete => "complete",
+            Self::Upload => "upload",
+            Self::EndToEnd => "end_to_end",
+        }
+    }
+
+    /// What the phase times.
+    #[must_use]
+    pub fn about(self) -> &'static str {
+        match self {
+            Self::Presign => "presigned: ask the broker for a URL",
+            Self::Put => "presigned: PUT to the store",
+            Self::Complete => "presigned: tell the broker it is done",
+            Self::Upload => "proxied: the single PUT through the proxy",
+            Self::EndToEnd => "both: the whole upload",
+        }
+    }
+}
+
+/// Latency per phase, microseconds.
+pub type PhaseLatency = BTreeMap<Phase, LatencySummary>;
+
+/// What stopped a load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoppedBy {
+    /// Every planned upload ran.
+    Count,
+    /// `max_duration` passed first.
+    Deadline,
+    /// Cancelled (Ctrl-C, or a server died).
+    Cancelled,
+}
+
+/// The broker under presign-only load, against its own `/healthz` ceiling.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SigningResult {
+    /// Length of each sub-phase.
+    pub duration_ms: u64,
+    /// Requests in flight.
+    pub concurrency: u64,
+    /// Presign requests answered 201.
+    pub broker_requests: u64,
+    /// Presign requests that failed.
+    pub broker_errors: u64,
+    /// Presign requests per second.
+    pub broker_requests_per_sec: f64,
+    /// Broker CPU seconds during the presign sub-phase (from its /metrics).
+    pub broker_cpu_seconds: f64,
+    /// Presign requests per broker CPU-second.
+    pub requests_per_cpu_second: f64,
+    /// `GET /healthz` requests per second on the same broker, same concurrency.
+    pub healthz_requests_per_sec: f64,
+    /// `broker_requests_per_sec / healthz_requests_per_sec`.
+    pub ratio_to_healthz: f64,
+    /// Presign request latency.
+    pub latency_us: LatencySummary,
+    /// `/healthz` latency.
+    pub healthz_latency_us: LatencySummary,
+}
+
+/// Per-mode results.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Modes {
+    /// client → proxy → store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxied: Option<ModeResult>,
+    /// client → broker, client → store, client → broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presigned: Option<ModeResult>,
+}
+
+impl Modes {
+    /// The result of `mode`, if it ran.
+    #[must_use]
+    pub fn get(&self, mode: Mode) -> Option<&ModeResult> {
+        match mode {
+            Mode::Proxied => self.proxied.as_ref(),
+            Mode::Presigned => self.presigned.as_ref(),
+        }
+    }
+
+    /// Stores the result of `mode`.
+    pub fn set(&mut self, mode: Mode, result: ModeResult) {
+        match mode {
+            Mode::Proxied => self.proxied = Some(result),
+            Mode::Presigned => self.presigned = Some(result),
+        }
+    }
+
+    /// The modes that ran, proxied first.
+    #[must_use]
+    pub fn present(&self) -> Vec<(Mode, &ModeResult)> {
+        Mode::ALL.into_iter().filter_map(|m| self.get(m).map(|r| (m, r))).collect()
+    }
+}
+
+/// Both modes at one size of a sweep.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SweepPoint {
+    /// Object size, bytes.
+    pub object_size: u64,
+    /// The modes at that size.
+    pub modes: Modes,
+}
+
+/// The sweep's crossover: the smallest size from which presigned's median end-to-end latency is
+/// at most proxied's, for it and every larger size.
+#[must_use]
+pub fn crossover(points: &[SweepPoint]) -> Option<u64> {
+    let p50 = |m: Option<&ModeResult>| m.and_then(|m| m.latency_us.get(&Phase::EndToEnd)).map(|l| l.p50);
+    let mut answer = None;
+    for p in points.iter().rev() {
+        let win = p50(p.modes.get(Mode::Presigned)).zip(p50(p.modes.get(Mode::Proxied))).map(|(s, x)| s <= x);
+        match win {
+            Some(true) => answer = Some(p.object_size),
+            _ => break,
+        }
+    }
+    answer
+}
+
+/// The machine and build.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Environment {
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical cores available.
+    pub cores: usize,
+    /// Physical memory, bytes.
+    pub memory_bytes: u64,
+    /// Operating system and kernel.
+    pub os: String,
+    /// presign-bench version.
+    pub version: String,
+    /// Git commit of the working tree, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+}
+
+/// One architecture's measurements.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ModeResult {
+    /// Uploads started.
+    pub uploads_attempted: u64,
+    /// Uploads the app reported complete.
+    pub uploads_ok: u64,
+    /// Uploads that failed.
+    pub uploads_failed: u64,
+    /// Failures by kind (`http_503`, `connect`, `timeout`, `io`, `verify`, `worker_failed`).
+    pub errors: BTreeMap<String, u64>,
+    /// Objects read back and compared.
+    pub verified: u64,
+    /// Reported complete but missing or short in the store.
+    pub lost: u64,
+    /// Reported complete but with different bytes.
+    pub corrupt: u64,
+    /// Wall time of the load phase (verification excluded).
+    pub duration_ms: u64,
+    /// What stopped the load.
+    pub stopped_by: StoppedBy,
+    /// What the app tier (proxy or broker) carried during this mode, from its /metrics.
+    pub app_tier: AppTier,
+    /// Latency per phase, microseconds (open model: from the intended start).
+    pub latency_us: PhaseLatency,
+    /// Open model only: latency from the actual start (not corrected for coordinated omission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us_uncorrected: Option<PhaseLatency>,
+    /// Successful uploads and bytes per second of load.
+    pub throughput: Throughput,
+    /// Measured app-tier cost of one successful upload (the inputs of `extrapolated`).
+    pub per_upload: PerUpload,
+    /// `per_upload` × the scenario's target uploads. Extrapolated, not measured.
+    pub extrapolated: Extrapolated,
+    /// Presigned only: the app-tier bytes of one upload, step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_per_upload: Option<PresignSteps>,
+    /// Completions and uploads in flight over time.
+    pub timeline: TimelineData,
+}
+
+impl ModeResult {
+    /// End-to-end latency, when any upload finished.
+    #[must_use]
+    pub fn end_to_end(&self) -> Option<&LatencySummary> {
+        self.latency_us.get(&Phase::EndToEnd)
+    }
+}
+
+/// App-tier counters over one mode (deltas of the server's /metrics, peaks as reported).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct AppTier {
+    /// Bytes read from clients, headers included.
+    pub client_bytes_in: u64,
+    /// Bytes written to clients.
+    pub client_bytes_out: u64,
+    /// Bytes read from the store.
+    pub storage_bytes_in: u64,
+    /// Bytes written to the store.
+    pub storage_bytes_out: u64,
+    /// Client connections accepted.
+    pub connections: u64,
+    /// Most client connections open at once.
+    pub peak_connections: u64,
+    /// Sum of client connection lifetimes.
+    pub connection_seconds: f64,
+    /// CPU time of the server process.
+    pub cpu_seconds: f64,
+    /// Peak resident memory of the server process.
+    pub peak_rss_bytes: u64,
+    /// Its peak resident memory before the mode started (the idle baseline).
+    pub rss_before_bytes: u64,
+    /// App requests answered.
+    pub requests: u64,
+    /// Most app requests handled at once.
+    pub peak_requests_in_flight: u64,
+    /// Time app requests spent being handled: the busy part of `connection_seconds`
+    /// (the rest is keep-alive connections waiting between requests).
+    pub request_seconds: f64,
+}
+
+impl AppTier {
+    /// Client-facing bytes, both directions.
+    #[must_use]
+    pub fn client_bytes(&self) -> u64 {
+        self.client_bytes_in + self.client_bytes_out
+    }
+
+    /// Storage-facing bytes, both directions.
+    #[must_use]
+    pub fn storage_bytes(&self) -> u64 {
+        self.storage_bytes_in + self.storage_bytes_out
+    }
+
+    /// Every app-tier byte, both sides, both directions.
+    #[must_use]
+    pub fn total_bytes(&self) -> u64 {
+        self.client_bytes() + self.storage_bytes()
+    }
+}
+
+/// Rates over the load phase.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Throughput {
+    /// Successful uploads per second.
+    pub uploads_per_sec: f64,
+    /// Payload bytes of successful uploads per second.
+    pub bytes_per_sec: f64,
+}
+
+/// Measured cost of one successful upload.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct PerUpload {
+    /// Payload bytes (the object).
+    pub object_bytes: f64,
+    /// Client-facing app-tier bytes.
+    pub client_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
+
+/// Extrapolation to the scenario's target.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Extrapolated {
+    /// How the figures were derived.
+    pub basis: String,
+    /// The target uploads.
+    pub uploads: u64,
+    /// Client-facing app-tier bytes.
+    pub client_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
+
+/// The presigned flow's app-tier bytes for one upload, by step (averages over successful uploads).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct PresignSteps {
+    /// Presign request (client → broker), counted on the harness's sockets.
+    pub presign_request_bytes: f64,
+    /// Presign response (broker → client).
+    pub presign_response_bytes: f64,
+    /// Complete request.
+    pub complete_request_bytes: f64,
+    /// Complete response.
+    pub complete_response_bytes: f64,
+    /// Broker → store (the verification request), counted on the broker's sockets.
+    pub store_request_bytes: f64,
+    /// Store → broker (headers and the sniffed first bytes).
+    pub store_response_bytes: f64,
+}
+
+/// Series over the load, one entry per interval.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct TimelineData {
+    /// Milliseconds per entry.
+    pub interval_ms: u64,
+    /// Uploads finished in each interval.
+    pub completed: Vec<u64>,
+    /// Most uploads in flight in each interval.
+    pub in_flight_max: Vec<u64>,
+}
+
+/// Proxied over presigned, per successful upload.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct Comparison {
+    /// Client-facing app-tier bytes per upload, proxied ÷ presigned.
+    pub client_bytes_ratio: f64,
+    /// All app-tier bytes per upload, proxied ÷ presigned.
+    pub app_tier_bytes_ratio: f64,
+    /// App-tier CPU seconds per upload, proxied ÷ presigned.
+    pub cpu_seconds_ratio: f64,
+    /// The inputs.
+    pub basis: String,
+}
+
+impl Comparison {
+    /// Compares two modes' per-upload figures; `None` when either has no successful upload.
+    #[must_use]
+    pub fn of(proxied: &ModeResult, presigned: &ModeResult) -> Option<Self> {
+        let (p, s) = (&proxied.per_upload, &presigned.per_upload);
+        if proxied.uploads_ok == 0 || presigned.uploads_ok == 0 || s.client_bytes <= 0.0 || s.app_tier_bytes <= 0.0 {
+            return None;
+        }
+        Some(Self {
+            client_bytes_ratio: p.client_bytes / s.client_bytes,
+            app_tier_bytes_ratio: p.app_tier_bytes / s.app_tier_bytes,
+            cpu_seconds_ratio: if s.cpu_seconds > 0.0 { p.cpu_seconds / s.cpu_seconds } else { 0.0 },
+            basis: format!(
+                "per successful upload: proxied {:.0} client B / {:.0} app-tier B vs presigned {:.0} client B / {:.0} app-tier B",
+                p.client_bytes, p.app_tier_bytes, s.client_bytes, s.app_tier_bytes
+            ),
+        })
+    }
+}
+
+/// Writes `results` as pretty JSON to `dir/results.json`.
+///
+/// # Errors
+/// When the directory or file cannot be written.
+pub fn write(results: &Results, dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("results.json");
+    let text = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text + "\n")?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests;

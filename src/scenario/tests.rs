@@ -1,0 +1,117 @@
+//! Unit tests of scenario resolution: the documented shape, scale, rates, ranges, sweeps,
+//! overrides, and errors that name file, line and key.
+
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+description = "d"
+modes = ["proxied", "presigned"]
+[target]
+uploads = 50000
+[run]
+uploads = 200
+concurrency = 32
+object_size = "10MiB"
+content_type = "image/jpeg"
+users = 1000
+seed = 42
+verify = "all"
+[storage]
+kind = "embedded"
+"#;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse("s.toml", text, &Overrides::default())
+}
+
+#[test]
+fn parses_the_documented_shape() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.uploads, 200);
+    assert_eq!(s.target_uploads, 50_000);
+    assert_eq!(s.pacing, Pacing::Closed { concurrency: 32 });
+    assert_eq!(s.object_size, ObjectSize::Fixed(10 * 1024 * 1024));
+    assert_eq!(s.modes, vec![Mode::Proxied, Mode::Presigned]);
+    assert_eq!(s.storage, Storage::Embedded);
+    assert_eq!(s.signing, Some(Signing { duration_ms: 5000, concurrency: 64 }));
+    let off = parse(&format!("{GOOD}[signing]\nenabled = false\n")).unwrap();
+    assert_eq!(off.signing, None);
+    let short = parse(&format!("{GOOD}[signing]\nduration = \"1s\"\nconcurrency = 8\n")).unwrap();
+    assert_eq!(short.signing, Some(Signing { duration_ms: 1000, concurrency: 8 }));
+    let e = parse(&format!("{GOOD}[signing]\nduration = \"0s\"\n")).unwrap_err().to_string();
+    assert!(e.contains("`signing.duration`"), "{e}");
+}
+
+#[test]
+fn scale_rate_and_ranges() {
+    let text = GOOD
+        .replace("uploads = 200", "scale = 0.004")
+        .replace("concurrency = 32", "concurrency = 8\nrate = \"600/min\"")
+        .replace("object_size = \"10MiB\"", "object_size = { min = \"1MiB\", max = \"2MiB\" }")
+        .replace("verify = \"all\"", "verify = { sample = 5 }");
+    let s = parse(&text).unwrap();
+    assert_eq!(s.uploads, 200);
+    assert_eq!(s.pacing, Pacing::Open { rate_per_sec: 10.0, max_in_flight: 8 });
+    assert_eq!(s.object_size, ObjectSize::Range { min: 1 << 20, max: 2 << 20 });
+    assert_eq!(s.verify, Verify::Sample(5));
+}
+
+#[test]
+fn sweeps() {
+    let text = GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [\"1MiB\", \"4KiB\", \"1MiB\"] }");
+    let s = parse(&text).unwrap();
+    assert_eq!(s.sweep, vec![4096, 1 << 20]);
+    assert_eq!(s.object_size, ObjectSize::Fixed(4096));
+    let e =
+        parse(&GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [\"4KiB\", \"2GiB\"] }")).unwrap_err();
+    assert!(e.to_string().contains("maximum"), "{e}");
+    let e = parse(&GOOD.replace("object_size = \"10MiB\"", "object_size = { sweep = [] }")).unwrap_err();
+    assert!(e.to_string().contains("at least one size"), "{e}");
+}
+
+#[test]
+fn overrides_win_and_bad_ones_name_the_flag() {
+    let o = Overrides {
+        uploads: Some(3),
+        object_size: Some("1MiB".into()),
+        modes: Some(vec![Mode::Presigned]),
+        ..Overrides::default()
+    };
+    let s = Scenario::parse("s.toml", GOOD, &o).unwrap();
+    assert_eq!((s.uploads, s.object_size, s.modes), (3, ObjectSize::Fixed(1 << 20), vec![Mode::Presigned]));
+    let o = Overrides { rate: Some("fast".into()), ..Overrides::default() };
+    let e = Scenario::parse("s.toml", GOOD, &o).unwrap_err().to_string();
+    assert!(e.starts_with("--rate: "), "{e}");
+}
+
+fn error(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_file_line_and_key() {
+    let e = error(&GOOD.replace("concurrency = 32", "concurency = 32"));
+    assert!(e.starts_with("s.toml:9:"), "{e}");
+    assert!(e.contains("concurency"), "{e}");
+    let e = error(&GOOD.replace("object_size = \"10MiB\"", "object_size = \"0\""));
+    assert!(e.starts_with("s.toml:10:") && e.contains("`run.object_size`"), "{e}");
+    let e = error(&GOOD.replace("object_size = \"10MiB\"", "object_size = \"1GiB\""));
+    assert!(e.contains("`run.object_size`") && e.contains("maximum"), "{e}");
+    let e = error(&GOOD.replace("concurrency = 32", "concurrency = \"many\""));
+    assert!(e.starts_with("s.toml:9:") && e.contains("`run.concurrency`"), "{e}");
+    let e = error(&GOOD.replace("modes = [\"proxied\", \"presigned\"]", "modes = [\"carrier-pigeon\"]"));
+    assert!(e.starts_with("s.toml:4:") && e.contains("`modes`") && e.contains("carrier-pigeon"), "{e}");
+    let e = error(&GOOD.replace("verify = \"all\"", "verify = \"some\""));
+    assert!(e.contains("`run.verify`"), "{e}");
+    let e = error(&GOOD.replace("kind = \"embedded\"", "kind = \"floppy\""));
+    assert!(e.contains("`storage.kind`") && e.contains("floppy"), "{e}");
+    let e = error(&GOOD.replace("users = 1000", "users = 0"));
+    assert!(e.contains("`run.users`"), "{e}");
+    let e = error(&GOOD.replace("users = 1000", "users = 1000\nclient_bandwidth = \"fast\""));
+    assert!(e.contains("`run.client_bandwidth`") && e.contains("fast"), "{e}");
+    let e = error(&GOOD.replace("users = 1000", "users = 1000\nrtt = \"soon\""));
+    assert!(e.contains("`run.rtt`"), "{e}");
+    let e = error("name = \"x\"\n[run\n");
+    assert!(e.starts_with("s.toml:2:"), "{e}");
+}
