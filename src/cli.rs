@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded S3-compatible store (s3s-fs, SigV4 enforced).
     Storage(StorageArgs),
+    /// Run one MinIO server process for `run` and stop it when standard input closes.
+    #[command(hide = true)]
+    MinioNode(MinioNodeArgs),
     /// Run the reference presign broker (default listen 127.0.0.1:8080).
     Broker(ServerArgs),
     /// Run the streaming upload proxy (default listen 127.0.0.1:8081).
@@ -130,6 +133,9 @@ pub struct RunArgs {
     /// Use this S3 endpoint instead of the embedded store (credentials from AWS_* variables).
     #[arg(long)]
     pub storage_endpoint: Option<String>,
+    /// Start this store instead of the scenario's (minio: one node unless the scenario says more).
+    #[arg(long, value_enum, conflicts_with = "storage_endpoint")]
+    pub storage: Option<crate::scenario::StorageKind>,
     /// Seed of payloads and size draws.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -163,6 +169,7 @@ impl RunArgs {
                 object_size: self.object_size.clone(),
                 modes: self.modes.clone(),
                 storage_endpoint: self.storage_endpoint.clone(),
+                storage: self.storage,
                 seed: self.seed,
             },
             out: self.out.clone(),
@@ -207,6 +214,26 @@ pub struct StorageArgs {
     pub credentials: CredentialArgs,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
+    pub watch_stdin: bool,
+}
+
+/// Flags of the hidden `minio-node` (started by `run`).
+#[derive(Debug, Args)]
+pub struct MinioNodeArgs {
+    /// The minio binary.
+    #[arg(long)]
+    pub minio_bin: PathBuf,
+    /// API address, 127.0.0.1:PORT.
+    #[arg(long)]
+    pub address: String,
+    /// Console address, 127.0.0.1:PORT.
+    #[arg(long)]
+    pub console_address: String,
+    /// A drive directory, or every `http://host:port/dir` endpoint of the cluster.
+    #[arg(required = true)]
+    pub endpoints: Vec<String>,
+    /// Exit (stopping MinIO) when standard input closes.
+    #[arg(long)]
     pub watch_stdin: bool,
 }
 
@@ -314,6 +341,15 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             let data_dir = args.data_dir.as_deref();
             crate::storage::embedded::run(args.listen, data_dir, &credentials, shutdown(stop, args.watch_stdin))
                 .await?;
+        }
+        Command::MinioNode(args) => {
+            let node = crate::storage::minio::Node {
+                bin: args.minio_bin,
+                address: args.address,
+                console: args.console_address,
+                endpoints: args.endpoints,
+            };
+            crate::storage::minio::run_node(&node, shutdown(stop, args.watch_stdin)).await?;
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));

@@ -45,6 +45,17 @@ pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// Prints `listening on URL` as the first line on stdout (for a server whose socket is not ours,
+/// such as a MinIO node that `presign-bench minio-node` supervises).
+///
+/// # Errors
+/// When stdout cannot be written.
+pub fn announce_url(url: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {url}")?;
+    out.flush()
+}
+
 /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains in-flight requests.
 ///
 /// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it.

@@ -7,9 +7,7 @@ mod common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use common::BIN;
 
@@ -228,14 +226,7 @@ fn cmdline(pid: u32) -> String {
 async fn start_long_run(dir: &Path) -> (tokio::process::Child, PathBuf) {
     let s = scenario(dir, "uploads = 100000\nconcurrency = 2\nobject_size = \"64KiB\"\nrequest_timeout = \"10s\"");
     let out = dir.join("report");
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["run", s.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (child, mut lines) = common::spawn_run(&s, &out);
     let proxy = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
             if let Some(ready) = presign_bench::harness::Ready::parse(&line)

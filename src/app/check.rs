@@ -53,7 +53,7 @@ pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expe
             if e.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
                 ApiError::ObjectMissing { key: expected.key.to_owned() }
             } else {
-                ApiError::Storage(DisplayErrorContext(&e).to_string())
+                ApiError::Storage(crate::storage::client::describe(&e))
             }
         })?;
     let size = response

@@ -4,10 +4,10 @@
 
 use super::verify::Verdict;
 use crate::loadgen::{self, Recorder, StoppedBy};
-use crate::metrics::{InOut, Snapshot};
+use crate::metrics::{InOut, ProcessStats, Snapshot};
 use crate::results::{
     AppTier, Extrapolated, LatencySummary, ModeResult, PerUpload, Phase, PhaseLatency, PresignSteps, SigningResult,
-    Throughput, TimelineData,
+    StoreUsage, Throughput, TimelineData,
 };
 use crate::scenario::{Scenario, Signing};
 use hdrhistogram::Histogram;
@@ -42,6 +42,8 @@ pub struct Measured {
     pub verdict: Verdict,
     /// Presigned only: the harness-side bytes of each step.
     pub steps: Option<StepBytes>,
+    /// The store's processes before and after the load, when the harness started the store.
+    pub store: Option<(ProcessStats, ProcessStats)>,
 }
 
 /// The app tier's counters over a mode: deltas of counters, peaks as reported after it.
@@ -119,6 +121,10 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
         duration_ms: millis(rec.elapsed),
         stopped_by: m.stopped,
         app_tier,
+        store: m.store.map(|(before, after)| StoreUsage {
+            cpu_seconds: (after.cpu_seconds - before.cpu_seconds).max(0.0),
+            peak_rss_bytes: after.peak_rss_bytes,
+        }),
         latency_us: summaries(&rec.corrected),
         latency_us_uncorrected: rec.uncorrected.as_deref().map(summaries),
         throughput: Throughput { uploads_per_sec: ok / seconds, bytes_per_sec: rec.bytes_ok as f64 / seconds },
@@ -214,6 +220,12 @@ mod tests {
         (before, after)
     }
 
+    /// The recorder and snapshots above with `verdict`, no steps, no store.
+    fn measured(verdict: Verdict) -> Measured {
+        let (before, after) = snapshots();
+        Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: None, store: None }
+    }
+
     #[test]
     fn app_tier_takes_deltas_of_counters_and_peaks_as_reported() {
         let (before, after) = snapshots();
@@ -233,14 +245,16 @@ mod tests {
 
     #[test]
     fn per_upload_steps_and_extrapolation_are_per_successful_upload() {
-        let (before, after) = snapshots();
         let steps = StepBytes {
             presign: InOut { bytes_in: 3000, bytes_out: 1050 },
             complete: InOut { bytes_in: 1302, bytes_out: 1650 },
         };
         let verdict = Verdict { verified: 3, lost: 0, corrupt: 0 };
-        let m =
-            Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: Some(steps) };
+        let store = Some((
+            ProcessStats { cpu_seconds: 2.0, peak_rss_bytes: 1000 },
+            ProcessStats { cpu_seconds: 2.5, peak_rss_bytes: 3000 },
+        ));
+        let m = Measured { steps: Some(steps), store, ..measured(verdict) };
         let r = mode_result(&scenario(1000), m);
         assert_eq!((r.uploads_attempted, r.uploads_ok, r.uploads_failed, r.verified), (4, 3, 1, 3));
         assert_eq!(r.errors.get("http_503"), Some(&1));
@@ -263,13 +277,12 @@ mod tests {
         assert!(!r.latency_us.contains_key(&Phase::Put));
         assert_eq!(r.timeline.completed, vec![1, 1, 0, 1, 1]);
         assert_eq!(r.timeline.interval_ms, 100);
+        assert_eq!(r.store, Some(StoreUsage { cpu_seconds: 0.5, peak_rss_bytes: 3000 }));
     }
 
     #[test]
     fn lost_and_corrupt_objects_are_counted_as_verify_errors() {
-        let (before, after) = snapshots();
-        let verdict = Verdict { verified: 3, lost: 1, corrupt: 1 };
-        let m = Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: None };
+        let m = measured(Verdict { verified: 3, lost: 1, corrupt: 1 });
         let r = mode_result(&scenario(10), m);
         assert_eq!(r.errors.get("verify"), Some(&2));
         assert!(r.steps_per_upload.is_none());

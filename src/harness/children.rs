@@ -16,7 +16,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The structured readiness line `run` writes to stderr as each server comes up:
-/// `presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:PORT","log":"..."}`.
+/// `presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:PORT","log":"...","pid":1234}`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ready {
     /// `storage`, `broker` or `proxy`.
@@ -25,6 +25,8 @@ pub struct Ready {
     pub url: String,
     /// Its log file.
     pub log: PathBuf,
+    /// Its process id (a MinIO node's is its supervisor's: stopping that stops the node).
+    pub pid: u32,
 }
 
 impl Ready {
@@ -47,11 +49,29 @@ impl Ready {
     }
 }
 
+/// How to start one server.
+pub struct Spec<'a> {
+    /// The name in logs, readiness lines and reports: `storage`, `broker`, `proxy`, `minio-2`.
+    pub name: String,
+    /// The subcommand of this binary that runs it: `storage`, `broker`, `proxy`, `minio-node`.
+    pub command: &'static str,
+    /// Its flags.
+    pub args: &'a [String],
+    /// Its environment, beyond ours.
+    pub envs: &'a [(&'static str, String)],
+    /// Its log file.
+    pub log: PathBuf,
+    /// A node of a replicated store: the run reports its exit and goes on.
+    pub expendable: bool,
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
-    /// `storage`, `broker` or `proxy`.
-    pub name: &'static str,
+    /// `storage`, `broker`, `proxy` or `minio-N`.
+    pub name: String,
+    /// Whether the run survives its exit (a node of a replicated store).
+    pub expendable: bool,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// Its log file.
@@ -63,23 +83,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `presign-bench NAME ARGS --watch-stdin`, logging to `log`, and waits for
+    /// Starts `presign-bench COMMAND ARGS --watch-stdin`, logging to `log`, and waits for
     /// `listening on http://ADDR`.
     ///
     /// # Errors
     /// [`HarnessError::ServerStart`] with the server's own last error line.
-    pub async fn start(
-        name: &'static str,
-        args: &[String],
-        envs: &[(&str, String)],
-        log: PathBuf,
-    ) -> Result<Self, HarnessError> {
-        let fail = |message: String| HarnessError::ServerStart { name, message };
+    pub async fn start(spec: Spec<'_>) -> Result<Self, HarnessError> {
+        let Spec { name, command, args, envs, log, expendable } = spec;
+        let fail = |message: String| HarnessError::ServerStart { name: name.clone(), message };
         let log_file =
             std::fs::File::create(&log).map_err(|e| fail(format!("cannot create {}: {e}", log.display())))?;
         let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this executable: {e}")))?;
         let mut child = Command::new(exe)
-            .arg(name)
+            .arg(command)
             .args(args)
             .arg("--watch-stdin")
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
@@ -109,8 +125,15 @@ impl Server {
         // At info level so that a user can scrape `<url>/metrics` while the run goes on; and as a
         // structured line for scripts and tests.
         tracing::info!("{name} ready at {url} (log: {})", log.display());
-        eprintln!("{}", Ready { server: name.to_owned(), url: url.clone(), log: log.clone() }.line());
-        Ok(Self { name, url, log, child, _stdout: lines, _stdin: stdin })
+        let pid = child.id().unwrap_or(0);
+        eprintln!("{}", Ready { server: name.clone(), url: url.clone(), log: log.clone(), pid }.line());
+        Ok(Self { name, expendable, url, log, child, _stdout: lines, _stdin: stdin })
+    }
+
+    /// The process id, while it runs.
+    #[must_use]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Resolves when the process exits.
@@ -124,7 +147,7 @@ impl Server {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
         }
         if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
-            tracing::warn!(name = self.name, "did not exit after SIGTERM; killing");
+            tracing::warn!(name = %self.name, "did not exit after SIGTERM; killing");
             let _ = self.child.kill().await;
         }
     }
@@ -142,8 +165,9 @@ fn last_error(log: &Path) -> String {
         .map_or_else(|| format!("exited before it was ready (log: {})", log.display()), |l| (*l).to_owned())
 }
 
-/// Resolves with a description (name, status, log) of the first server in `servers` to exit.
-pub async fn first_exit(servers: &mut [Server]) -> String {
+/// Resolves with the index and a description (name, status, log) of the first server in
+/// `servers` to exit.
+pub async fn first_exit(servers: &mut [Server]) -> (usize, String) {
     if servers.is_empty() {
         return std::future::pending().await;
     }
@@ -154,7 +178,8 @@ pub async fn first_exit(servers: &mut [Server]) -> String {
             format!("{} exited ({status}; log: {})", s.name, s.log.display())
         })
     });
-    futures_util::future::select_all(waits).await.0
+    let (description, index, _) = futures_util::future::select_all(waits).await;
+    (index, description)
 }
 
 #[cfg(test)]
@@ -163,9 +188,12 @@ mod tests {
 
     #[test]
     fn readiness_lines_round_trip() {
-        let ready = Ready { server: "proxy".into(), url: "http://127.0.0.1:1".into(), log: "l/proxy.log".into() };
+        let ready =
+            Ready { server: "proxy".into(), url: "http://127.0.0.1:1".into(), log: "l/proxy.log".into(), pid: 7 };
         let line = ready.line();
-        assert_eq!(line, r#"presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:1","log":"l/proxy.log"}"#);
+        let expected =
+            r#"presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:1","log":"l/proxy.log","pid":7}"#;
+        assert_eq!(line, expected);
         assert_eq!(Ready::parse(&line), Some(ready));
         assert_eq!(Ready::parse("proxy ready at http://127.0.0.1:1"), None);
     }

@@ -24,6 +24,7 @@ pub fn environment() -> Environment {
         os: format!("{} {}", std::env::consts::OS, kernel.trim()).trim().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
+        store: None,
     }
 }
 

@@ -38,14 +38,17 @@ pub enum HarnessError {
     /// A server did not start.
     #[error("{name} did not start: {message}")]
     ServerStart {
-        /// `storage`, `broker` or `proxy`.
-        name: &'static str,
+        /// `storage`, `broker`, `proxy` or `minio-N`.
+        name: String,
         /// Its last error line.
         message: String,
     },
     /// The object store is unusable.
     #[error(transparent)]
     Storage(#[from] client::ClientError),
+    /// MinIO is missing or did not start.
+    #[error(transparent)]
+    Minio(#[from] crate::storage::minio::MinioError),
     /// The report directory cannot be written.
     #[error("{path}: {source}")]
     Io {
@@ -170,6 +173,8 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
             Err(reason) => stopped = Some(reason),
         }
     }
+    let incidents = std::mem::take(&mut stack.incidents);
+    let store_version = stack.store_version.clone();
     stack.stop().await;
     let comparison = match (&modes.proxied, &modes.presigned) {
         (Some(p), Some(s)) => Comparison::of(p, s),
@@ -177,7 +182,8 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     };
     let mut results = Results {
         schema_version: results::SCHEMA_VERSION,
-        environment: environment::environment(),
+        environment: results::Environment { store: store_version, ..environment::environment() },
+        incidents,
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         duration_ms: build::millis(clock.elapsed()),
         complete: stopped.is_none(),

@@ -163,6 +163,7 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     let stage = Stage::Mode(mode);
     let mut reason = None;
     let before = snapshot(&server, stage, &mut reason).await;
+    let store_before = stack.store_usage();
     let clients = Clients::new(mode, ctx, stack);
     let load = Load {
         pacing: scenario.pacing,
@@ -173,6 +174,7 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
     reason = reason.or(interrupted);
     let after = snapshot(&server, stage, &mut reason).await;
+    let store = store_before.zip(stack.store_usage());
     let verdict = if reason.is_none() {
         let bucket = &stack.target.bucket;
         tokio::select! {
@@ -185,11 +187,12 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     } else {
         verify::Verdict::default()
     };
-    if matches!(scenario.storage, Storage::Endpoint { .. }) {
-        // An external bucket is someone's: leave no test objects behind (verified or not).
+    if !matches!(scenario.storage, Storage::Embedded) {
+        // An external bucket is someone's, and a MinIO data directory may be the user's: leave
+        // no test objects behind (verified or not).
         verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
     }
-    let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps() };
+    let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store };
     (build::mode_result(scenario, measured), reason)
 }
 
@@ -212,9 +215,17 @@ async fn guarded_load(
     let result = loop {
         tokio::select! {
             r = &mut run => break r,
-            exit = children::first_exit(&mut stack.servers), if reason.is_none() => {
-                reason = Some(StopReason::ServerExited { exit, stage });
-                cancel.cancel();
+            (index, exit) = children::first_exit(&mut stack.servers), if reason.is_none() => {
+                if stack.servers[index].expendable {
+                    // A node of a replicated store: the run goes on, and verification decides
+                    // whether anything was lost.
+                    tracing::warn!("{exit} during {stage}; going on without it");
+                    stack.incidents.push(format!("{exit} during {stage}; the run went on without it"));
+                    stack.servers.remove(index);
+                } else {
+                    reason = Some(StopReason::ServerExited { exit, stage });
+                    cancel.cancel();
+                }
             }
             () = ctx.cancel.cancelled(), if reason.is_none() => {
                 reason = Some(StopReason::Interrupted(stage));

@@ -3,7 +3,7 @@
 //! each sweep point; all of them stopped at the end.
 
 use super::HarnessError;
-use super::children::Server;
+use super::children::{Server, Spec};
 use crate::scenario::{Scenario, Storage};
 use crate::storage::Credentials;
 use crate::storage::client::{self, S3Target};
@@ -25,6 +25,10 @@ pub struct Stack {
     pub verifier: aws_sdk_s3::Client,
     /// The token secret the app servers were given.
     pub secret: String,
+    /// `minio --version` of the MinIO that ran, when it did.
+    pub store_version: Option<String>,
+    /// What happened to expendable servers (a cluster node that exited), in order.
+    pub incidents: Vec<String>,
 }
 
 /// How the broker and the proxy are started.
@@ -47,23 +51,45 @@ impl Stack {
         logs: &Path,
     ) -> Result<Self, HarnessError> {
         let mut servers = Vec::new();
-        let creds_env = vec![
-            ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
-            ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
-        ];
+        let mut store_version = None;
+        let mut credentials = credentials.clone();
+        let local = |endpoint: String, credentials: &Credentials| S3Target {
+            endpoint,
+            region: "us-east-1".into(),
+            bucket: "presign-bench".into(),
+            credentials: credentials.clone(),
+        };
         let target = match &scenario.storage {
             Storage::Embedded => {
                 let data = work.join("store").display().to_string();
                 let args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from);
-                let store = Server::start("storage", &args, &creds_env, logs.join("storage.log")).await?;
+                let envs = creds_env(&credentials);
+                let store = Server::start(Spec {
+                    name: "storage".into(),
+                    command: "storage",
+                    args: &args,
+                    envs: &envs,
+                    log: logs.join("storage.log"),
+                    expendable: false,
+                })
+                .await?;
                 let endpoint = store.url.clone();
                 servers.push(store);
-                S3Target {
-                    endpoint,
-                    region: "us-east-1".into(),
-                    bucket: "presign-bench".into(),
-                    credentials: credentials.clone(),
-                }
+                local(endpoint, &credentials)
+            }
+            Storage::Minio { nodes, drives_per_node, data_dir } => {
+                let bin = crate::storage::minio::locate()?;
+                store_version = Some(crate::storage::minio::version(&bin));
+                // Fresh keys per run: the harness owns this MinIO.
+                credentials = Credentials {
+                    access_key: format!("pb-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                    secret_key: uuid::Uuid::new_v4().simple().to_string(),
+                };
+                let root = data_dir.clone().unwrap_or_else(|| work.join("minio"));
+                let layout = MinioLayout { bin, nodes: *nodes, drives_per_node: *drives_per_node, root };
+                let (nodes, endpoint) = start_minio(&layout, &credentials, logs).await?;
+                servers.extend(nodes);
+                local(endpoint, &credentials)
             }
             Storage::Endpoint { url, bucket, region } => S3Target {
                 endpoint: url.clone(),
@@ -74,8 +100,11 @@ impl Stack {
         };
         let verifier = client::build(&target, crate::metrics::Meter::new())?;
         client::ensure_bucket(&verifier, &target).await?;
+        if matches!(scenario.storage, Storage::Minio { .. }) {
+            client::wait_writable(&verifier, &target, std::time::Duration::from_secs(60)).await?;
+        }
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        let mut env = creds_env;
+        let mut env = creds_env(&credentials);
         env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
         let apps = AppSpec {
             env,
@@ -83,7 +112,17 @@ impl Stack {
             proxy_args: app_args(scenario, &target, &work.join("proxy.sqlite3")),
             logs: logs.to_owned(),
         };
-        let mut stack = Self { servers, apps, broker: String::new(), proxy: String::new(), target, verifier, secret };
+        let mut stack = Self {
+            servers,
+            apps,
+            broker: String::new(),
+            proxy: String::new(),
+            target,
+            verifier,
+            secret,
+            store_version,
+            incidents: Vec::new(),
+        };
         stack.start_apps("").await?;
         Ok(stack)
     }
@@ -96,12 +135,20 @@ impl Stack {
     /// [`HarnessError::ServerStart`] when either does not start.
     pub async fn start_apps(&mut self, label: &str) -> Result<(), HarnessError> {
         let (apps, keep): (Vec<Server>, Vec<Server>) =
-            std::mem::take(&mut self.servers).into_iter().partition(|s| s.name != "storage");
+            std::mem::take(&mut self.servers).into_iter().partition(|s| s.name == "broker" || s.name == "proxy");
         self.servers = keep;
         futures_util::future::join_all(apps.into_iter().map(Server::stop)).await;
         let a = &self.apps;
-        let broker = Server::start("broker", &a.broker_args, &a.env, a.logs.join(format!("broker{label}.log"))).await?;
-        let proxy = Server::start("proxy", &a.proxy_args, &a.env, a.logs.join(format!("proxy{label}.log"))).await?;
+        let spec = |command: &'static str, args| Spec {
+            name: command.to_owned(),
+            command,
+            args,
+            envs: &a.env,
+            log: a.logs.join(format!("{command}{label}.log")),
+            expendable: false,
+        };
+        let broker = Server::start(spec("broker", &a.broker_args)).await?;
+        let proxy = Server::start(spec("proxy", &a.proxy_args)).await?;
         self.broker.clone_from(&broker.url);
         self.proxy.clone_from(&proxy.url);
         self.servers.push(broker);
@@ -109,10 +156,117 @@ impl Stack {
         Ok(())
     }
 
+    /// CPU and peak RSS of the store's processes, when the harness started the store.
+    #[must_use]
+    pub fn store_usage(&self) -> Option<crate::metrics::ProcessStats> {
+        let stores: Vec<crate::metrics::ProcessStats> = self
+            .servers
+            .iter()
+            .filter(|s| s.name != "broker" && s.name != "proxy")
+            .filter_map(|s| s.pid().and_then(crate::metrics::tree_stats))
+            .collect();
+        (!stores.is_empty()).then(|| crate::metrics::ProcessStats {
+            cpu_seconds: stores.iter().map(|s| s.cpu_seconds).sum(),
+            peak_rss_bytes: stores.iter().map(|s| s.peak_rss_bytes).sum(),
+        })
+    }
+
     /// Stops every server (SIGTERM, a bounded drain, then SIGKILL).
     pub async fn stop(self) {
         futures_util::future::join_all(self.servers.into_iter().map(Server::stop)).await;
     }
+}
+
+/// The S3 credentials as the children's environment.
+fn creds_env(credentials: &Credentials) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
+    ]
+}
+
+/// Where and how many MinIO processes run.
+struct MinioLayout {
+    bin: PathBuf,
+    nodes: u64,
+    drives_per_node: u64,
+    root: PathBuf,
+}
+
+/// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
+/// differ; a port could in principle be taken before MinIO binds it, which fails the start).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+}
+
+/// Starts MinIO: one node (its drives as directories) or a distributed cluster of `nodes`
+/// processes on loopback whose drives together are erasure-coded; waits until the cluster has
+/// quorum. Returns the node servers and the endpoint of the first node.
+async fn start_minio(
+    layout: &MinioLayout,
+    credentials: &Credentials,
+    logs: &Path,
+) -> Result<(Vec<Server>, String), HarnessError> {
+    let nodes = usize::try_from(layout.nodes).unwrap_or(1);
+    let ports = free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
+    let drive = |node: usize, d: u64| layout.root.join(format!("node-{node}")).join(format!("drive-{d}"));
+    for node in 0..nodes {
+        for d in 1..=layout.drives_per_node {
+            let dir = drive(node, d);
+            std::fs::create_dir_all(&dir).map_err(super::io_error(&dir))?;
+        }
+    }
+    let endpoints: Vec<String> = if nodes == 1 {
+        (1..=layout.drives_per_node).map(|d| drive(0, d).display().to_string()).collect()
+    } else {
+        (0..nodes)
+            .flat_map(|node| {
+                let port = ports[node];
+                (1..=layout.drives_per_node).map(move |d| (node, port, d))
+            })
+            .map(|(node, port, d)| format!("http://127.0.0.1:{port}{}", drive(node, d).display()))
+            .collect()
+    };
+    let envs = vec![
+        ("MINIO_ROOT_USER", credentials.access_key.clone()),
+        ("MINIO_ROOT_PASSWORD", credentials.secret_key.clone()),
+    ];
+    let args: Vec<Vec<String>> = (0..nodes)
+        .map(|node| {
+            let mut args = vec![
+                "--minio-bin".to_owned(),
+                layout.bin.display().to_string(),
+                "--address".to_owned(),
+                format!("127.0.0.1:{}", ports[node]),
+                "--console-address".to_owned(),
+                format!("127.0.0.1:{}", ports[nodes + node]),
+            ];
+            args.extend(endpoints.iter().cloned());
+            args
+        })
+        .collect();
+    // Every node at once: a cluster node is ready only when enough of its peers are up.
+    let starts = (0..nodes).map(|node| {
+        Server::start(Spec {
+            name: if nodes == 1 { "storage".to_owned() } else { format!("minio-{node}") },
+            command: "minio-node",
+            args: &args[node],
+            envs: &envs,
+            log: logs.join(format!("minio-{node}.log")),
+            expendable: nodes > 1,
+        })
+    });
+    let servers: Vec<Server> = futures_util::future::join_all(starts).await.into_iter().collect::<Result<_, _>>()?;
+    let endpoint = servers[0].url.clone();
+    if nodes > 1 && !crate::storage::minio::wait_ready(&endpoint, "/minio/health/cluster").await {
+        return Err(HarnessError::ServerStart {
+            name: "minio".into(),
+            message: format!("the {nodes}-node cluster did not reach write quorum"),
+        });
+    }
+    Ok((servers, endpoint))
 }
 
 /// The broker's and proxy's command line for `scenario` against `target`, with its own database.

@@ -15,7 +15,7 @@ mod process;
 pub mod snapshot;
 
 pub use io::{Counted, CountingConnector};
-pub use process::{ProcessStats, process_stats};
+pub use process::{ProcessStats, process_stats, tree_stats};
 pub use snapshot::{InOut, MissingSeries, Snapshot, names, render};
 
 use std::sync::Arc;

@@ -13,7 +13,6 @@ use crate::app::db::FileRecord;
 use crate::app::error::{ApiError, method_not_allowed, not_found};
 use crate::app::{App, AppConfig, StartError, admin_routes, policy};
 use aws_smithy_types::byte_stream::ByteStream;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -134,7 +133,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     let output = match put {
         Ok(output) => output,
         Err(e) => {
-            let why = outcome.failure().unwrap_or_else(|| ApiError::Storage(DisplayErrorContext(&e).to_string()));
+            let why = outcome.failure().unwrap_or_else(|| ApiError::Storage(crate::storage::client::describe(&e)));
             return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
         }
     };
@@ -173,7 +172,7 @@ async fn download(
         .key(&file.key)
         .send()
         .await
-        .map_err(|e| ApiError::Storage(DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| ApiError::Storage(crate::storage::client::describe(&e)))?;
     let headers = [
         (header::CONTENT_TYPE, file.content_type),
         (header::CONTENT_LENGTH, file.size.to_string()),

@@ -142,6 +142,14 @@ pub fn rows() -> Vec<Row> {
         row("app tier CPU", Box::new(|m| format!("{:.2} s", m.app_tier.cpu_seconds))),
         row("app tier peak RSS", Box::new(|m| si_bytes(m.app_tier.peak_rss_bytes as f64))),
         row(
+            "store CPU / peak RSS",
+            Box::new(|m| {
+                m.store
+                    .as_ref()
+                    .map_or("-".into(), |s| format!("{:.2} s / {}", s.cpu_seconds, si_bytes(s.peak_rss_bytes as f64)))
+            }),
+        ),
+        row(
             "peak connections / conn-s",
             Box::new(|m| format!("{} / {:.1}", m.app_tier.peak_connections, m.app_tier.connection_seconds)),
         ),

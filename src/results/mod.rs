@@ -43,6 +43,9 @@ pub struct Results {
     /// Why the run is incomplete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete_reason: Option<String>,
+    /// What happened during the run that did not stop it (a store node that exited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<String>,
     /// Per architecture.
     pub modes: Modes,
     /// Proxied over presigned, per upload (present when both modes ran).
@@ -223,6 +226,9 @@ pub struct Environment {
     /// Git commit of the working tree, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
+    /// The object store's version when the harness started it (`minio --version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
 }
 
 /// One architecture's measurements.
@@ -248,6 +254,9 @@ pub struct ModeResult {
     pub stopped_by: StoppedBy,
     /// What the app tier (proxy or broker) carried during this mode, from its /metrics.
     pub app_tier: AppTier,
+    /// The object store's own processes during this mode, when the harness started the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreUsage>,
     /// Latency per phase, microseconds (open model: from the intended start).
     pub latency_us: PhaseLatency,
     /// Open model only: latency from the actual start (not corrected for coordinated omission).
@@ -324,6 +333,16 @@ impl AppTier {
     pub fn total_bytes(&self) -> u64 {
         self.client_bytes() + self.storage_bytes()
     }
+}
+
+/// The object store's processes over one mode (all nodes of a cluster together), read from
+/// `/proc`: the store's side of the same work, beside the app tier's.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct StoreUsage {
+    /// CPU seconds the store's processes used during the mode.
+    pub cpu_seconds: f64,
+    /// Their peak resident memory (summed over processes) by the end of the mode.
+    pub peak_rss_bytes: u64,
 }
 
 /// Rates over the load phase.

@@ -16,6 +16,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         duration_ms: 1,
         stopped_by: StoppedBy::Count,
         app_tier: AppTier::default(),
+        store: None,
         latency_us: BTreeMap::from([(Phase::EndToEnd, LatencySummary::of(&h))]),
         latency_us_uncorrected: None,
         throughput: Throughput::default(),

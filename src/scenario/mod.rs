@@ -121,6 +121,17 @@ pub enum Verify {
 pub enum Storage {
     /// The embedded store, started as a child process.
     Embedded,
+    /// MinIO, started by the harness as child processes on 127.0.0.1 (one node, or a distributed,
+    /// erasure-coded cluster), with credentials the harness generates.
+    Minio {
+        /// MinIO server processes.
+        nodes: u64,
+        /// Drives (directories) per node; a cluster erasure-codes across all of them.
+        drives_per_node: u64,
+        /// Where the drives live [default: a temporary directory removed after the run].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_dir: Option<PathBuf>,
+    },
     /// An external S3-compatible endpoint; credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
     Endpoint {
         /// Endpoint URL.
@@ -130,6 +141,15 @@ pub enum Storage {
         /// Region used in signatures.
         region: String,
     },
+}
+
+/// A store the harness starts itself (`run --storage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// The embedded s3s-fs store.
+    Embedded,
+    /// MinIO (installed with docker/install-minio.sh), as the scenario's `[storage]` says or one node.
+    Minio,
 }
 
 /// The broker-under-presign-load phase: only `POST /v1/uploads`, then only `GET /healthz`.
@@ -218,6 +238,8 @@ pub struct Overrides {
     pub modes: Option<Vec<Mode>>,
     /// `--storage-endpoint`
     pub storage_endpoint: Option<String>,
+    /// `--storage`
+    pub storage: Option<StorageKind>,
     /// `--seed`
     pub seed: Option<u64>,
 }

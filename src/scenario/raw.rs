@@ -99,6 +99,9 @@ pub struct RawStorage {
     pub url: Option<Spanned<String>>,
     pub bucket: Option<String>,
     pub region: Option<String>,
+    pub nodes: Option<Spanned<u64>>,
+    pub drives_per_node: Option<Spanned<u64>>,
+    pub data_dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 use super::raw::{self, RawRun, RawScenario, RawSize, RawVerify};
 use super::{
     ClientLink, DEFAULT_MAX_DURATION_MS, DEFAULT_MAX_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, MIN_OBJECT_SIZE, Mode,
-    ObjectSize, Overrides, Pacing, Scenario, ScenarioError, Signing, Storage, Verify,
+    ObjectSize, Overrides, Pacing, Scenario, ScenarioError, Signing, Storage, StorageKind, Verify,
 };
 use crate::units::{parse_duration, parse_size};
 use std::path::PathBuf;
@@ -380,19 +380,45 @@ fn resolve_storage(ctx: &Ctx<'_>, raw: Option<&raw::RawStorage>, o: &Overrides) 
     if let Some(url) = &o.storage_endpoint {
         return endpoint(url, Origin::Flag("--storage-endpoint"), bucket, region);
     }
-    let Some(raw) = raw else { return Ok(Storage::Embedded) };
-    match raw.kind.get_ref().as_str() {
+    let kind = match (o.storage, raw) {
+        (Some(StorageKind::Embedded), _) | (None, None) => return Ok(Storage::Embedded),
+        (Some(StorageKind::Minio), _) => "minio",
+        (None, Some(raw)) => raw.kind.get_ref().as_str(),
+    };
+    let count = |key: &str, v: Option<&Spanned<u64>>, max: u64| match v {
+        None => Ok(1),
+        Some(n) if (1..=max).contains(n.get_ref()) => Ok(*n.get_ref()),
+        Some(n) => Err(ctx.error(at(key, n), format!("must be from 1 to {max}"))),
+    };
+    match kind {
         "embedded" => Ok(Storage::Embedded),
+        "minio" => {
+            let nodes = count("storage.nodes", raw.and_then(|r| r.nodes.as_ref()), 16)?;
+            let drives_per_node = count("storage.drives_per_node", raw.and_then(|r| r.drives_per_node.as_ref()), 16)?;
+            if nodes > 1 && nodes * drives_per_node < 4 {
+                let n = raw.and_then(|r| r.nodes.as_ref()).expect("nodes > 1 was given");
+                return Err(ctx.error(
+                    at("storage.nodes", n),
+                    "a distributed MinIO needs at least 4 drives in all (erasure coding)",
+                ));
+            }
+            let data_dir = raw.and_then(|r| r.data_dir.as_ref()).map(PathBuf::from);
+            Ok(Storage::Minio { nodes, drives_per_node, data_dir })
+        }
         "endpoint" => {
+            let raw = raw.expect("kind endpoint comes from the file");
             let url = raw
                 .url
                 .as_ref()
                 .ok_or_else(|| ctx.error(at("storage.kind", &raw.kind), "kind = \"endpoint\" needs `url`"))?;
             endpoint(url.get_ref(), at("storage.url", url), bucket, region)
         }
-        other => Err(ctx.error(
-            at("storage.kind", &raw.kind),
-            format!("unknown kind {other:?}; expected \"embedded\" or \"endpoint\""),
-        )),
+        other => {
+            let kind = &raw.expect("a kind not from the flag is from the file").kind;
+            Err(ctx.error(
+                at("storage.kind", kind),
+                format!("unknown kind {other:?}; expected \"embedded\", \"minio\" or \"endpoint\""),
+            ))
+        }
     }
 }

@@ -115,3 +115,19 @@ fn errors_name_file_line_and_key() {
     let e = error("name = \"x\"\n[run\n");
     assert!(e.starts_with("s.toml:2:"), "{e}");
 }
+
+#[test]
+fn minio_storage_and_its_errors() {
+    let s = parse(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\nnodes = 4\ndrives_per_node = 2")).unwrap();
+    assert_eq!(s.storage, Storage::Minio { nodes: 4, drives_per_node: 2, data_dir: None });
+    let s = parse(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\ndata_dir = \"/d\"")).unwrap();
+    assert_eq!(s.storage, Storage::Minio { nodes: 1, drives_per_node: 1, data_dir: Some("/d".into()) });
+    let e = error(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\nnodes = 2"));
+    assert!(e.starts_with("s.toml:17:9:") && e.contains("`storage.nodes`") && e.contains("at least 4 drives"), "{e}");
+    let e = error(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\ndrives_per_node = 0"));
+    assert!(e.contains("`storage.drives_per_node`") && e.contains("from 1 to 16"), "{e}");
+    // `--storage minio` replaces the file's store: one node unless the file says more.
+    let o = Overrides { storage: Some(StorageKind::Minio), ..Overrides::default() };
+    let s = Scenario::parse("s.toml", GOOD, &o).unwrap();
+    assert_eq!(s.storage, Storage::Minio { nodes: 1, drives_per_node: 1, data_dir: None });
+}

@@ -117,21 +117,86 @@ pub fn build(target: &S3Target, meter: Arc<Meter>) -> Result<aws_sdk_s3::Client,
     Ok(aws_sdk_s3::Client::from_conf(config.build()))
 }
 
+/// One line for an S3 call that failed: the store's error code, message and HTTP status, or why
+/// the store could not be reached; never the SDK's debug dump.
+#[must_use]
+pub fn describe<E>(e: &aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    /// The innermost cause, which names what really happened ("Connection refused").
+    fn root(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut cause = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    }
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            let status = s.raw().status().as_u16();
+            let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+            let code = err.code().or(reason).unwrap_or("an unnamed error");
+            match err.message() {
+                Some(message) => format!("{code}: {message} (HTTP {status})"),
+                None => format!("{code} (HTTP {status})"),
+            }
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timed out connecting to the store".to_owned(),
+        SdkError::DispatchFailure(_) => format!("cannot reach the store: {}", root(e)),
+        SdkError::TimeoutError(_) => "the store did not answer in time".to_owned(),
+        SdkError::ResponseError(_) => format!("unreadable answer from the store: {}", root(e)),
+        SdkError::ConstructionFailure(_) => format!("the request could not be built: {}", root(e)),
+        _ => root(e),
+    }
+}
+
+/// Waits until the store accepts a write in `target`'s bucket: a distributed MinIO answers
+/// `SlowDownWrite` for a moment after it reaches quorum. Writes and deletes one small probe
+/// object, retrying for up to `limit`.
+///
+/// # Errors
+/// [`ClientError::Unreachable`] with the last refusal when the store never accepts the write.
+pub async fn wait_writable(client: &aws_sdk_s3::Client, target: &S3Target, limit: Duration) -> Result<(), ClientError> {
+    let key = format!(".presign-bench-probe-{}", uuid::Uuid::new_v4().simple());
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let put = client.put_object().bucket(&target.bucket).key(&key).body(b"probe".to_vec().into()).send().await;
+        match put {
+            Ok(_) => {
+                let _ = client.delete_object().bucket(&target.bucket).key(&key).send().await;
+                return Ok(());
+            }
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(ClientError::Unreachable {
+                    endpoint: target.endpoint.clone(),
+                    action: format!("a probe write to bucket {}", target.bucket),
+                    message: describe(&e),
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 /// Creates `bucket` unless it exists.
 ///
 /// # Errors
 /// [`ClientError::Unreachable`] naming the endpoint when the store does not answer or refuses.
 pub async fn ensure_bucket(client: &aws_sdk_s3::Client, target: &S3Target) -> Result<(), ClientError> {
-    let fail = |action: &str, e: &dyn std::error::Error| ClientError::Unreachable {
+    let fail = |action: &str, message: String| ClientError::Unreachable {
         endpoint: target.endpoint.clone(),
         action: action.to_owned(),
-        message: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+        message,
     };
     match client.head_bucket().bucket(&target.bucket).send().await {
         Ok(_) => return Ok(()),
-        Err(e)
-            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_bucket::HeadBucketError::is_not_found) => {}
-        Err(e) => return Err(fail(&format!("HEAD bucket {}", target.bucket), &e)),
+        // A HEAD answer has no body, so its refusals carry no reason: creating the bucket either
+        // works or is refused with one (InvalidBucketName, InvalidAccessKeyId, ...).
+        Err(aws_smithy_runtime_api::client::result::SdkError::ServiceError(_)) => {}
+        Err(e) => return Err(fail(&format!("HEAD bucket {}", target.bucket), describe(&e))),
     }
     match client.create_bucket().bucket(&target.bucket).send().await {
         Ok(_) => Ok(()),
@@ -141,7 +206,7 @@ pub async fn ensure_bucket(client: &aws_sdk_s3::Client, target: &S3Target) -> Re
         {
             Ok(())
         }
-        Err(e) => Err(fail(&format!("create bucket {}", target.bucket), &e)),
+        Err(e) => Err(fail(&format!("create bucket {}", target.bucket), describe(&e))),
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Stack {
     pub broker_state: Arc<Broker>,
     pub proxy_state: Arc<Proxy>,
     pub http: reqwest::Client,
+    _minio: Option<Minio>,
     _tmp: tempfile::TempDir,
     _stop: Vec<oneshot::Sender<()>>,
 }
@@ -66,6 +67,55 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
     }
 }
 
+/// Which S3 implementation a stack runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    /// The embedded s3s-fs store, in process.
+    Embedded,
+    /// A real MinIO process.
+    Minio,
+}
+
+/// A single-node MinIO process with the tests' credentials; killed when dropped.
+pub struct Minio {
+    pub url: String,
+    child: tokio::process::Child,
+}
+
+impl Minio {
+    /// Starts MinIO on `data_dir` and waits until it is ready. Panics, naming the install command,
+    /// when MinIO is not installed: a MinIO test never passes without MinIO.
+    pub async fn start(data_dir: &std::path::Path) -> Self {
+        let bin = presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
+        let ports: Vec<u16> = {
+            let l: Vec<std::net::TcpListener> =
+                (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+            l.iter().map(|l| l.local_addr().unwrap().port()).collect()
+        };
+        let address = format!("127.0.0.1:{}", ports[0]);
+        let child = tokio::process::Command::new(bin)
+            .args(["server", "--quiet", "--address", &address, "--console-address"])
+            .arg(format!("127.0.0.1:{}", ports[1]))
+            .arg(data_dir)
+            .env("MINIO_ROOT_USER", ACCESS_KEY)
+            .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
+            .env("MINIO_UPDATE", "off")
+            .env("MINIO_CI_CD", "1")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let url = format!("http://{address}");
+        assert!(presign_bench::storage::minio::wait_ready(&url, "/minio/health/ready").await, "MinIO not ready");
+        Self { url, child }
+    }
+
+    /// The process id, for tests that freeze or kill it.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+}
+
 /// Starts the embedded store in process with the tests' credentials; returns its URL.
 pub async fn start_storage(data_dir: PathBuf) -> (String, oneshot::Sender<()>) {
     start_storage_as(data_dir, credentials()).await
@@ -88,10 +138,28 @@ impl Stack {
     }
 
     pub async fn start_with(tweak: impl Fn(&mut AppConfig)) -> Self {
+        Self::start_on(Store::Embedded, tweak).await
+    }
+
+    /// Broker and proxy on a real MinIO (installed by docker/install-minio.sh).
+    pub async fn start_on_minio() -> Self {
+        Self::start_on(Store::Minio, |_| {}).await
+    }
+
+    pub async fn start_on(store: Store, tweak: impl Fn(&mut AppConfig)) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("store");
         std::fs::create_dir_all(&data_dir).unwrap();
-        let (storage, stop_store) = start_storage(data_dir.clone()).await;
+        let (storage, stop_store, minio) = match store {
+            Store::Embedded => {
+                let (url, stop) = start_storage(data_dir.clone()).await;
+                (url, Some(stop), None)
+            }
+            Store::Minio => {
+                let minio = Minio::start(&data_dir).await;
+                (minio.url.clone(), None, Some(minio))
+            }
+        };
         let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
         let mut broker_config = config(&storage, &bucket, tmp.path().join("broker.sqlite3"));
         tweak(&mut broker_config);
@@ -117,8 +185,9 @@ impl Stack {
             broker_state,
             proxy_state,
             http: client(),
+            _minio: minio,
             _tmp: tmp,
-            _stop: vec![stop_store, stop_b, stop_p],
+            _stop: [stop_store, Some(stop_b), Some(stop_p)].into_iter().flatten().collect(),
         }
     }
 
@@ -323,4 +392,22 @@ pub fn validate_results(value: &serde_json::Value) -> Result<(), String> {
     let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
     let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{e} at {}", e.instance_path())).collect();
     if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+}
+
+/// Starts `presign-bench run SCENARIO --out OUT` in the background (killed when dropped), with its
+/// stderr as lines to read the structured readiness lines from.
+pub fn spawn_run(
+    scenario: &std::path::Path,
+    out: &std::path::Path,
+) -> (tokio::process::Child, tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, lines)
 }

@@ -1,0 +1,180 @@
+//! MinIO as a store the harness starts itself: the pinned version, where its binary is, and the
+//! body of the hidden `presign-bench minio-node` command, which runs one MinIO server process,
+//! announces it like the other servers (`listening on http://ADDR`, once MinIO is ready) and ties
+//! its life to its parent's: when its standard input closes or it is told to stop, it stops MinIO
+//! (SIGTERM, a bounded drain, then SIGKILL), so no MinIO outlives a run.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The MinIO module version `docker/install-minio.sh` installs (`go list -m`'s pseudo-version);
+/// a test checks that the two agree.
+pub const PINNED_VERSION: &str = "v0.0.0-20260212201848-7aac2a2c5b7c";
+/// What installs it.
+pub const INSTALL_COMMAND: &str = "docker/install-minio.sh";
+/// How long a node (or a cluster) may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long MinIO may take to drain after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors of finding or running MinIO.
+#[derive(Debug, thiserror::Error)]
+pub enum MinioError {
+    /// No binary where it should be.
+    #[error("MinIO is not installed at {path}: run {INSTALL_COMMAND} (or set MINIO_BIN to a minio binary)")]
+    Missing {
+        /// Where it was looked for.
+        path: String,
+    },
+    /// The process could not be started or died before it was ready.
+    #[error("MinIO at {address}: {message}")]
+    Start {
+        /// Its API address.
+        address: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Where the binary is: `MINIO_BIN`, else where `docker/install-minio.sh` puts the pinned
+/// version (`${XDG_CACHE_HOME:-~/.cache}/presign-bench/minio/<version>/minio`).
+#[must_use]
+pub fn binary_path() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MINIO_BIN") {
+        return PathBuf::from(bin);
+    }
+    let home = || PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(".cache");
+    let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(home, PathBuf::from);
+    cache.join("presign-bench/minio").join(PINNED_VERSION).join("minio")
+}
+
+/// The binary, if it is there.
+///
+/// # Errors
+/// [`MinioError::Missing`], naming the path and the install command.
+pub fn locate() -> Result<PathBuf, MinioError> {
+    let path = binary_path();
+    if path.is_file() { Ok(path) } else { Err(MinioError::Missing { path: path.display().to_string() }) }
+}
+
+/// The first line of `minio --version` (e.g. `minio version DEVELOPMENT.GOGET (commit-id=...)`),
+/// with the module version it was built from, for results.json.
+#[must_use]
+pub fn version(bin: &Path) -> String {
+    let out = std::process::Command::new(bin).arg("--version").output();
+    let line =
+        out.ok().and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.lines().next().map(str::to_owned));
+    format!("{} ({PINNED_VERSION} pinned)", line.unwrap_or_else(|| "minio version unknown".into()))
+}
+
+/// How one MinIO server process is run.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The binary.
+    pub bin: PathBuf,
+    /// API address, `127.0.0.1:PORT`.
+    pub address: String,
+    /// Console address.
+    pub console: String,
+    /// A directory (single node) or the whole cluster's `http://host:port/dir` endpoints.
+    pub endpoints: Vec<String>,
+}
+
+/// Runs `node` until `shutdown`, or until MinIO exits. Credentials come from the environment
+/// (`MINIO_ROOT_USER`, `MINIO_ROOT_PASSWORD`), which the child inherits.
+///
+/// # Errors
+/// [`MinioError::Start`] when MinIO cannot start or does not become ready in time.
+pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result<(), MinioError> {
+    let fail = |message: String| MinioError::Start { address: node.address.clone(), message };
+    let mut command = tokio::process::Command::new(&node.bin);
+    if node.endpoints.iter().any(|e| e.starts_with("http://")) {
+        // A cluster on loopback. MinIO treats a machine with /.dockerenv as a container, where
+        // it refuses endpoints that resolve to localhost unless told which host is itself.
+        command.env("_MINIO_SERVER_LOCAL", &node.address);
+    }
+    let mut child = command
+        .arg("server")
+        .args(["--address", &node.address, "--console-address", &node.console, "--quiet", "--anonymous"])
+        .args(&node.endpoints)
+        .env("MINIO_UPDATE", "off")
+        .env("MINIO_CI_CD", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| fail(format!("cannot start {}: {e}", node.bin.display())))?;
+    let url = format!("http://{}", node.address);
+    tokio::select! {
+        ready = wait_ready(&url, "/minio/health/ready") => {
+            if !ready {
+                let _ = child.kill().await;
+                return Err(fail(format!("not ready after {} s", READY_TIMEOUT.as_secs())));
+            }
+        }
+        status = child.wait() => {
+            return Err(fail(format!("exited before it was ready ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()))));
+        }
+    }
+    crate::server::announce_url(&url).map_err(|e| fail(format!("cannot announce: {e}")))?;
+    tokio::select! {
+        () = shutdown => {}
+        status = child.wait() => {
+            return Err(fail(format!("exited ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()))));
+        }
+    }
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    }
+    if tokio::time::timeout(STOP_TIMEOUT, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+    Ok(())
+}
+
+/// Polls `url` + `path` until it answers 200, for at most [`READY_TIMEOUT`].
+pub async fn wait_ready(url: &str, path: &str) -> bool {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while Instant::now() < deadline {
+        if status(&format!("{url}{path}")).await == Some(200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// The status of `GET url` on a fresh connection, if it answered within two seconds.
+async fn status(url: &str) -> Option<u16> {
+    use http_body_util::Empty;
+    use hyper_util::client::legacy::Client;
+    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let uri: http::Uri = url.parse().ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(2), client.get(uri)).await.ok()?.ok()?;
+    Some(response.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_script_pins_the_same_version() {
+        let script = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(INSTALL_COMMAND)).unwrap();
+        assert!(
+            script.contains(&format!("MINIO_VERSION={PINNED_VERSION}\n")),
+            "{INSTALL_COMMAND} pins another version"
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_is_one_line_naming_the_install_command() {
+        let err = MinioError::Missing { path: "/nowhere/minio".into() }.to_string();
+        assert_eq!(
+            err,
+            "MinIO is not installed at /nowhere/minio: run docker/install-minio.sh (or set MINIO_BIN to a minio binary)"
+        );
+    }
+}
