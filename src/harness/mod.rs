@@ -49,6 +49,9 @@ pub enum HarnessError {
     /// MinIO is missing or did not start.
     #[error(transparent)]
     Minio(#[from] crate::storage::minio::MinioError),
+    /// The container store did not start, or this build cannot start containers.
+    #[error("{0}")]
+    Container(String),
     /// The report directory cannot be written.
     #[error("{path}: {source}")]
     Io {

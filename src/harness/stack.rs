@@ -29,6 +29,9 @@ pub struct Stack {
     pub store_version: Option<String>,
     /// What happened to expendable servers (a cluster node that exited), in order.
     pub incidents: Vec<String>,
+    /// A container store, stopped when the stack is dropped.
+    #[cfg(feature = "containers")]
+    _container: Option<crate::storage::container::Container>,
 }
 
 /// How the broker and the proxy are started.
@@ -52,6 +55,7 @@ impl Stack {
     ) -> Result<Self, HarnessError> {
         let mut servers = Vec::new();
         let mut store_version = None;
+        let mut container = None;
         let mut credentials = credentials.clone();
         let local = |endpoint: String, credentials: &Credentials| S3Target {
             endpoint,
@@ -91,6 +95,14 @@ impl Stack {
                 servers.extend(nodes);
                 local(endpoint, &credentials)
             }
+            Storage::Container { image } => {
+                credentials = Credentials {
+                    access_key: format!("pb-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                    secret_key: uuid::Uuid::new_v4().simple().to_string(),
+                };
+                let endpoint = start_container(image, &credentials, &mut container).await?;
+                local(endpoint, &credentials)
+            }
             Storage::Endpoint { url, bucket, region } => S3Target {
                 endpoint: url.clone(),
                 region: region.clone(),
@@ -122,7 +134,11 @@ impl Stack {
             secret,
             store_version,
             incidents: Vec::new(),
+            #[cfg(feature = "containers")]
+            _container: container,
         };
+        #[cfg(not(feature = "containers"))]
+        let _: Option<()> = container;
         stack.start_apps("").await?;
         Ok(stack)
     }
@@ -175,6 +191,30 @@ impl Stack {
     pub async fn stop(self) {
         futures_util::future::join_all(self.servers.into_iter().map(Server::stop)).await;
     }
+}
+
+/// Starts MinIO from `image` with testcontainers and keeps it in `slot`; returns its endpoint.
+#[cfg(feature = "containers")]
+async fn start_container(
+    image: &str,
+    credentials: &Credentials,
+    slot: &mut Option<crate::storage::container::Container>,
+) -> Result<String, HarnessError> {
+    let started = crate::storage::container::start_minio(image, credentials)
+        .await
+        .map_err(|e| HarnessError::Container(e.to_string()))?;
+    let endpoint = started.endpoint.clone();
+    *slot = Some(started);
+    Ok(endpoint)
+}
+
+/// Without the `containers` feature there is no container runtime to ask.
+#[cfg(not(feature = "containers"))]
+#[allow(clippy::unused_async)] // the same signature as with the feature
+async fn start_container(image: &str, _: &Credentials, _: &mut Option<()>) -> Result<String, HarnessError> {
+    Err(HarnessError::Container(format!(
+        "[storage] kind = \"container\" ({image}) needs a build with `--features containers` and a Docker engine"
+    )))
 }
 
 /// The S3 credentials as the children's environment.

@@ -132,6 +132,13 @@ pub enum Storage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data_dir: Option<PathBuf>,
     },
+    /// MinIO in a container that testcontainers starts (build with `--features containers`;
+    /// needs a Docker engine), from an image the user names.
+    Container {
+        /// The image, `name:tag` (see docker/Dockerfile.minio to build one from the installed
+        /// binary).
+        image: String,
+    },
     /// An external S3-compatible endpoint; credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`.
     Endpoint {
         /// Endpoint URL.

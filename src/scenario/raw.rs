@@ -102,6 +102,7 @@ pub struct RawStorage {
     pub nodes: Option<Spanned<u64>>,
     pub drives_per_node: Option<Spanned<u64>>,
     pub data_dir: Option<String>,
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

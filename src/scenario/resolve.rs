@@ -405,6 +405,16 @@ fn resolve_storage(ctx: &Ctx<'_>, raw: Option<&raw::RawStorage>, o: &Overrides) 
             let data_dir = raw.and_then(|r| r.data_dir.as_ref()).map(PathBuf::from);
             Ok(Storage::Minio { nodes, drives_per_node, data_dir })
         }
+        "container" => {
+            let raw = raw.expect("kind container comes from the file");
+            match raw.image.as_deref().map(str::trim) {
+                Some(image) if !image.is_empty() => Ok(Storage::Container { image: image.to_owned() }),
+                _ => Err(ctx.error(
+                    at("storage.kind", &raw.kind),
+                    "kind = \"container\" needs `image` (MinIO publishes no maintained image: build one with docker/Dockerfile.minio)",
+                )),
+            }
+        }
         "endpoint" => {
             let raw = raw.expect("kind endpoint comes from the file");
             let url = raw
@@ -417,7 +427,7 @@ fn resolve_storage(ctx: &Ctx<'_>, raw: Option<&raw::RawStorage>, o: &Overrides) 
             let kind = &raw.expect("a kind not from the flag is from the file").kind;
             Err(ctx.error(
                 at("storage.kind", kind),
-                format!("unknown kind {other:?}; expected \"embedded\", \"minio\" or \"endpoint\""),
+                format!("unknown kind {other:?}; expected \"embedded\", \"minio\", \"container\" or \"endpoint\""),
             ))
         }
     }

@@ -131,3 +131,11 @@ fn minio_storage_and_its_errors() {
     let s = Scenario::parse("s.toml", GOOD, &o).unwrap();
     assert_eq!(s.storage, Storage::Minio { nodes: 1, drives_per_node: 1, data_dir: None });
 }
+
+#[test]
+fn container_storage_needs_an_image() {
+    let s = parse(&GOOD.replace("kind = \"embedded\"", "kind = \"container\"\nimage = \"minio-local:1\"")).unwrap();
+    assert_eq!(s.storage, Storage::Container { image: "minio-local:1".into() });
+    let e = error(&GOOD.replace("kind = \"embedded\"", "kind = \"container\""));
+    assert!(e.contains("`storage.kind`") && e.contains("needs `image`"), "{e}");
+}

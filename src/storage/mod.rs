@@ -2,6 +2,8 @@
 //! S3 client of the app tier.
 
 pub mod client;
+#[cfg(feature = "containers")]
+pub mod container;
 pub mod embedded;
 pub mod minio;
 
