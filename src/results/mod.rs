@@ -4,15 +4,18 @@
 //!
 //! - [`latency`]: HdrHistogram summaries that merge exactly.
 //! - [`capacity`]: the capacity model's answer as it is written into results.
+//! - `comparison`: proxied over presigned, per successful upload.
 //! - [`load`]: reading a results.json of any supported version (version 1 is migrated).
 //! - [`schema`]: the JSON Schema of this layout, generated from these types.
 
 pub mod capacity;
+mod comparison;
 pub mod latency;
 pub mod load;
 pub mod schema;
 
 pub use capacity::CapacityReport;
+pub use comparison::Comparison;
 pub use latency::LatencySummary;
 pub use load::{LoadError, load};
 
@@ -408,39 +411,6 @@ pub struct TimelineData {
     pub completed: Vec<u64>,
     /// Most uploads in flight in each interval.
     pub in_flight_max: Vec<u64>,
-}
-
-/// Proxied over presigned, per successful upload.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
-pub struct Comparison {
-    /// Client-facing app-tier bytes per upload, proxied ÷ presigned.
-    pub client_bytes_ratio: f64,
-    /// All app-tier bytes per upload, proxied ÷ presigned.
-    pub app_tier_bytes_ratio: f64,
-    /// App-tier CPU seconds per upload, proxied ÷ presigned.
-    pub cpu_seconds_ratio: f64,
-    /// The inputs.
-    pub basis: String,
-}
-
-impl Comparison {
-    /// Compares two modes' per-upload figures; `None` when either has no successful upload.
-    #[must_use]
-    pub fn of(proxied: &ModeResult, presigned: &ModeResult) -> Option<Self> {
-        let (p, s) = (&proxied.per_upload, &presigned.per_upload);
-        if proxied.uploads_ok == 0 || presigned.uploads_ok == 0 || s.client_bytes <= 0.0 || s.app_tier_bytes <= 0.0 {
-            return None;
-        }
-        Some(Self {
-            client_bytes_ratio: p.client_bytes / s.client_bytes,
-            app_tier_bytes_ratio: p.app_tier_bytes / s.app_tier_bytes,
-            cpu_seconds_ratio: if s.cpu_seconds > 0.0 { p.cpu_seconds / s.cpu_seconds } else { 0.0 },
-            basis: format!(
-                "per successful upload: proxied {:.0} client B / {:.0} app-tier B vs presigned {:.0} client B / {:.0} app-tier B",
-                p.client_bytes, p.app_tier_bytes, s.client_bytes, s.app_tier_bytes
-            ),
-        })
-    }
 }
 
 /// Writes `results` as pretty JSON to `dir/results.json`.
