@@ -97,6 +97,27 @@ mod tests {
     }
 
     #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        #[derive(Serialize)]
+        struct WithNbf {
+            sub: String,
+            iat: u64,
+            exp: u64,
+            nbf: u64,
+        }
+        let tokens = Tokens::new(b"secret");
+        let later = WithNbf { sub: "u".into(), iat: unix_now(), exp: unix_now() + 7200, nbf: unix_now() + 3600 };
+        let t = tokens.codec.encode(&later).unwrap();
+        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let refused = tokens.user(Some(&header));
+        assert!(matches!(&refused, Err(ApiError::InvalidToken(m)) if m.contains("ImmatureSignature")), "{refused:?}");
+        let now = WithNbf { nbf: unix_now(), ..later };
+        let t = tokens.codec.encode(&now).unwrap();
+        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        assert_eq!(tokens.user(Some(&header)).unwrap(), "u");
+    }
+
+    #[test]
     fn expired_token_is_refused() {
         let tokens = Tokens::new(b"secret");
         let claims = Claims { sub: "u".into(), iat: 0, exp: unix_now() - 3600 };

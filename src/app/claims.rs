@@ -22,11 +22,14 @@ impl std::fmt::Debug for Codec {
 }
 
 impl Codec {
-    /// A codec keyed by `key` that accepts `exp` up to `leeway_secs` in the past.
+    /// A codec keyed by `key` that accepts `exp` up to `leeway_secs` in the past and `nbf` up to
+    /// `leeway_secs` in the future.
     #[must_use]
     pub fn new(key: &[u8], leeway_secs: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = leeway_secs;
+        // A token that is not valid yet is refused too (jsonwebtoken checks `nbf` only when asked).
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation }
     }

@@ -167,6 +167,15 @@ impl App {
         self.tokens.user(headers.get(http::header::AUTHORIZATION))
     }
 
+    /// File `file_id` if `user` owns it. Another user's file is answered exactly like an unknown
+    /// id (404), so ids cannot be probed for existence.
+    ///
+    /// # Errors
+    /// [`error::ApiError::NotFound`], or a database error.
+    pub async fn owned_file(&self, user: &str, file_id: &str) -> Result<db::FileRecord, error::ApiError> {
+        self.db.by_id(file_id).await?.filter(|f| f.owner == user).ok_or(error::ApiError::NotFound)
+    }
+
     /// RFC 3339 time stamp of now, for metadata.
     #[must_use]
     pub fn now_rfc3339() -> String {

@@ -61,12 +61,18 @@ pub fn new_key(user: &str, content_type: &str) -> String {
     format!("uploads/{user}/{}.{}", uuid::Uuid::new_v4(), extension(content_type))
 }
 
-/// The filename kept as metadata: its last path component, without control characters,
-/// trimmed, at most [`MAX_FILENAME_BYTES`]; `upload` when nothing is left.
+/// Unicode bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069): invisible, and able to make `gpj.exe` read as `exe.jpg`.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The filename kept as metadata: its last path component, without control or bidirectional
+/// formatting characters, trimmed, at most [`MAX_FILENAME_BYTES`]; `upload` when nothing is left.
 #[must_use]
 pub fn sanitise_filename(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    let cleaned: String = base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c)).collect();
     let mut cleaned = cleaned.trim().trim_start_matches('.').to_owned();
     if cleaned.len() > MAX_FILENAME_BYTES {
         let mut cut = MAX_FILENAME_BYTES;
@@ -84,6 +90,13 @@ mod tests {
 
     fn policy() -> Policy {
         Policy { allowed_types: vec!["image/jpeg".into(), "application/pdf".into()], max_size: 100 }
+    }
+
+    #[test]
+    fn bidi_controls_are_stripped_from_filenames() {
+        assert_eq!(sanitise_filename("photo\u{202E}gpj.exe"), "photogpj.exe");
+        assert_eq!(sanitise_filename("\u{2066}a\u{2069}\u{200F}.jpg"), "a.jpg");
+        assert_eq!(sanitise_filename("日本語.jpg"), "日本語.jpg");
     }
 
     #[test]

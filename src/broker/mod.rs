@@ -201,10 +201,7 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let user = b.app.user(&headers)?;
-    let file = b.app.db.by_id(&file_id).await?.ok_or(ApiError::NotFound)?;
-    if file.owner != user {
-        return Err(ApiError::Forbidden);
-    }
+    let file = b.app.owned_file(&user, &file_id).await?;
     let get = b
         .presigner
         .get(&file.key, b.app.config.get_expiry, SystemTime::now())

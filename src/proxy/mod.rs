@@ -160,10 +160,7 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let user = p.app.user(&headers)?;
-    let file = p.app.db.by_id(&file_id).await?.ok_or(ApiError::NotFound)?;
-    if file.owner != user {
-        return Err(ApiError::Forbidden);
-    }
+    let file = p.app.owned_file(&user, &file_id).await?;
     let object = p
         .app
         .s3
