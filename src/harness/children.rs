@@ -72,6 +72,8 @@ pub struct Server {
     pub name: String,
     /// Whether the run survives its exit (a node of a replicated store).
     pub expendable: bool,
+    /// The subcommand it runs: `storage`, `minio-node`, `broker` or `proxy`.
+    pub command: &'static str,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     /// Its log file.
@@ -127,7 +129,13 @@ impl Server {
         tracing::info!("{name} ready at {url} (log: {})", log.display());
         let pid = child.id().unwrap_or(0);
         eprintln!("{}", Ready { server: name.clone(), url: url.clone(), log: log.clone(), pid }.line());
-        Ok(Self { name, expendable, url, log, child, _stdout: lines, _stdin: stdin })
+        Ok(Self { name, expendable, command, url, log, child, _stdout: lines, _stdin: stdin })
+    }
+
+    /// Whether it is an app server (broker or proxy) rather than part of the store.
+    #[must_use]
+    pub fn is_app(&self) -> bool {
+        matches!(self.command, "broker" | "proxy")
     }
 
     /// The process id, while it runs.

@@ -2,9 +2,10 @@
 
 use crate::results::Environment;
 
-/// Reads CPU model, cores, memory, OS, version and (when in a git checkout) the commit.
+/// Reads CPU model, cores, memory, OS, version and (when in a git checkout) the commit; `store`
+/// is the version of the store the harness started, if it knows one.
 #[must_use]
-pub fn environment() -> Environment {
+pub fn environment(store: Option<String>) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -24,7 +25,7 @@ pub fn environment() -> Environment {
         os: format!("{} {}", std::env::consts::OS, kernel.trim()).trim().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
-        store: None,
+        store,
     }
 }
 

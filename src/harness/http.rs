@@ -89,17 +89,7 @@ impl Http {
 /// # Errors
 /// A message naming the URL when the server does not answer or a series is missing.
 pub async fn scrape(base: &str) -> Result<Snapshot, String> {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
     let url = format!("{base}/metrics");
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-    let fetch = async {
-        let response = client.get(uri).await.map_err(|e| format!("{url}: {e}"))?;
-        let body = response.into_body().collect().await.map_err(|e| format!("{url}: {e}"))?.to_bytes();
-        Ok::<_, String>(String::from_utf8_lossy(&body).into_owned())
-    };
-    let text =
-        tokio::time::timeout(Duration::from_secs(10), fetch).await.map_err(|_| format!("{url}: timed out"))??;
-    Snapshot::parse(&text).map_err(|e| format!("{url}: {e}"))
+    let (_, body) = crate::server::get_once(&url, Duration::from_secs(10)).await?;
+    Snapshot::parse(&String::from_utf8_lossy(&body)).map_err(|e| format!("{url}: {e}"))
 }

@@ -185,7 +185,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     };
     let mut results = Results {
         schema_version: results::SCHEMA_VERSION,
-        environment: results::Environment { store: store_version, ..environment::environment() },
+        environment: environment::environment(store_version),
         incidents,
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         duration_ms: build::millis(clock.elapsed()),

@@ -151,7 +151,7 @@ impl Stack {
     /// [`HarnessError::ServerStart`] when either does not start.
     pub async fn start_apps(&mut self, label: &str) -> Result<(), HarnessError> {
         let (apps, keep): (Vec<Server>, Vec<Server>) =
-            std::mem::take(&mut self.servers).into_iter().partition(|s| s.name == "broker" || s.name == "proxy");
+            std::mem::take(&mut self.servers).into_iter().partition(Server::is_app);
         self.servers = keep;
         futures_util::future::join_all(apps.into_iter().map(Server::stop)).await;
         let a = &self.apps;
@@ -178,7 +178,7 @@ impl Stack {
         let stores: Vec<crate::metrics::ProcessStats> = self
             .servers
             .iter()
-            .filter(|s| s.name != "broker" && s.name != "proxy")
+            .filter(|s| !s.is_app())
             .filter_map(|s| s.pid().and_then(crate::metrics::tree_stats))
             .collect();
         (!stores.is_empty()).then(|| crate::metrics::ProcessStats {

@@ -136,24 +136,13 @@ pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result
 pub async fn wait_ready(url: &str, path: &str) -> bool {
     let deadline = Instant::now() + READY_TIMEOUT;
     while Instant::now() < deadline {
-        if status(&format!("{url}{path}")).await == Some(200) {
+        let answer = crate::server::get_once(&format!("{url}{path}"), Duration::from_secs(2)).await;
+        if answer.is_ok_and(|(status, _)| status == 200) {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
-}
-
-/// The status of `GET url` on a fresh connection, if it answered within two seconds.
-async fn status(url: &str) -> Option<u16> {
-    use http_body_util::Empty;
-    use hyper_util::client::legacy::Client;
-    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let uri: http::Uri = url.parse().ok()?;
-    let response = tokio::time::timeout(Duration::from_secs(2), client.get(uri)).await.ok()?.ok()?;
-    Some(response.status().as_u16())
 }
 
 #[cfg(test)]
