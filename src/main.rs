@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let stop = CancellationToken::new();
         tokio::spawn(cancel_on_signal(stop.clone()));
-        presign_bench::cli::dispatch(cli, stop).await
+        Box::pin(presign_bench::cli::dispatch(cli, stop)).await
     });
     // A server watching its stdin has a blocking read in flight; do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));

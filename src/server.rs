@@ -1,4 +1,6 @@
-//! The accept loop every server shares: counted sockets, HTTP/1.1, graceful shutdown.
+//! The accept loop every server shares: counted sockets, HTTP/1.1, graceful shutdown, and the
+//! connection-level guards of [`Limits`] (header timeout, half-closed clients, the cap on open
+//! connections). Request-level guards live with the app (`app::guard`).
 
 use crate::metrics::{Counted, Meter};
 use hyper::body::Incoming;
@@ -15,6 +17,65 @@ use tokio_util::sync::CancellationToken;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Timeouts and caps of one server, with the defaults a deployment would choose. Every one is a
+/// flag of `broker` and `proxy` (README, "Timeouts and limits").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest wait for a request's headers (`--header-timeout`).
+    pub header_timeout: Duration,
+    /// Longest pause between two pieces of a request body (`--body-idle-timeout`).
+    pub body_idle_timeout: Duration,
+    /// Longest time one request may take, body included (`--request-timeout`).
+    pub request_timeout: Duration,
+    /// Client connections open at once; above it, a 503 and the connection is closed
+    /// (`--max-connections`).
+    pub max_connections: usize,
+    /// App requests (uploads, presigns, completions, downloads) handled at once; above it, a 503
+    /// (`--max-in-flight`).
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(600),
+            max_connections: 4096,
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// Seconds a refused client is told to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// The whole answer to a connection above [`Limits::max_connections`]: the JSON error contract,
+/// written straight to the socket because no HTTP connection is set up for it.
+fn overloaded_response() -> Vec<u8> {
+    let body = r#"{"error":{"code":"overloaded","message":"too many connections; retry later"}}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECS}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Answers a connection over the cap with [`overloaded_response`], then closes it after the
+/// client's request has drained (closing with unread bytes would reset the connection and lose
+/// the answer). Bounded: one second of draining at most.
+async fn refuse<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut io: T) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = async {
+        io.write_all(&overloaded_response()).await?;
+        io.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while io.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+}
 
 /// Errors of binding a listener.
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +142,15 @@ pub fn announce_url(url: &str) -> std::io::Result<()> {
 /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains in-flight requests.
 ///
 /// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it.
-pub async fn serve<S, B>(listener: TcpListener, service: S, meter: Arc<Meter>, shutdown: impl Future<Output = ()>)
-where
+/// Headers must arrive within `limits.header_timeout`; a client that half-closes after its request
+/// still gets the answer; connections above `limits.max_connections` get a 503 and are closed.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    meter: Arc<Meter>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) where
     S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
         + Clone
         + Send
@@ -94,7 +162,8 @@ where
 {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).half_close(true);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -111,13 +180,19 @@ where
         };
         let _ = stream.set_nodelay(true);
         let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
-        let io = TokioIo::new(Counted::accepted(paced, meter.clone()));
+        let counted = Counted::accepted(paced, meter.clone());
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            meter.overloaded_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(refuse(counted));
+            continue;
+        };
         let service = Timed { inner: service.clone(), meter: meter.clone() };
-        let conn = graceful.watch(http.serve_connection(io, service));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(counted), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended with error: {e}");
             }
+            drop(slot);
         });
     }
     drop(listener);
@@ -145,7 +220,7 @@ where
     type Future = BoxFuture<Result<S::Response, S::Error>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        if matches!(req.uri().path(), "/metrics" | "/healthz") {
+        if matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz") {
             return Box::pin(self.inner.call(req));
         }
         let busy = self.meter.request_started();
@@ -163,9 +238,10 @@ pub async fn serve_router(
     listener: TcpListener,
     router: axum::Router,
     meter: Arc<Meter>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, shutdown).await;
+    serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, limits, shutdown).await;
 }
 
 /// Resolves when `stop` is cancelled (the entry point cancels it on SIGINT or SIGTERM) or, with

@@ -18,7 +18,8 @@ async fn roundtrip(path: UploadPath, store: Store) {
     let up = path.upload(&s, &token, "image/jpeg", bytes.clone()).await;
     assert_eq!(up.status, if matches!(path, UploadPath::Presigned) { 200 } else { 201 }, "{}", up.body);
     let key = up.body["key"].as_str().unwrap();
-    assert!(key.starts_with("uploads/alice/") && key.ends_with(".jpg"), "{key}");
+    let prefix = if matches!(path, UploadPath::Presigned) { "files/alice/" } else { "proxied/alice/" };
+    assert!(key.starts_with(prefix) && key.ends_with(".jpg"), "{key}");
     assert_eq!(up.body["size"], 300_000);
     assert_eq!(up.body["content_type"], "image/jpeg");
     assert_eq!(up.body["filename"], "photo.jpg");
@@ -100,7 +101,16 @@ async fn completion(store: Store) {
     assert_eq!((other.status, other.body["error"]["code"].as_str()), (403, Some("forbidden")));
 
     let first = complete(&s, &token, upload_id).await;
-    // After completion the URL cannot swap the verified bytes (create-only).
+    assert_eq!(first.status, 200, "{}", first.body);
+    let file_key = first.body["key"].as_str().unwrap().to_owned();
+    let upload_key = grant["key"].as_str().unwrap();
+    assert_ne!(file_key, upload_key, "the file is a copy the upload URL cannot reach");
+    assert!(s.object_bytes(upload_key).await.is_none(), "the upload key is deleted at completion");
+    // Completing again with nothing written since: the same file (a retry after a lost answer).
+    let retry = complete(&s, &token, upload_id).await;
+    assert_eq!((retry.status, &retry.body["file_id"]), (200, &first.body["file_id"]));
+    // The URL is still valid and may write to the upload key again: the served file stays as
+    // verified, and completing after that is refused (and what was written is deleted).
     let swap = s
         .http
         .put(grant["url"].as_str().unwrap())
@@ -110,12 +120,12 @@ async fn completion(store: Store) {
         .send()
         .await
         .unwrap();
-    assert_eq!(swap.status(), 412);
-    assert_eq!(s.object_bytes(first.body["key"].as_str().unwrap()).await.unwrap(), bytes);
+    assert_eq!(swap.status(), 200);
+    assert_eq!(s.object_bytes(&file_key).await.unwrap(), bytes);
     let second = complete(&s, &token, upload_id).await;
-    assert_eq!(first.status, 200);
-    assert_eq!(second.status, 200);
-    assert_eq!(first.body["file_id"], second.body["file_id"]);
+    assert_eq!((second.status, second.body["error"]["code"].as_str()), (409, Some("already_completed")));
+    assert!(s.object_bytes(upload_key).await.is_none());
+    assert_eq!(s.object_bytes(&file_key).await.unwrap(), bytes);
     assert_eq!(s.broker_state.app.db.count().await.unwrap(), 1);
 
     let forged = complete(&s, &token, "eyJhbGciOiJIUzI1NiJ9.e30.bm90LWEtc2lnbmF0dXJl").await;

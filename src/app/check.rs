@@ -1,5 +1,10 @@
 //! Post-upload checks: the stored object must have the signed size and type, and its first bytes
 //! must carry the declared type's magic numbers. What fails is deleted.
+//!
+//! A presigned upload is checked after [`copy_verified`] has copied it to a key only the broker
+//! knows: the client's URL stays valid until it expires and a store may let it overwrite the
+//! upload key (s3s-fs checks `If-None-Match: *` when a PUT starts, not when it commits), so the
+//! file that is served is the copy, which no URL the client ever held can reach.
 
 use super::error::ApiError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
@@ -34,14 +39,52 @@ pub fn check_magic(declared: &str, head: &[u8]) -> Result<(), ApiError> {
     })
 }
 
+/// Copies the object the client uploaded to `from` into `expected.key` (a key only the server
+/// knows), verifies the copy with [`stored_object`], and deletes `from`. Returns the copy's ETag.
+/// When the copy fails verification both objects are deleted.
+///
+/// # Errors
+/// 409 when nothing was uploaded to `from`, 422 when the copy does not match, 502/504 when the
+/// store fails or does not answer within `limit`.
+pub async fn copy_verified(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    from: &str,
+    expected: Expected<'_>,
+    limit: std::time::Duration,
+) -> Result<String, ApiError> {
+    let copied = s3.copy_object().bucket(bucket).key(expected.key).copy_source(format!("{bucket}/{from}")).send().await;
+    if let Err(e) = copied {
+        let missing = e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code) == Some("NoSuchKey");
+        return Err(if missing { ApiError::ObjectMissing { key: from.to_owned() } } else { ApiError::storage(&e) });
+    }
+    let verdict = stored_object(s3, bucket, expected, limit).await;
+    if matches!(
+        verdict,
+        Ok(_) | Err(ApiError::SizeMismatch { .. } | ApiError::TypeMismatch { .. } | ApiError::ContentMismatch { .. })
+    ) {
+        // Verified (the copy is what is served) or rejected (nothing is): either way the upload
+        // key has no further use. A failed delete is left to the sweeper.
+        if let Err(e) = s3.delete_object().bucket(bucket).key(from).send().await {
+            tracing::warn!(key = from, "deleting a completed upload key failed: {}", DisplayErrorContext(&e));
+        }
+    }
+    verdict
+}
+
 /// Verifies the stored object against `expected` with one ranged GET (size from `Content-Range`,
 /// type from `Content-Type`, magic numbers from the first [`SNIFF_LEN`] bytes) and returns its
 /// ETag. A mismatching object is deleted.
 ///
 /// # Errors
 /// 409 when the object is missing, 422 when it does not match (after deleting it), 502 when the
-/// store fails.
-pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expected<'_>) -> Result<String, ApiError> {
+/// store fails, 504 when it does not answer within `limit`.
+pub async fn stored_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    expected: Expected<'_>,
+    limit: std::time::Duration,
+) -> Result<String, ApiError> {
     let response = s3
         .get_object()
         .bucket(bucket)
@@ -53,7 +96,7 @@ pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expe
             if e.as_service_error().is_some_and(GetObjectError::is_no_such_key) {
                 ApiError::ObjectMissing { key: expected.key.to_owned() }
             } else {
-                ApiError::Storage(crate::storage::client::describe(&e))
+                ApiError::storage(&e)
             }
         })?;
     let size = response
@@ -65,13 +108,19 @@ pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expe
     let etag = response.e_tag().unwrap_or_default().trim_matches('"').to_owned();
     let mut body = response.body;
     let mut head = Vec::with_capacity(SNIFF_LEN);
-    while head.len() < SNIFF_LEN {
-        match body.try_next().await {
-            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => return Err(ApiError::Storage(format!("reading {}: {e}", expected.key))),
+    let read = async {
+        while head.len() < SNIFF_LEN {
+            match body.try_next().await {
+                Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(ApiError::Storage(format!("reading {}: {e}", expected.key))),
+            }
         }
-    }
+        Ok(())
+    };
+    tokio::time::timeout(limit, read)
+        .await
+        .map_err(|_| ApiError::StorageTimeout(format!("reading the head of {}", expected.key)))??;
     drop(body);
     let verdict = if size != expected.size {
         Err(ApiError::SizeMismatch { expected: expected.size, actual: size })
@@ -86,11 +135,21 @@ pub async fn stored_object(s3: &aws_sdk_s3::Client, bucket: &str, expected: Expe
     }
 }
 
-/// Deletes `key` because of `why`, and returns `why`.
+/// Deletes `key` because of `why`, and returns `why`. When the store did not answer in time, the
+/// delete runs in the background (bounded by the store timeout) so the client is answered now.
 pub async fn reject(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, why: ApiError) -> ApiError {
     tracing::info!(key, "rejecting upload: {why}");
-    if let Err(e) = s3.delete_object().bucket(bucket).key(key).send().await {
-        tracing::error!(key, "deleting a rejected object failed: {}", DisplayErrorContext(&e));
+    let delete = s3.delete_object().bucket(bucket).key(key).send();
+    let key = key.to_owned();
+    let deleting = async move {
+        if let Err(e) = delete.await {
+            tracing::error!(key, "deleting a rejected object failed: {}", DisplayErrorContext(&e));
+        }
+    };
+    if matches!(why, ApiError::StorageTimeout(_)) {
+        tokio::spawn(deleting);
+    } else {
+        deleting.await;
     }
     why
 }

@@ -1,7 +1,8 @@
 //! File metadata in SQLite: one row per completed upload.
 //!
 //! Presigning writes nothing here (the upload id is self-describing); only completed, verified
-//! files get a row. The key is unique, so completing twice (or racing) yields one row.
+//! files get a row. The key is unique, and so is the upload key a presigned file was completed
+//! from, so completing twice (or racing) yields one row.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -29,6 +30,10 @@ pub struct FileRecord {
     pub created_at: String,
     /// When the file was verified and recorded (RFC 3339).
     pub completed_at: String,
+    /// Presigned files: the key the client uploaded to (its URL may still write there); the file
+    /// itself is a copy at `key`. Never shown to clients.
+    #[serde(skip)]
+    pub upload_key: Option<String>,
 }
 
 /// Errors of the metadata store.
@@ -62,6 +67,10 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_owner ON files(owner);
 ";
 
+/// Databases made before files were copied out of the upload key lack `upload_key`.
+const ADD_UPLOAD_KEY: &str = "ALTER TABLE files ADD COLUMN upload_key TEXT";
+const UPLOAD_KEY_INDEX: &str = "CREATE UNIQUE INDEX IF NOT EXISTS files_upload_key ON files(upload_key)";
+
 impl Db {
     /// Opens (or creates) the database at `path`.
     ///
@@ -75,6 +84,13 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        let has_upload_key: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('files') WHERE name = 'upload_key'", [], |r| r.get(0))
+            .map_err(err)?;
+        if !has_upload_key {
+            conn.execute_batch(ADD_UPLOAD_KEY).map_err(err)?;
+        }
+        conn.execute_batch(UPLOAD_KEY_INDEX).map_err(err)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: name })
     }
 
@@ -93,15 +109,16 @@ impl Db {
         .map_err(|source| DbError { path, source })
     }
 
-    /// Records `file` unless a row with its key exists; returns the row that is stored.
+    /// Records `file` unless a row with its key or upload key exists; returns the row that is
+    /// stored.
     ///
     /// # Errors
     /// [`DbError`] when SQLite fails.
     pub async fn insert(&self, file: FileRecord) -> Result<FileRecord, DbError> {
         self.with(move |c| {
             c.execute(
-                "INSERT INTO files (file_id, owner, key, filename, content_type, size, etag, created_at, completed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(key) DO NOTHING",
+                "INSERT INTO files (file_id, owner, key, filename, content_type, size, etag, created_at, completed_at, upload_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
                 params![
                     file.file_id,
                     file.owner,
@@ -111,9 +128,15 @@ impl Db {
                     i64::try_from(file.size).unwrap_or(i64::MAX),
                     file.etag,
                     file.created_at,
-                    file.completed_at
+                    file.completed_at,
+                    file.upload_key
                 ],
             )?;
+            if let Some(upload_key) = &file.upload_key
+                && let Some(existing) = query_one(c, "upload_key", upload_key)?
+            {
+                return Ok(existing);
+            }
             query_one(c, "key", &file.key).map(|r| r.unwrap_or(file))
         })
         .await
@@ -137,6 +160,15 @@ impl Db {
         self.with(move |c| query_one(c, "key", &key)).await
     }
 
+    /// The presigned file completed from `upload_key`, if any.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn by_upload_key(&self, upload_key: &str) -> Result<Option<FileRecord>, DbError> {
+        let key = upload_key.to_owned();
+        self.with(move |c| query_one(c, "upload_key", &key)).await
+    }
+
     /// Number of recorded files.
     ///
     /// # Errors
@@ -149,9 +181,9 @@ impl Db {
 }
 
 fn query_one(c: &Connection, column: &'static str, value: &str) -> rusqlite::Result<Option<FileRecord>> {
-    // `column` is one of two literals chosen above, never client input.
+    // `column` is one of the literals chosen above, never client input.
     let sql = format!(
-        "SELECT file_id, owner, key, filename, content_type, size, etag, created_at, completed_at FROM files WHERE {column} = ?1"
+        "SELECT file_id, owner, key, filename, content_type, size, etag, created_at, completed_at, upload_key FROM files WHERE {column} = ?1"
     );
     c.query_row(&sql, [value], |r| {
         Ok(FileRecord {
@@ -164,6 +196,7 @@ fn query_one(c: &Connection, column: &'static str, value: &str) -> rusqlite::Res
             etag: r.get(6)?,
             created_at: r.get(7)?,
             completed_at: r.get(8)?,
+            upload_key: r.get(9)?,
         })
     })
     .optional()

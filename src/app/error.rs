@@ -1,10 +1,24 @@
 //! The JSON error every broker and proxy endpoint answers with: `{"error":{"code","message"}}`.
 //!
-//! Codes are stable: clients and the harness match on them, never on messages.
+//! Codes are stable: clients and the harness match on them, never on messages. Messages carry no
+//! internals (store endpoints, connection errors, library text: those go to the log) and echo at
+//! most [`ECHO_LIMIT`] characters of what the client sent.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+
+/// Most characters of client input an error message repeats.
+pub const ECHO_LIMIT: usize = 64;
+
+/// `text` cut to [`ECHO_LIMIT`] characters, with `…` when cut.
+#[must_use]
+pub fn echo(text: &str) -> String {
+    match text.char_indices().nth(ECHO_LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +111,34 @@ pub enum ApiError {
     /// The object store failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// A call to the object store ran out of time.
+    #[error("the object store did not answer in time: {0}")]
+    StorageTimeout(String),
+    /// The store does not answer (`/readyz`).
+    #[error("the object store is not answering: {0}")]
+    NotReady(String),
+    /// The request body paused longer than the body idle timeout.
+    #[error("no byte of the request body for {0:?}")]
+    BodyTimeout(std::time::Duration),
+    /// The request took longer than the request timeout.
+    #[error("the request took longer than {0:?}")]
+    RequestTimeout(std::time::Duration),
+    /// A JSON body above the limit.
+    #[error("the request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The upload was completed already and its URL was written to again afterwards; the new
+    /// object was deleted and the completed file is unchanged.
+    #[error("upload already completed as file {file_id}; what was written to its URL afterwards was deleted")]
+    AlreadyCompleted {
+        /// The completed file.
+        file_id: String,
+    },
+    /// Too many requests in flight.
+    #[error("too many requests in flight; retry later")]
+    Overloaded,
     /// Anything else on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -128,7 +170,37 @@ impl ApiError {
             E::ContentMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "content_mismatch"),
             E::IncompleteBody(_) => (StatusCode::BAD_REQUEST, "incomplete_body"),
             E::Storage(_) => (StatusCode::BAD_GATEWAY, "storage_error"),
+            E::StorageTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "storage_timeout"),
+            E::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+            E::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            E::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            E::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
+            E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl ApiError {
+    /// The message a client sees: no internals, and client input cut to [`ECHO_LIMIT`].
+    #[must_use]
+    pub fn public_message(&self) -> String {
+        use ApiError as E;
+        match self {
+            E::InvalidToken(_) => "invalid token".to_owned(),
+            E::Storage(_) => "the object store failed; try again later".to_owned(),
+            E::StorageTimeout(_) => "the object store did not answer in time; try again later".to_owned(),
+            E::NotReady(_) => "the object store is not answering".to_owned(),
+            E::Internal(_) => "internal error".to_owned(),
+            E::UnsupportedType { content_type, allowed } => {
+                format!("content type {:?} is not allowed; allowed: {allowed}", echo(content_type))
+            }
+            E::MalformedJson(m) => format!("malformed JSON: {}", echo(m)),
+            E::InvalidRequest(m) => format!("invalid request: {}", echo(m)),
+            E::IncompleteBody(m) => format!("upload body incomplete: {}", echo(m)),
+            E::ObjectMissing { .. } => "the object is not in the store; upload it before completing".to_owned(),
+            other => other.to_string(),
         }
     }
 }
@@ -138,13 +210,38 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(code, "{self}");
+        } else {
+            tracing::debug!(code, "{self}");
         }
-        let body = Json(serde_json::json!({ "error": { "code": code, "message": self.to_string() } }));
-        let mut response = (status, body).into_response();
+        let mut response = json_error(status, code, &self.public_message());
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(http::header::RETRY_AFTER, crate::server::RETRY_AFTER_SECS.into());
+        }
         response
+    }
+}
+
+/// `{"error":{"code","message"}}` with `status`.
+#[must_use]
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = Json(serde_json::json!({ "error": { "code": code, "message": message } }));
+    (status, body).into_response()
+}
+
+impl ApiError {
+    /// The error a failed store call stands for: 504 `storage_timeout` when it ran out of time,
+    /// else 502 `storage_error`. The store's own words go to the log, not to the client.
+    pub fn storage<E>(
+        e: &aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::http::Response>,
+    ) -> Self
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let detail = crate::storage::client::describe(e);
+        if crate::storage::client::is_timeout(e) { Self::StorageTimeout(detail) } else { Self::Storage(detail) }
     }
 }
 

@@ -6,7 +6,9 @@ pub mod check;
 pub mod claims;
 pub mod db;
 pub mod error;
+pub mod guard;
 pub mod policy;
+pub mod sweep;
 
 use crate::metrics::Meter;
 use crate::storage::client::{self, ClientError, S3Target};
@@ -38,9 +40,21 @@ pub struct AppConfig {
     pub put_expiry: Duration,
     /// Lifetime of presigned GET URLs.
     pub get_expiry: Duration,
+    /// How long after its PUT URL expires an upload may still be completed (`--complete-grace`):
+    /// an upload that started just before expiry may take this long to finish.
+    pub complete_grace: Duration,
     /// Emulated NIC bandwidth per direction, bytes per second (`None`: the real one).
     pub nic: Option<f64>,
+    /// Timeouts and caps of the HTTP server.
+    pub limits: crate::server::Limits,
+    /// Timeouts of every call to the store.
+    pub store_timeouts: client::Timeouts,
+    /// The orphan sweeper's schedule.
+    pub sweep: sweep::Sweep,
 }
+
+/// Largest object one PUT (and one CopyObject) may carry in S3.
+pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Errors of starting the broker or the proxy.
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +126,27 @@ impl AppConfig {
         if self.policy.allowed_types.is_empty() {
             return Err(StartError::Config { flag: "--allowed-types", message: "no content type allowed".into() });
         }
-        if self.policy.max_size == 0 {
-            return Err(StartError::Config { flag: "--max-size", message: "must be at least 1 byte".into() });
+        if self.policy.max_size == 0 || self.policy.max_size > MAX_SINGLE_PUT {
+            return Err(StartError::Config {
+                flag: "--max-size",
+                message: "must be between 1 byte and 5GiB, the largest single PUT in S3".into(),
+            });
+        }
+        let positive = [
+            ("--header-timeout", self.limits.header_timeout),
+            ("--body-idle-timeout", self.limits.body_idle_timeout),
+            ("--request-timeout", self.limits.request_timeout),
+            ("--store-connect-timeout", self.store_timeouts.connect),
+            ("--store-timeout", self.store_timeouts.operation),
+        ];
+        for (flag, value) in positive {
+            if value.is_zero() {
+                return Err(StartError::Config { flag, message: "must be above zero".into() });
+            }
+        }
+        if self.limits.max_connections == 0 || self.limits.max_in_flight == 0 {
+            let flag = if self.limits.max_connections == 0 { "--max-connections" } else { "--max-in-flight" };
+            return Err(StartError::Config { flag, message: "must be at least 1".into() });
         }
         Ok(())
     }
@@ -132,6 +165,8 @@ pub struct App {
     pub tokens: auth::Tokens,
     /// App-tier counters.
     pub meter: Arc<Meter>,
+    /// `/readyz`.
+    pub readiness: Arc<guard::Readiness>,
     /// Keeps the default database's directory alive.
     _tmp: Option<tempfile::TempDir>,
 }
@@ -145,7 +180,7 @@ impl App {
     pub async fn start(config: AppConfig) -> Result<Self, StartError> {
         config.validate()?;
         let meter = Meter::with_nic(config.nic);
-        let s3 = client::build(&config.s3, meter.clone())?;
+        let s3 = client::build(&config.s3, meter.clone(), config.store_timeouts)?;
         client::ensure_bucket(&s3, &config.s3).await?;
         let (db_path, tmp) = if let Some(p) = &config.db_path {
             (p.clone(), None)
@@ -156,7 +191,42 @@ impl App {
         let db = db::Db::open(&db_path)?;
         tracing::info!(db = %db_path.display(), endpoint = %config.s3.endpoint, bucket = %config.s3.bucket, "app ready");
         let tokens = auth::Tokens::new(config.token_secret.as_bytes());
-        Ok(Self { config, s3, db, tokens, meter, _tmp: tmp })
+        let readiness = Arc::new(guard::Readiness::new(s3.clone(), config.s3.bucket.clone()));
+        Ok(Self { config, s3, db, tokens, meter, readiness, _tmp: tmp })
+    }
+
+    /// The sweeper of this server's prefixes, per `rules`.
+    #[must_use]
+    pub fn sweeper(&self, rules: Vec<sweep::Rule>) -> sweep::Sweeper {
+        sweep::Sweeper {
+            s3: self.s3.clone(),
+            bucket: self.config.s3.bucket.clone(),
+            db: self.db.clone(),
+            meter: self.meter.clone(),
+            rules,
+        }
+    }
+
+    /// `routes` (the server's own) behind the request limits, plus `/healthz`, `/readyz`,
+    /// `/metrics` and the JSON 404, all answering errors as JSON.
+    pub fn router(&self, routes: Router) -> Router {
+        let limited = guard::limit(routes, &self.config.limits, self.meter.clone());
+        let all = limited.merge(admin_routes(self.meter.clone(), self.readiness.clone())).fallback(error::not_found);
+        guard::json_errors(all, self.meter.clone())
+    }
+
+    /// Serves `router` on `listener` with this app's meter and limits, and runs `sweeper` beside
+    /// it, until `shutdown` resolves.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        sweeper: sweep::Sweeper,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let sweeping = tokio::spawn(sweeper.run(self.config.sweep.every));
+        crate::server::serve_router(listener, router, self.meter.clone(), self.config.limits, shutdown).await;
+        sweeping.abort();
     }
 
     /// The user id of a request's bearer token.
@@ -183,17 +253,17 @@ impl App {
     }
 }
 
-/// `/healthz` and `/metrics`, shared by both servers.
-pub fn admin_routes(meter: Arc<Meter>) -> Router {
+/// `/healthz` (liveness), `/readyz` (the store answers) and `/metrics`, shared by both servers.
+pub fn admin_routes(meter: Arc<Meter>, readiness: Arc<guard::Readiness>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/readyz", get(move || async move { readiness.respond().await }))
         .route(
             "/metrics",
-            get(|axum::extract::State(meter): axum::extract::State<Arc<Meter>>| async move {
+            get(move || async move {
                 ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&meter))
             }),
         )
-        .with_state(meter)
 }
 
 /// Turns a JSON body into `T`, with the JSON error codes: `malformed_json` for syntax,

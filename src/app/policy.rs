@@ -54,11 +54,19 @@ pub fn extension(content_type: &str) -> &'static str {
     }
 }
 
+/// Where presigned PUTs land: the client holds a URL to these keys until it expires.
+pub const UPLOAD_PREFIX: &str = "uploads/";
+/// Where the broker keeps verified files: copies no client URL can reach.
+pub const FILE_PREFIX: &str = "files/";
+/// Where the proxy stores what it streamed (the client never holds a URL to these).
+pub const PROXIED_PREFIX: &str = "proxied/";
+
 /// A fresh object key, generated here and never taken from the client:
-/// `uploads/<user-id>/<uuid>.<ext>`. `user` must have passed [`super::auth::valid_user_id`].
+/// `<prefix><user-id>/<uuid>.<ext>`, `prefix` one of [`UPLOAD_PREFIX`], [`FILE_PREFIX`],
+/// [`PROXIED_PREFIX`]. `user` must have passed [`super::auth::valid_user_id`].
 #[must_use]
-pub fn new_key(user: &str, content_type: &str) -> String {
-    format!("uploads/{user}/{}.{}", uuid::Uuid::new_v4(), extension(content_type))
+pub fn new_key(prefix: &str, user: &str, content_type: &str) -> String {
+    format!("{prefix}{user}/{}.{}", uuid::Uuid::new_v4(), extension(content_type))
 }
 
 /// Unicode bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E,
@@ -109,7 +117,7 @@ mod tests {
 
     #[test]
     fn keys_are_server_side() {
-        let key = new_key("u1", "image/jpeg");
+        let key = new_key(UPLOAD_PREFIX, "u1", "image/jpeg");
         let rest = key.strip_prefix("uploads/u1/").unwrap();
         let (id, ext) = rest.split_once('.').unwrap();
         assert_eq!(ext, "jpg");

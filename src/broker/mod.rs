@@ -2,31 +2,31 @@
 //! completed uploads and records them. Bytes of files never cross it.
 //!
 //! - `POST /v1/uploads` → 201 a presigned PUT URL with Content-Type and Content-Length signed in
-//! - `POST /v1/uploads/{upload_id}/complete` → verifies the object, records it → 200
+//! - `POST /v1/uploads/{upload_id}/complete` → copies the object to a key no client URL reaches,
+//!   verifies the copy, records it → 200
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
+//!
+//! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
+//! verified copies without a row (`files/`, left by a crash between copy and insert).
 
 pub mod upload_id;
 
 use crate::app::auth::unix_now;
 use crate::app::check::{self, Expected};
 use crate::app::db::FileRecord;
-use crate::app::error::{ApiError, method_not_allowed, not_found};
-use crate::app::{App, AppConfig, StartError, admin_routes, parse_json, policy};
+use crate::app::error::{ApiError, method_not_allowed};
+use crate::app::{App, AppConfig, StartError, guard, parse_json, policy, sweep};
 use crate::sigv4::{Addressing, Presigner};
-use axum::extract::{Path, State};
+use crate::storage::client::Lifecycle;
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use upload_id::{Upload, UploadIds};
-
-/// How long after its PUT URL expires an upload may still be completed: an upload that started
-/// just before expiry may take this long to finish.
-pub const COMPLETE_GRACE: Duration = Duration::from_secs(15 * 60);
 
 /// The broker's state.
 #[derive(Debug)]
@@ -55,6 +55,15 @@ impl Broker {
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
         let upload_ids = UploadIds::new(config.token_secret.as_bytes());
         let app = App::start(config).await?;
+        // A day is the shortest expiry S3 lifecycle rules know; the sweeper acts within minutes.
+        let bucket = &app.config.s3.bucket;
+        match crate::storage::client::expire_prefix(&app.s3, bucket, policy::UPLOAD_PREFIX, 1).await {
+            Lifecycle::Added => {
+                tracing::info!(bucket, "store lifecycle rule: {} expires after a day", policy::UPLOAD_PREFIX);
+            }
+            Lifecycle::Kept => tracing::info!(bucket, "the bucket has a lifecycle configuration; left as it is"),
+            Lifecycle::Unsupported(why) => tracing::info!(bucket, "no store lifecycle rule ({why}); the sweeper alone"),
+        }
         Ok(Self { app, presigner, upload_ids })
     }
 }
@@ -65,8 +74,13 @@ pub async fn serve(
     broker: Arc<Broker>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let meter = broker.app.meter.clone();
-    crate::server::serve_router(listener, router(broker), meter, shutdown).await;
+    let app = &broker.app;
+    let abandoned_after = app.config.put_expiry + app.config.complete_grace;
+    let sweeper = app.sweeper(vec![
+        sweep::Rule { prefix: policy::UPLOAD_PREFIX, older_than: abandoned_after, unless_recorded: false },
+        sweep::Rule { prefix: policy::FILE_PREFIX, older_than: app.config.sweep.grace, unless_recorded: true },
+    ]);
+    app.serve(listener, router(&broker), sweeper, shutdown).await;
 }
 
 /// `presign-bench broker`: binds `listen`, starts, prints `listening on http://ADDR`, and serves
@@ -85,16 +99,14 @@ pub async fn run(
     .await
 }
 
-/// The broker's routes, `/healthz` and `/metrics` included.
-pub fn router(broker: Arc<Broker>) -> Router {
-    let meter = broker.app.meter.clone();
-    Router::new()
+/// The broker's routes behind the request limits, `/healthz`, `/readyz` and `/metrics` included.
+pub fn router(broker: &Arc<Broker>) -> Router {
+    let routes = Router::new()
         .route("/v1/uploads", post(create_upload).fallback(method_not_allowed))
         .route("/v1/uploads/{upload_id}/complete", post(complete).fallback(method_not_allowed))
         .route("/v1/files/{file_id}", get(download).fallback(method_not_allowed))
-        .with_state(broker)
-        .merge(admin_routes(meter))
-        .fallback(not_found)
+        .with_state(broker.clone());
+    broker.app.router(routes)
 }
 
 /// Body of `POST /v1/uploads`. Other fields (a client-chosen `key`, say) are ignored.
@@ -109,11 +121,14 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let user = b.app.user(&headers)?;
+async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    // The token is checked before a byte of the body is read, and the body is small.
+    let user = b.app.user(&parts.headers)?;
+    let body = guard::small_body(&parts.headers, body, b.app.config.limits.body_idle_timeout).await?;
     let request: CreateUpload = parse_json(&body)?;
     let content_type = b.app.config.policy.check(&request.content_type, request.size)?;
-    let key = policy::new_key(&user, &content_type);
+    let key = policy::new_key(policy::UPLOAD_PREFIX, &user, &content_type);
     let expiry = b.app.config.put_expiry;
     let now = SystemTime::now();
     let put = b
@@ -128,7 +143,7 @@ async fn create_upload(State(b): State<Arc<Broker>>, headers: HeaderMap, body: B
         size: request.size,
         name: policy::sanitise_filename(&request.filename),
         iat,
-        exp: iat + (expiry + COMPLETE_GRACE).as_secs(),
+        exp: iat + (expiry + b.app.config.complete_grace).as_secs(),
     };
     let upload_id = b.upload_ids.sign(&upload)?;
     let body = Grant {
@@ -176,23 +191,60 @@ async fn complete(
     if upload.sub != user {
         return Err(ApiError::Forbidden);
     }
-    if let Some(done) = b.app.db.by_key(&upload.key).await? {
-        return Ok(Json(done));
+    if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
+        return recomplete(&b.app, &upload.key, done).await.map(Json);
     }
-    let expected = Expected { key: &upload.key, size: upload.size, content_type: &upload.ct };
-    let etag = check::stored_object(&b.app.s3, &b.app.config.s3.bucket, expected).await?;
+    // The file is a copy at a key only the broker knows, verified after copying: whatever the
+    // client's URL writes to the upload key later never reaches what is served.
+    let file_key = policy::new_key(policy::FILE_PREFIX, &upload.sub, &upload.ct);
+    let expected = Expected { key: &file_key, size: upload.size, content_type: &upload.ct };
+    let bucket = &b.app.config.s3.bucket;
+    let timeout = b.app.config.store_timeouts.operation;
+    let etag = match check::copy_verified(&b.app.s3, bucket, &upload.key, expected, timeout).await {
+        Ok(etag) => etag,
+        // A concurrent completion copied the upload and deleted its key first.
+        Err(ApiError::ObjectMissing { .. }) if let Some(done) = b.app.db.by_upload_key(&upload.key).await? => {
+            return Ok(Json(done));
+        }
+        Err(e) => return Err(e),
+    };
     let record = FileRecord {
         file_id: uuid::Uuid::new_v4().to_string(),
         owner: upload.sub,
-        key: upload.key,
+        key: file_key,
         filename: upload.name,
         content_type: upload.ct,
         size: upload.size,
         etag,
         created_at: rfc3339(UNIX_EPOCH + Duration::from_secs(upload.iat)),
         completed_at: App::now_rfc3339(),
+        upload_key: Some(upload.key),
     };
-    Ok(Json(b.app.db.insert(record).await?))
+    let stored = b.app.db.insert(record.clone()).await?;
+    if stored.file_id != record.file_id {
+        // A concurrent completion of the same upload won; its copy is the file.
+        let _ = b.app.s3.delete_object().bucket(bucket).key(&record.key).send().await;
+    }
+    Ok(Json(stored))
+}
+
+/// A completion of an upload that is already a file. The file is unchanged either way; the answer
+/// is 200 with it when nothing was written to the upload URL since, and 409 `already_completed`
+/// (after deleting what was written) when something was.
+async fn recomplete(app: &App, upload_key: &str, done: FileRecord) -> Result<FileRecord, ApiError> {
+    let bucket = &app.config.s3.bucket;
+    match app.s3.head_object().bucket(bucket).key(upload_key).send().await {
+        Err(e)
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found) =>
+        {
+            Ok(done)
+        }
+        Err(e) => Err(ApiError::storage(&e)),
+        Ok(_) => {
+            app.s3.delete_object().bucket(bucket).key(upload_key).send().await.map_err(|e| ApiError::storage(&e))?;
+            Err(ApiError::AlreadyCompleted { file_id: done.file_id })
+        }
+    }
 }
 
 async fn download(

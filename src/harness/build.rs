@@ -118,6 +118,7 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
         verified: m.verdict.verified,
         lost: m.verdict.lost,
         corrupt: m.verdict.corrupt,
+        orphans: m.verdict.orphans,
         duration_ms: millis(rec.elapsed),
         stopped_by: m.stopped,
         app_tier,
@@ -249,7 +250,7 @@ mod tests {
             presign: InOut { bytes_in: 3000, bytes_out: 1050 },
             complete: InOut { bytes_in: 1302, bytes_out: 1650 },
         };
-        let verdict = Verdict { verified: 3, lost: 0, corrupt: 0 };
+        let verdict = Verdict { verified: 3, lost: 0, corrupt: 0, orphans: Some(0) };
         let store = Some((
             ProcessStats { cpu_seconds: 2.0, peak_rss_bytes: 1000 },
             ProcessStats { cpu_seconds: 2.5, peak_rss_bytes: 3000 },
@@ -282,7 +283,7 @@ mod tests {
 
     #[test]
     fn lost_and_corrupt_objects_are_counted_as_verify_errors() {
-        let m = measured(Verdict { verified: 3, lost: 1, corrupt: 1 });
+        let m = measured(Verdict { verified: 3, lost: 1, corrupt: 1, orphans: Some(0) });
         let r = mode_result(&scenario(10), m);
         assert_eq!(r.errors.get("verify"), Some(&2));
         assert!(r.steps_per_upload.is_none());

@@ -8,6 +8,7 @@ use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload};
 use super::payload::Payload;
 use super::stack::Stack;
 use super::{Options, Stage, StopReason, children, progress, verify};
+use crate::app::policy;
 use crate::loadgen::{self, Job, Load, Recorder, StoppedBy};
 use crate::metrics::{InOut, Snapshot};
 use crate::results::{ModeResult, Modes, SigningResult, SweepPoint};
@@ -175,7 +176,7 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     reason = reason.or(interrupted);
     let after = snapshot(&server, stage, &mut reason).await;
     let store = store_before.zip(stack.store_usage());
-    let verdict = if reason.is_none() {
+    let mut verdict = if reason.is_none() {
         let bucket = &stack.target.bucket;
         tokio::select! {
             v = verify::verify(&stack.verifier, bucket, &recorder.done, &ctx.payload, scenario.verify) => v,
@@ -187,10 +188,27 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     } else {
         verify::Verdict::default()
     };
-    if !matches!(scenario.storage, Storage::Embedded) {
-        // An external bucket is someone's, and a MinIO data directory may be the user's: leave
-        // no test objects behind (verified or not).
-        verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
+    let prefixes: &[&str] = match mode {
+        Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
+        Mode::Proxied => &[policy::PROXIED_PREFIX],
+    };
+    match scenario.storage {
+        // The harness's own temporary store: count what is left, keep it for inspection.
+        Storage::Embedded => {
+            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
+            verdict.orphans = Some(orphans.len() as u64);
+        }
+        // A store the harness started, possibly on the user's data directory: count what is left,
+        // then leave no test objects behind (verified or not, orphans included).
+        Storage::Minio { .. } | Storage::Container { .. } => {
+            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
+            verdict.orphans = Some(orphans.len() as u64);
+            verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
+            verify::delete_keys(&stack.verifier, &stack.target.bucket, &orphans).await;
+        }
+        // Someone's bucket: other deployments' objects may share the prefixes. Delete what this
+        // run stored, count and delete nothing else.
+        Storage::Endpoint { .. } => verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await,
     }
     let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store };
     (build::mode_result(scenario, measured), reason)

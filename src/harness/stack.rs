@@ -4,7 +4,7 @@
 
 use super::HarnessError;
 use super::children::{Server, Spec};
-use crate::scenario::{Scenario, Storage};
+use crate::scenario::{Pacing, Scenario, Storage};
 use crate::storage::Credentials;
 use crate::storage::client::{self, S3Target};
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ impl Stack {
                 credentials: credentials.clone(),
             },
         };
-        let verifier = client::build(&target, crate::metrics::Meter::new())?;
+        let verifier = client::build(&target, crate::metrics::Meter::new(), client::Timeouts::default())?;
         client::ensure_bucket(&verifier, &target).await?;
         if matches!(scenario.storage, Storage::Minio { .. }) {
             client::wait_writable(&verifier, &target, std::time::Duration::from_secs(60)).await?;
@@ -332,5 +332,17 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
     if let Some(nic) = scenario.app_tier_nic_bytes_per_sec {
         args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
     }
+    // The servers' overload caps sit above anything this scenario sends, so a run measures the
+    // architectures, never the shedding (the defaults stay when they are higher).
+    let defaults = crate::server::Limits::default();
+    let load = match scenario.pacing {
+        Pacing::Closed { concurrency } => concurrency,
+        Pacing::Open { max_in_flight, .. } => max_in_flight,
+    };
+    let peak = load.max(scenario.signing.as_ref().map_or(0, |s| s.concurrency));
+    let in_flight = (2 * peak).max(defaults.max_in_flight as u64).min(u64::from(u32::MAX));
+    let connections = (4 * peak).max(defaults.max_connections as u64).min(u64::from(u32::MAX));
+    args.extend(["--max-in-flight".to_owned(), in_flight.to_string()]);
+    args.extend(["--max-connections".to_owned(), connections.to_string()]);
     args
 }

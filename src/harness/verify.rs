@@ -21,6 +21,9 @@ pub struct Verdict {
     pub lost: u64,
     /// Same length, different bytes (or longer).
     pub corrupt: u64,
+    /// Objects under the mode's prefixes that no completed upload accounts for (`None`: not
+    /// counted, in a bucket the harness does not own).
+    pub orphans: Option<u64>,
 }
 
 enum Check {
@@ -115,6 +118,38 @@ async fn check(s3: &aws_sdk_s3::Client, bucket: &str, payload: &Arc<Payload>, d:
         Ok(_) if read < d.size => Check::Lost,
         _ => Check::Corrupt,
     }
+}
+
+/// Keys under `prefixes` that are not the key of a completed upload in `done`: what the run
+/// left behind that no user can reach (at most 100,000 are listed).
+pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], done: &[Done]) -> Vec<String> {
+    let known: std::collections::HashSet<&str> = done.iter().map(|d| d.key.as_str()).collect();
+    let mut found = Vec::new();
+    for prefix in prefixes {
+        let mut pages = s3.list_objects_v2().bucket(bucket).prefix(*prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let Ok(page) = page else {
+                tracing::warn!(prefix, "listing for orphans failed");
+                break;
+            };
+            let keys = page.contents().iter().filter_map(|o| o.key());
+            found.extend(keys.filter(|k| !known.contains(k)).map(str::to_owned));
+            if found.len() >= 100_000 {
+                return found;
+            }
+        }
+    }
+    found
+}
+
+/// Deletes `keys` (bounded parallelism); failures are logged, not fatal.
+pub async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) {
+    let deletes = futures_util::stream::iter(keys).map(|key| async move {
+        if let Err(e) = s3.delete_object().bucket(bucket).key(key).send().await {
+            tracing::warn!(key, "cleanup failed: {}", aws_smithy_types::error::display::DisplayErrorContext(&e));
+        }
+    });
+    deletes.buffer_unordered(PARALLEL * 2).for_each(|()| async {}).await;
 }
 
 /// Deletes the objects of `done` (bounded parallelism); failures are logged, not fatal.

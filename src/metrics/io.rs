@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Request-line prefixes that make a client connection an admin (scrape) connection.
-const ADMIN_PREFIXES: [&[u8]; 3] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz"];
+const ADMIN_PREFIXES: [&[u8]; 4] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz", b"GET /readyz"];
 
 #[derive(Debug, Clone, Copy)]
 enum Class {
@@ -141,13 +141,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct CountingConnector {
     meter: Arc<Meter>,
+    connect_timeout: Duration,
 }
 
 impl CountingConnector {
-    /// Connections counted into `meter`.
+    /// Connections counted into `meter`, each given up after 5 s of connecting.
     #[must_use]
     pub fn new(meter: Arc<Meter>) -> Self {
-        Self { meter }
+        Self { meter, connect_timeout: CONNECT_TIMEOUT }
+    }
+
+    /// The same, given up after `limit` of connecting.
+    #[must_use]
+    pub fn with_connect_timeout(meter: Arc<Meter>, limit: Duration) -> Self {
+        Self { meter, connect_timeout: limit }
     }
 }
 
@@ -162,11 +169,12 @@ impl tower::Service<http::Uri> for CountingConnector {
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let meter = self.meter.clone();
+        let limit = self.connect_timeout;
         Box::pin(async move {
             let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
             let port = uri.port_u16().unwrap_or(80);
             let connect = TcpStream::connect((host.as_str(), port));
-            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| {
+            let stream = tokio::time::timeout(limit, connect).await.map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
             })??;
             stream.set_nodelay(true)?;

@@ -6,7 +6,7 @@
 //! hot path.
 //!
 //! Scrapes are not app traffic. A client connection whose first request targets `/metrics` or
-//! `/healthz` is an *admin* connection: its bytes go to separate counters
+//! `/healthz` (or `/readyz`) is an *admin* connection: its bytes go to separate counters
 //! (`presign_bench_admin_bytes_total`) and it is not counted as an app connection. A harness that
 //! scrapes must therefore use its own connections for scrapes, never reuse an upload connection.
 
@@ -90,6 +90,17 @@ pub struct Meter {
     /// Sum of the time app requests spent being handled, microseconds: the connection time that
     /// does work, unlike idle keep-alive time.
     pub request_us: AtomicU64,
+    /// Connections refused with a 503 because `--max-connections` were open.
+    pub overloaded_connections: AtomicU64,
+    /// Requests refused with a 503 because `--max-in-flight` were being handled.
+    pub overloaded_requests: AtomicU64,
+    /// Store calls that ran out of time (answered `504 storage_timeout`).
+    pub storage_timeouts: AtomicU64,
+    /// Orphans the sweeper deleted: abandoned uploads (presigned, never completed or written
+    /// after completion).
+    pub swept_uploads: AtomicU64,
+    /// Orphans the sweeper deleted: stored objects that no metadata row references.
+    pub swept_unrecorded: AtomicU64,
     /// The emulated NIC every socket of this server shares, if any (`--nic`).
     pub nic: Option<Arc<crate::shaping::Nic>>,
 }
@@ -106,6 +117,11 @@ impl Default for Meter {
             requests_peak: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             request_us: AtomicU64::new(0),
+            overloaded_connections: AtomicU64::new(0),
+            overloaded_requests: AtomicU64::new(0),
+            storage_timeouts: AtomicU64::new(0),
+            swept_uploads: AtomicU64::new(0),
+            swept_unrecorded: AtomicU64::new(0),
             nic: None,
         }
     }

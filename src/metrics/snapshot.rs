@@ -36,6 +36,12 @@ pub mod names {
     pub const STORAGE_CONNECTIONS: &str = "presign_bench_storage_connections_total";
     /// Most connections to the store open at once.
     pub const STORAGE_CONNECTIONS_PEAK: &str = "presign_bench_storage_connections_peak";
+    /// Requests and connections refused with a 503, by `limit` (connections, in_flight).
+    pub const OVERLOADED: &str = "presign_bench_overloaded_total";
+    /// Store calls that ran out of time.
+    pub const STORAGE_TIMEOUTS: &str = "presign_bench_storage_timeouts_total";
+    /// Orphans the sweeper deleted, by `kind` (upload, unrecorded).
+    pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
     /// CPU time of the process.
     pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
     /// Peak resident memory of the process.
@@ -80,6 +86,16 @@ pub struct Snapshot {
     pub storage_connections: u64,
     /// Most store connections open at once.
     pub storage_connections_peak: u64,
+    /// Connections refused because `--max-connections` were open.
+    pub overloaded_connections: u64,
+    /// Requests refused because `--max-in-flight` were being handled.
+    pub overloaded_requests: u64,
+    /// Store calls that ran out of time.
+    pub storage_timeouts: u64,
+    /// Abandoned uploads the sweeper deleted.
+    pub swept_uploads: u64,
+    /// Unrecorded objects the sweeper deleted.
+    pub swept_unrecorded: u64,
     /// Process CPU seconds.
     pub cpu_seconds: f64,
     /// Process peak RSS, bytes.
@@ -114,6 +130,11 @@ impl Snapshot {
             connection_seconds: meter.connection_seconds(Side::Client),
             storage_connections: s.connections.load(Relaxed),
             storage_connections_peak: s.peak.load(Relaxed),
+            overloaded_connections: meter.overloaded_connections.load(Relaxed),
+            overloaded_requests: meter.overloaded_requests.load(Relaxed),
+            storage_timeouts: meter.storage_timeouts.load(Relaxed),
+            swept_uploads: meter.swept_uploads.load(Relaxed),
+            swept_unrecorded: meter.swept_unrecorded.load(Relaxed),
             cpu_seconds: process.cpu_seconds,
             peak_rss_bytes: process.peak_rss_bytes,
         }
@@ -124,8 +145,8 @@ impl Snapshot {
     pub fn render(&self) -> String {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK,
-            UPLOADS_IN_FLIGHT,
+            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS,
+            STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
         };
         let mut out = String::with_capacity(2048);
         header(&mut out, APP_BYTES, "counter", "Bytes crossing app-tier sockets, headers included (scrapes excluded).");
@@ -136,7 +157,13 @@ impl Snapshot {
         header(&mut out, ADMIN_BYTES, "counter", "Bytes of /metrics and /healthz connections.");
         let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"in\"}} {}", self.admin.bytes_in);
         let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"out\"}} {}", self.admin.bytes_out);
-        let series: [(&str, &str, &str, String); 12] = [
+        header(&mut out, OVERLOADED, "counter", "Connections and requests refused with 503 (Retry-After) by a limit.");
+        let _ = writeln!(out, "{OVERLOADED}{{limit=\"connections\"}} {}", self.overloaded_connections);
+        let _ = writeln!(out, "{OVERLOADED}{{limit=\"in_flight\"}} {}", self.overloaded_requests);
+        header(&mut out, ORPHANS_SWEPT, "counter", "Orphaned objects the sweeper deleted, by kind.");
+        let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"upload\"}} {}", self.swept_uploads);
+        let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"unrecorded\"}} {}", self.swept_unrecorded);
+        let series: [(&str, &str, &str, String); 13] = [
             (REQUESTS, "counter", "App requests answered (scrapes excluded).", self.requests.to_string()),
             (REQUESTS_PEAK, "gauge", "Most app requests handled at once.", self.requests_peak.to_string()),
             (
@@ -172,6 +199,12 @@ impl Snapshot {
                 "Most connections to the object store open at once.",
                 self.storage_connections_peak.to_string(),
             ),
+            (
+                STORAGE_TIMEOUTS,
+                "counter",
+                "Store calls that ran out of time (answered 504 storage_timeout).",
+                self.storage_timeouts.to_string(),
+            ),
             (CPU_SECONDS, "counter", "User and system CPU time of this process.", format!("{:.6}", self.cpu_seconds)),
             (PEAK_RSS, "gauge", "Peak resident set size of this process.", self.peak_rss_bytes.to_string()),
         ];
@@ -189,8 +222,8 @@ impl Snapshot {
     pub fn parse(text: &str) -> Result<Self, MissingSeries> {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK,
-            UPLOADS_IN_FLIGHT,
+            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS,
+            STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
         };
         let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
             .map_err(|e| MissingSeries(format!("(unreadable text: {e})")))?;
@@ -237,6 +270,11 @@ impl Snapshot {
             connection_seconds: value(CONNECTION_SECONDS, &[])?,
             storage_connections: count(STORAGE_CONNECTIONS, &[])?,
             storage_connections_peak: count(STORAGE_CONNECTIONS_PEAK, &[])?,
+            overloaded_connections: count(OVERLOADED, &[("limit", "connections")])?,
+            overloaded_requests: count(OVERLOADED, &[("limit", "in_flight")])?,
+            storage_timeouts: count(STORAGE_TIMEOUTS, &[])?,
+            swept_uploads: count(ORPHANS_SWEPT, &[("kind", "upload")])?,
+            swept_unrecorded: count(ORPHANS_SWEPT, &[("kind", "unrecorded")])?,
             cpu_seconds: value(CPU_SECONDS, &[])?,
             peak_rss_bytes: count(PEAK_RSS, &[])?,
         })
@@ -288,6 +326,11 @@ mod tests {
             connection_seconds: 14.25,
             storage_connections: 15,
             storage_connections_peak: 16,
+            overloaded_connections: 19,
+            overloaded_requests: 20,
+            storage_timeouts: 21,
+            swept_uploads: 22,
+            swept_unrecorded: 23,
             cpu_seconds: 17.125,
             peak_rss_bytes: 18,
         };

@@ -4,14 +4,20 @@
 //! magic numbers. On a short body, a failed client stream or wrong magic numbers it fails the
 //! stream, which aborts the PutObject before the store commits anything; the cause is kept in
 //! [`Outcome`] for the response.
+//!
+//! It also tells whether the store is taking the bytes ([`Progress`]): while the body waits for
+//! the client, the body idle timeout is in charge; otherwise, time without a poll is time the
+//! store did not take what it was given (or, after the last byte, did not answer).
 
 use crate::app::check::{SNIFF_LEN, check_magic};
 use crate::app::error::ApiError;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use sync_wrapper::SyncWrapper;
 
 /// Why the body failed, read by the handler after the PutObject returns.
@@ -31,6 +37,48 @@ impl Outcome {
     }
 }
 
+/// When the store last took something from the body.
+#[derive(Debug)]
+pub struct Progress {
+    epoch: Instant,
+    /// Milliseconds since `epoch` of the last poll.
+    last_ms: AtomicU64,
+    /// The last poll found no client data: the client, not the store, is what is awaited.
+    waiting_on_client: AtomicBool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self { epoch: Instant::now(), last_ms: AtomicU64::new(0), waiting_on_client: AtomicBool::new(false) }
+    }
+
+    fn polled(&self, waiting_on_client: bool) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Relaxed);
+        self.waiting_on_client.store(waiting_on_client, Relaxed);
+    }
+
+    /// How long the store has kept the body waiting; `None` while the client is awaited.
+    fn store_idle(&self) -> Option<Duration> {
+        if self.waiting_on_client.load(Relaxed) {
+            return None;
+        }
+        Some(self.epoch.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Relaxed))))
+    }
+
+    /// Resolves once the store has kept the body waiting for `limit` (not taking bytes, or not
+    /// answering after the last one). Checks again at most every `limit`.
+    pub async fn stalled(&self, limit: Duration) {
+        loop {
+            match self.store_idle() {
+                Some(idle) if idle >= limit => return,
+                Some(idle) => tokio::time::sleep(limit.saturating_sub(idle)).await,
+                None => tokio::time::sleep(limit).await,
+            }
+        }
+    }
+}
+
 /// The request body, streamed and checked.
 pub struct UploadBody {
     // axum's body is Send but not Sync; the S3 client wants Sync. Only `poll_frame` (with
@@ -43,12 +91,22 @@ pub struct UploadBody {
     head: Vec<u8>,
     sniffed: bool,
     outcome: Outcome,
+    progress: Arc<Progress>,
+    /// The body idle timeout, to name it when it cuts the body.
+    idle: Duration,
 }
 
 impl UploadBody {
-    /// Wraps `inner`, which must carry exactly `expected` bytes of `content_type`.
-    pub fn new(inner: axum::body::Body, expected: u64, content_type: String) -> (Self, Outcome) {
+    /// Wraps `inner`, which must carry exactly `expected` bytes of `content_type` and is cut by a
+    /// body idle timeout of `idle`.
+    pub fn new(
+        inner: axum::body::Body,
+        expected: u64,
+        content_type: String,
+        idle: Duration,
+    ) -> (Self, Outcome, Arc<Progress>) {
         let outcome = Outcome::default();
+        let progress = Arc::new(Progress::new());
         let body = Self {
             inner: SyncWrapper::new(inner),
             expected,
@@ -57,8 +115,10 @@ impl UploadBody {
             head: Vec::with_capacity(SNIFF_LEN),
             sniffed: false,
             outcome: outcome.clone(),
+            progress: progress.clone(),
+            idle,
         };
-        (body, outcome)
+        (body, outcome, progress)
     }
 
     fn sniff(&mut self, data: &[u8], at_end: bool) -> Result<(), std::io::Error> {
@@ -93,12 +153,15 @@ impl Body for UploadBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        match Pin::new(this.inner.get_mut()).poll_frame(cx) {
+        let polled = Pin::new(this.inner.get_mut()).poll_frame(cx);
+        this.progress.polled(polled.is_pending());
+        match polled {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(this.check(&frame).map(|()| frame))),
             Poll::Ready(Some(Err(e))) => {
-                let why = format!("client stream failed after {} of {} bytes: {e}", this.received, this.expected);
-                Poll::Ready(Some(Err(this.outcome.fail(ApiError::IncompleteBody(why)))))
+                let why = format!("client stream failed after {} of {} bytes", this.received, this.expected);
+                let cause = crate::app::guard::body_error(&e, this.idle, why);
+                Poll::Ready(Some(Err(this.outcome.fail(cause))))
             }
             Poll::Ready(None) if this.received < this.expected => {
                 let why = format!("received {} of the declared {} bytes", this.received, this.expected);

@@ -5,13 +5,19 @@
 //! - `GET /v1/proxy/files/{file_id}` → owner only → the object's bytes, streamed
 //!
 //! The body is streamed, never buffered: memory per upload is bounded by hyper's read buffer
-//! and the S3 client's write buffer, whatever the file size.
+//! and the S3 client's write buffer, whatever the file size. A stalled client is cut by the body
+//! idle timeout, a stalled store by the store timeout (measured as time the store keeps the body
+//! waiting, so a slow client is never mistaken for a slow store), and the whole upload by the
+//! request timeout; each leaves nothing behind.
+//!
+//! Objects live under `proxied/`; a sweeper deletes those without a row (left by a proxy killed
+//! between the store's commit and the database insert).
 
 mod body;
 
 use crate::app::db::FileRecord;
-use crate::app::error::{ApiError, method_not_allowed, not_found};
-use crate::app::{App, AppConfig, StartError, admin_routes, policy};
+use crate::app::error::{ApiError, method_not_allowed};
+use crate::app::{App, AppConfig, StartError, policy, sweep};
 use aws_smithy_types::byte_stream::ByteStream;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -47,8 +53,13 @@ pub async fn serve(
     proxy: Arc<Proxy>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let meter = proxy.app.meter.clone();
-    crate::server::serve_router(listener, router(proxy), meter, shutdown).await;
+    let app = &proxy.app;
+    let sweeper = app.sweeper(vec![sweep::Rule {
+        prefix: policy::PROXIED_PREFIX,
+        older_than: app.config.sweep.grace,
+        unless_recorded: true,
+    }]);
+    app.serve(listener, router(&proxy), sweeper, shutdown).await;
 }
 
 /// `presign-bench proxy`: binds `listen`, starts, prints `listening on http://ADDR`, and serves
@@ -67,15 +78,13 @@ pub async fn run(
     .await
 }
 
-/// The proxy's routes, `/healthz` and `/metrics` included.
-pub fn router(proxy: Arc<Proxy>) -> Router {
-    let meter = proxy.app.meter.clone();
-    Router::new()
+/// The proxy's routes behind the request limits, `/healthz`, `/readyz` and `/metrics` included.
+pub fn router(proxy: &Arc<Proxy>) -> Router {
+    let routes = Router::new()
         .route("/v1/proxy/uploads", put(upload).fallback(method_not_allowed))
         .route("/v1/proxy/files/{file_id}", get(download).fallback(method_not_allowed))
-        .with_state(proxy)
-        .merge(admin_routes(meter))
-        .fallback(not_found)
+        .with_state(proxy.clone());
+    proxy.app.router(routes)
 }
 
 /// What a validated upload request declared.
@@ -117,25 +126,37 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     let app = &p.app;
     let _in_flight = app.meter.upload_started();
     let bucket = &app.config.s3.bucket;
-    let key = policy::new_key(&d.user, &d.content_type);
+    let key = policy::new_key(policy::PROXIED_PREFIX, &d.user, &d.content_type);
     let created_at = App::now_rfc3339();
-    let (body, outcome) = UploadBody::new(body, d.size, d.content_type.clone());
-    let put = app
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(&key)
-        .content_type(&d.content_type)
-        .content_length(i64::try_from(d.size).unwrap_or(i64::MAX))
-        .body(ByteStream::from_body_1_x(body))
-        .send()
-        .await;
+    let limits = app.config.limits;
+    let store_timeout = app.config.store_timeouts.operation;
+    let (body, outcome, progress) = UploadBody::new(body, d.size, d.content_type.clone(), limits.body_idle_timeout);
+    let put =
+        app.s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type(&d.content_type)
+            .content_length(i64::try_from(d.size).unwrap_or(i64::MAX))
+            .body(ByteStream::from_body_1_x(body))
+            .customize()
+            // The body takes as long as the client does: the store is watched by `progress` instead.
+            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder().disable_operation_timeout().build(),
+            ))
+            .send();
+    // Dropping the PutObject aborts it: the store discards the partial object.
+    let put = tokio::select! {
+        put = tokio::time::timeout(limits.request_timeout, put) => put.map_err(|_| ApiError::RequestTimeout(limits.request_timeout)),
+        () = progress.stalled(store_timeout) => Err(ApiError::StorageTimeout(format!("no progress for {store_timeout:?}"))),
+    };
     let output = match put {
-        Ok(output) => output,
-        Err(e) => {
-            let why = outcome.failure().unwrap_or_else(|| ApiError::Storage(crate::storage::client::describe(&e)));
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => {
+            let why = outcome.failure().unwrap_or_else(|| ApiError::storage(&e));
             return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
         }
+        Err(why) => return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await),
     };
     let record = FileRecord {
         file_id: uuid::Uuid::new_v4().to_string(),
@@ -147,6 +168,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
         etag: output.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
         created_at,
         completed_at: App::now_rfc3339(),
+        upload_key: None,
     };
     match app.db.insert(record.clone()).await {
         Ok(stored) => Ok(stored),
@@ -169,11 +191,14 @@ async fn download(
         .key(&file.key)
         .send()
         .await
-        .map_err(|e| ApiError::Storage(crate::storage::client::describe(&e)))?;
+        .map_err(|e| ApiError::storage(&e))?;
+    // A store that stops sending mid-body is cut after the store timeout (time the body is polled
+    // and gets nothing; a slow client does not count).
+    let body = tower_http::timeout::TimeoutBody::new(p.app.config.store_timeouts.operation, object.body.into_inner());
     let headers = [
         (header::CONTENT_TYPE, file.content_type),
         (header::CONTENT_LENGTH, file.size.to_string()),
         (header::ETAG, format!("\"{}\"", file.etag)),
     ];
-    Ok((headers, axum::body::Body::new(object.body.into_inner())).into_response())
+    Ok((headers, axum::body::Body::new(body)).into_response())
 }

@@ -111,6 +111,8 @@ pub struct ModeSummary {
     pub lost: u64,
     /// Different bytes.
     pub corrupt: u64,
+    /// Objects no completed upload accounts for (absent: not counted).
+    pub orphans: Option<u64>,
     /// Successful uploads per second.
     pub uploads_per_sec: f64,
     /// End-to-end median, µs.
@@ -142,6 +144,7 @@ pub fn json_summary(results: &Results, dir: &Path) -> JsonSummary {
                 verified: m.verified,
                 lost: m.lost,
                 corrupt: m.corrupt,
+                orphans: m.orphans,
                 uploads_per_sec: m.throughput.uploads_per_sec,
                 end_to_end_p50_us: e2e.map_or(0, |l| l.p50),
                 end_to_end_p99_us: e2e.map_or(0, |l| l.p99),

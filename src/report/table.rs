@@ -128,7 +128,13 @@ pub fn rows() -> Vec<Row> {
     #[allow(clippy::cast_precision_loss)]
     let rows: Vec<Row> = vec![
         row("uploads ok / failed", Box::new(|m| format!("{} / {}", m.uploads_ok, m.uploads_failed))),
-        row("verified / lost / corrupt", Box::new(|m| format!("{} / {} / {}", m.verified, m.lost, m.corrupt))),
+        row(
+            "verified / lost / corrupt / orphaned",
+            Box::new(|m| {
+                let orphans = m.orphans.map_or_else(|| "-".to_owned(), |n| n.to_string());
+                format!("{} / {} / {} / {orphans}", m.verified, m.lost, m.corrupt)
+            }),
+        ),
         row("throughput", Box::new(|m| format!("{:.1} uploads/s", m.throughput.uploads_per_sec))),
         row(
             "end-to-end p50 / p99",

@@ -251,6 +251,12 @@ pub struct ModeResult {
     pub lost: u64,
     /// Reported complete but with different bytes.
     pub corrupt: u64,
+    /// Objects under the mode's key prefixes that no completed upload accounts for, counted
+    /// after the load (presigned: uploaded but never completed, or unrecorded copies; proxied:
+    /// stored without a row). A run that completes every upload leaves zero. Not counted in a
+    /// bucket the harness does not own (`endpoint` storage), where others' objects may live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphans: Option<u64>,
     /// Wall time of the load phase (verification excluded).
     pub duration_ms: u64,
     /// What stopped the load.

@@ -13,6 +13,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         verified: 0,
         lost: 0,
         corrupt: 0,
+        orphans: Some(0),
         duration_ms: 1,
         stopped_by: StoppedBy::Count,
         app_tier: AppTier::default(),

@@ -36,6 +36,33 @@ pub struct S3Target {
     pub credentials: Credentials,
 }
 
+/// Timeouts of every call to the store (`--store-connect-timeout`, `--store-timeout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Longest wait for a TCP connection.
+    pub connect: Duration,
+    /// Longest wait for a call's answer (a streamed body is watched by idle time instead: see
+    /// the proxy).
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(3), operation: Duration::from_secs(30) }
+    }
+}
+
+/// Whether a failed call ran out of time (connecting, or waiting for the answer).
+#[must_use]
+pub fn is_timeout<E>(e: &aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>) -> bool {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::TimeoutError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_timeout(),
+        _ => false,
+    }
+}
+
 /// Errors of talking to the store at startup.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -84,20 +111,26 @@ pub fn config(target: &S3Target) -> aws_sdk_s3::config::Builder {
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
 }
 
-/// Builds the S3 client for `target`, counting storage-facing bytes into `meter`.
+/// Builds the S3 client for `target`, counting storage-facing bytes into `meter`; every call is
+/// bounded by `timeouts`.
 ///
 /// # Errors
 /// [`ClientError::Endpoint`] for a URL that is not `http://` (or `https://` with the `https`
 /// feature).
-pub fn build(target: &S3Target, meter: Arc<Meter>) -> Result<aws_sdk_s3::Client, ClientError> {
+pub fn build(target: &S3Target, meter: Arc<Meter>, timeouts: Timeouts) -> Result<aws_sdk_s3::Client, ClientError> {
     let uri: http::Uri = target.endpoint.parse().map_err(|e: http::uri::InvalidUri| ClientError::Endpoint {
         endpoint: target.endpoint.clone(),
         message: e.to_string(),
     })?;
-    let mut config = config(target);
+    let mut config = config(target).timeout_config(
+        aws_smithy_types::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeouts.connect)
+            .operation_timeout(timeouts.operation)
+            .build(),
+    );
     match uri.scheme_str() {
         Some("http") => {
-            config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter)));
+            config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter, timeouts.connect)));
         }
         #[cfg(feature = "https")]
         Some("https") => {
@@ -181,6 +214,49 @@ pub async fn wait_writable(client: &aws_sdk_s3::Client, target: &S3Target, limit
     }
 }
 
+/// What [`expire_prefix`] found or did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The rule was added (the bucket had no lifecycle configuration).
+    Added,
+    /// The bucket has a lifecycle configuration already: it is the owner's, and left as it is.
+    Kept,
+    /// The store does not support lifecycle rules (or refused), with its answer.
+    Unsupported(String),
+}
+
+/// Asks the store itself to expire objects under `prefix` after `days` (and abandoned multipart
+/// uploads under it), as a backstop to the server's own sweeper. Only a bucket without any
+/// lifecycle configuration gets the rule: an existing one is its owner's and is never replaced.
+pub async fn expire_prefix(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, days: i32) -> Lifecycle {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration,
+        LifecycleRule, LifecycleRuleFilter,
+    };
+    match client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        Ok(_) => return Lifecycle::Kept,
+        Err(e)
+            if e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                == Some("NoSuchLifecycleConfiguration") => {}
+        Err(e) => return Lifecycle::Unsupported(describe(&e)),
+    }
+    let rule = LifecycleRule::builder()
+        .id(format!("presign-bench-expire-{}", prefix.trim_end_matches('/')))
+        .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+        .status(ExpirationStatus::Enabled)
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build(),
+        )
+        .build();
+    let config = rule.and_then(|rule| BucketLifecycleConfiguration::builder().rules(rule).build());
+    let Ok(config) = config else { return Lifecycle::Unsupported("the rule could not be built".into()) };
+    match client.put_bucket_lifecycle_configuration().bucket(bucket).lifecycle_configuration(config).send().await {
+        Ok(_) => Lifecycle::Added,
+        Err(e) => Lifecycle::Unsupported(describe(&e)),
+    }
+}
+
 /// Creates `bucket` unless it exists.
 ///
 /// # Errors
@@ -217,10 +293,10 @@ struct CountingHttpClient {
 }
 
 impl CountingHttpClient {
-    fn new(meter: Arc<Meter>) -> Self {
+    fn new(meter: Arc<Meter>, connect_timeout: Duration) -> Self {
         let client = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(CountingConnector::new(meter));
+            .build(CountingConnector::with_connect_timeout(meter, connect_timeout));
         Self { client }
     }
 }

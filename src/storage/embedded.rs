@@ -4,6 +4,10 @@
 //! Content-Type or Content-Length breaks the signature) and refuses expired URLs. Unlike AWS it
 //! accepts an `X-Amz-Expires` above seven days; [`ExpiryGuard`] refuses those in front of it so the
 //! embedded store is as strict as AWS.
+//!
+//! s3s-fs writes each PUT to a `.tmp.N.internal.part` file in the data directory and renames it
+//! when done; it removes those files only at start. [`TempSweep`] removes the ones nobody has
+//! written to for the grace period (a PUT that is still moving writes to its file all the time).
 
 use super::Credentials;
 use crate::metrics::Meter;
@@ -41,6 +45,44 @@ pub enum StoreError {
     },
 }
 
+/// When to look for abandoned temporary files, and how long since their last write makes one
+/// abandoned (`storage --sweep-every`, `--orphan-grace`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TempSweep {
+    /// Time between two sweeps; zero turns the sweeper off.
+    pub every: std::time::Duration,
+    /// Time since the last write above which a temporary file is abandoned.
+    pub grace: std::time::Duration,
+}
+
+impl Default for TempSweep {
+    fn default() -> Self {
+        Self { every: std::time::Duration::from_secs(300), grace: std::time::Duration::from_secs(300) }
+    }
+}
+
+/// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`; returns how
+/// many it removed.
+#[must_use]
+pub fn sweep_temp_files(data_dir: &Path, grace: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return 0 };
+    let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let abandoned = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= cutoff);
+        if name.starts_with(".tmp.")
+            && name.ends_with(".internal.part")
+            && abandoned
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Builds the S3 service over `data_dir` with `credentials` enforced.
 ///
 /// # Errors
@@ -63,6 +105,7 @@ pub async fn run(
     listen: std::net::SocketAddr,
     data_dir: Option<&Path>,
     credentials: &Credentials,
+    sweep: TempSweep,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let io = |what: String| move |source| StoreError::Io { what, source };
@@ -79,7 +122,7 @@ pub async fn run(
         tmp.path()
     };
     server::announce(&listener).map_err(io("announcing the address on stdout".into()))?;
-    serve(listener, dir, credentials, shutdown).await
+    serve(listener, dir, credentials, sweep, shutdown).await
 }
 
 /// Serves the store on `listener` until `shutdown` resolves.
@@ -90,11 +133,31 @@ pub async fn serve(
     listener: TcpListener,
     data_dir: &Path,
     credentials: &Credentials,
+    sweep: TempSweep,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let service = service(data_dir, credentials)?;
+    let sweeping = (!sweep.every.is_zero()).then(|| {
+        let dir = data_dir.to_owned();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + sweep.every, sweep.every);
+            loop {
+                tick.tick().await;
+                let (dir, grace) = (dir.clone(), sweep.grace);
+                if let Ok(n @ 1..) = tokio::task::spawn_blocking(move || sweep_temp_files(&dir, grace)).await {
+                    tracing::info!(removed = n, "abandoned temporary files swept");
+                }
+            }
+        })
+    });
     // The store's own traffic is not app-tier traffic: its meter is never exported.
-    server::serve(listener, service, Meter::new(), shutdown).await;
+    // Its clients are every uploader of a run plus the app tier's pool: no lower cap than the
+    // kernel's. Header timeout and half-close handling as every server.
+    let limits = server::Limits { max_connections: 65_536, ..server::Limits::default() };
+    server::serve(listener, service, Meter::new(), limits, shutdown).await;
+    if let Some(task) = sweeping {
+        task.abort();
+    }
     Ok(())
 }
 

@@ -28,9 +28,12 @@ pub struct Stack {
     pub broker_state: Arc<Broker>,
     pub proxy_state: Arc<Proxy>,
     pub http: reqwest::Client,
-    _minio: Option<Minio>,
+    /// The store's process, for tests that freeze it (`None`: the store runs in this process).
+    pub store_pid: Option<u32>,
+    minio_process: Option<Minio>,
+    _store_child: Option<Child>,
     _tmp: tempfile::TempDir,
-    _stop: Vec<oneshot::Sender<()>>,
+    stops: Vec<oneshot::Sender<()>>,
 }
 
 fn stop_signal() -> (oneshot::Sender<()>, impl Future<Output = ()>) {
@@ -63,7 +66,11 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         },
         put_expiry: Duration::from_secs(600),
         get_expiry: Duration::from_secs(900),
+        complete_grace: Duration::from_secs(900),
         nic: None,
+        limits: presign_bench::server::Limits::default(),
+        store_timeouts: presign_bench::storage::client::Timeouts::default(),
+        sweep: presign_bench::app::sweep::Sweep::default(),
     }
 }
 
@@ -74,6 +81,8 @@ pub enum Store {
     Embedded,
     /// A real MinIO process.
     Minio,
+    /// The embedded store as a child process (`presign-bench storage`), so it can be frozen.
+    EmbeddedChild,
 }
 
 /// A single-node MinIO process with the tests' credentials; killed when dropped.
@@ -127,7 +136,15 @@ pub async fn start_storage_as(data_dir: PathBuf, credentials: Credentials) -> (S
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, stop) = stop_signal();
     tokio::spawn(async move {
-        presign_bench::storage::embedded::serve(listener, &data_dir, &credentials, stop).await.unwrap();
+        presign_bench::storage::embedded::serve(
+            listener,
+            &data_dir,
+            &credentials,
+            presign_bench::storage::embedded::TempSweep::default(),
+            stop,
+        )
+        .await
+        .unwrap();
     });
     (url, tx)
 }
@@ -150,16 +167,24 @@ impl Stack {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("store");
         std::fs::create_dir_all(&data_dir).unwrap();
-        let (storage, stop_store, minio) = match store {
+        let (storage, stop_store, minio, store_child) = match store {
             Store::Embedded => {
                 let (url, stop) = start_storage(data_dir.clone()).await;
-                (url, Some(stop), None)
+                (url, Some(stop), None, None)
             }
             Store::Minio => {
                 let minio = Minio::start(&data_dir).await;
-                (minio.url.clone(), None, Some(minio))
+                (minio.url.clone(), None, Some(minio), None)
+            }
+            Store::EmbeddedChild => {
+                let dir = data_dir.to_str().unwrap();
+                let args = ["storage", "--listen", "127.0.0.1:0", "--data-dir", dir];
+                let creds = ["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY];
+                let child = spawn_bin(&[&args[..], &creds[..]].concat()).await;
+                (child.url.clone(), None, None, Some(child))
             }
         };
+        let store_pid = minio.as_ref().map(Minio::pid).or_else(|| store_child.as_ref().and_then(|c| c.child.id()));
         let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
         let mut broker_config = config(&storage, &bucket, tmp.path().join("broker.sqlite3"));
         tweak(&mut broker_config);
@@ -185,10 +210,18 @@ impl Stack {
             broker_state,
             proxy_state,
             http: client(),
-            _minio: minio,
+            store_pid,
+            minio_process: minio,
+            _store_child: store_child,
             _tmp: tmp,
-            _stop: [stop_store, Some(stop_b), Some(stop_p)].into_iter().flatten().collect(),
+            stops: [stop_store, Some(stop_b), Some(stop_p)].into_iter().flatten().collect(),
         }
+    }
+
+    /// Stops the in-process embedded store (new connections are refused from now on).
+    pub fn stop_store(&mut self) {
+        assert!(self.store_pid.is_none() && self.minio_process.is_none(), "only the in-process store can be stopped");
+        self.stops.remove(0);
     }
 
     pub fn token(&self, user: &str) -> String {

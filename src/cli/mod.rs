@@ -2,11 +2,14 @@
 //! [`dispatch`], which turns flags into each module's options and calls it. Command bodies live
 //! with their modules.
 
-use crate::app::{AppConfig, DEV_TOKEN_SECRET, policy::Policy};
-use crate::storage::client::S3Target;
+mod servers;
+
+pub use servers::{CredentialArgs, MinioNodeArgs, ServerArgs, StorageArgs, TokenArgs};
+
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
 use clap::{Args, Parser, Subcommand};
+use servers::token_secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -183,152 +186,6 @@ impl RunArgs {
     }
 }
 
-/// S3 credentials: flags, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else local defaults
-/// (`presign-bench` / `presign-bench-secret`).
-#[derive(Debug, Args)]
-pub struct CredentialArgs {
-    /// S3 access key id.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = DEFAULT_ACCESS_KEY)]
-    pub access_key: String,
-    /// S3 secret access key.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = DEFAULT_SECRET_KEY, hide_env_values = true, hide_default_value = true)]
-    pub secret_key: String,
-}
-
-impl CredentialArgs {
-    fn credentials(&self) -> Credentials {
-        Credentials { access_key: self.access_key.clone(), secret_key: self.secret_key.clone() }
-    }
-}
-
-/// Flags of `storage`.
-#[derive(Debug, Args)]
-pub struct StorageArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:9000")]
-    pub listen: SocketAddr,
-    /// Where objects are kept [default: a temporary directory removed on exit].
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
-    /// Exit when standard input closes (set by `run` for its child servers).
-    #[arg(long, hide = true)]
-    pub watch_stdin: bool,
-}
-
-/// Flags of the hidden `minio-node` (started by `run`).
-#[derive(Debug, Args)]
-pub struct MinioNodeArgs {
-    /// The minio binary.
-    #[arg(long)]
-    pub minio_bin: PathBuf,
-    /// API address, 127.0.0.1:PORT.
-    #[arg(long)]
-    pub address: String,
-    /// Console address, 127.0.0.1:PORT.
-    #[arg(long)]
-    pub console_address: String,
-    /// A drive directory, or every `http://host:port/dir` endpoint of the cluster.
-    #[arg(required = true)]
-    pub endpoints: Vec<String>,
-    /// Exit (stopping MinIO) when standard input closes.
-    #[arg(long)]
-    pub watch_stdin: bool,
-}
-
-/// Flags shared by `broker` and `proxy`, so the two differ only in where the bytes flow.
-#[derive(Debug, Args)]
-pub struct ServerArgs {
-    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8080 broker, 127.0.0.1:8081 proxy].
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
-    /// S3 endpoint URL.
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
-    pub s3_endpoint: String,
-    /// Bucket for uploads (created at start if missing).
-    #[arg(long, default_value = "uploads")]
-    pub bucket: String,
-    /// Region used in signatures.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    #[command(flatten)]
-    pub credentials: CredentialArgs,
-    /// HMAC secret of bearer tokens [default: a fixed development secret, with a warning].
-    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true)]
-    pub token_secret: Option<String>,
-    /// SQLite file for file metadata [default: a file in a temporary directory].
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// Content types that may be uploaded, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "image/jpeg,image/png,image/webp,application/pdf,video/mp4")]
-    pub allowed_types: Vec<String>,
-    /// Largest upload.
-    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
-    pub max_size: u64,
-    /// Lifetime of presigned PUT URLs (at most 15m).
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
-    pub put_expiry: Duration,
-    /// Lifetime of presigned GET URLs (at most 1h).
-    #[arg(long, default_value = "15m", value_parser = parse_duration)]
-    pub get_expiry: Duration,
-    /// Emulate this server's NIC: all its sockets together move at most RATE per direction,
-    /// e.g. 1Gbit/s (client and storage traffic share it, as on a real server).
-    #[arg(long, value_parser = crate::units::parse_bandwidth)]
-    pub nic: Option<f64>,
-    /// Exit when standard input closes (set by `run` for its child servers).
-    #[arg(long, hide = true)]
-    pub watch_stdin: bool,
-}
-
-impl ServerArgs {
-    /// The app configuration these flags describe (validated when the app starts).
-    #[must_use]
-    pub fn config(&self) -> AppConfig {
-        AppConfig {
-            s3: S3Target {
-                endpoint: self.s3_endpoint.trim_end_matches('/').to_owned(),
-                region: self.region.clone(),
-                bucket: self.bucket.clone(),
-                credentials: self.credentials.credentials(),
-            },
-            token_secret: token_secret(self.token_secret.as_deref()),
-            db_path: self.db.clone(),
-            policy: Policy {
-                allowed_types: self.allowed_types.iter().map(|t| crate::units::normalise_content_type(t)).collect(),
-                max_size: self.max_size,
-            },
-            put_expiry: self.put_expiry,
-            get_expiry: self.get_expiry,
-            nic: self.nic,
-        }
-    }
-}
-
-/// Flags of `token`.
-#[derive(Debug, Args)]
-pub struct TokenArgs {
-    /// User id (1-64 of A-Z a-z 0-9 _ -).
-    #[arg(long)]
-    pub user: String,
-    /// How long the token is valid.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    pub ttl: Duration,
-    /// HMAC secret, the broker's `--token-secret` [default: the development secret].
-    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true)]
-    pub token_secret: Option<String>,
-}
-
-fn token_secret(given: Option<&str>) -> String {
-    given.map_or_else(
-        || {
-            tracing::warn!("no --token-secret or PRESIGN_BENCH_TOKEN_SECRET: using the development secret");
-            DEV_TOKEN_SECRET.to_owned()
-        },
-        str::to_owned,
-    )
-}
-
 /// Runs a parsed command line; `stop` is cancelled on SIGINT or SIGTERM (by the entry point).
 ///
 /// # Errors
@@ -339,8 +196,9 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         Command::Storage(args) => {
             let credentials = args.credentials.credentials();
             let data_dir = args.data_dir.as_deref();
-            crate::storage::embedded::run(args.listen, data_dir, &credentials, shutdown(stop, args.watch_stdin))
-                .await?;
+            let sweep = crate::storage::embedded::TempSweep { every: args.sweep_every, grace: args.orphan_grace };
+            let shutdown = shutdown(stop, args.watch_stdin);
+            Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, sweep, shutdown)).await?;
         }
         Command::MinioNode(args) => {
             let node = crate::storage::minio::Node {
