@@ -10,6 +10,7 @@
 //! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
 //! - [`capacity`]: the capacity model (pure) and its inputs.
 //! - [`sigv4`]: the SigV4 presigner (pure) and its `aws-sigv4` yardstick.
+//! - [`regression`]: baseline against current run, row by row (pure; latency by bootstrap).
 //!
 //! **Servers and harness** (middle):
 //! - [`metrics`]: socket byte and connection counters, process CPU/RSS, `/metrics` as typed data.
@@ -25,18 +26,22 @@
 //!
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
-//! - [`run`], [`plan`], [`signbench`]: the `run`, `plan` and `sign-bench` commands.
+//! - [`run`], [`plan`], [`signbench`], [`compare`]: the `run`, `plan`, `sign-bench` and `compare`
+//!   commands; [`exit`]: their exit codes.
 //! - [`cli`]: clap structs and dispatch.
 
 pub mod app;
 pub mod broker;
 pub mod capacity;
 pub mod cli;
+pub mod compare;
+pub mod exit;
 pub mod harness;
 pub mod loadgen;
 pub mod metrics;
 pub mod plan;
 pub mod proxy;
+pub mod regression;
 pub mod report;
 pub mod results;
 pub mod run;

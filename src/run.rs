@@ -1,7 +1,10 @@
-//! The `run` command: load and validate the scenario, drive the harness, render the report, print
-//! the summary, and fail when the run was cut short or lost or corrupted an object.
+//! The `run` command: load and validate the scenario (thresholds included), drive the harness,
+//! render the report, print the summary and the thresholds, write JUnit and GitHub outputs, and
+//! fail with the documented exit code (`exit`) when a threshold failed, an object was lost or
+//! corrupt, or the run was cut short.
 
-use crate::report::{self, Format};
+use crate::exit::ChecksFailed;
+use crate::report::{self, Format, gate};
 use crate::scenario::{Overrides, Scenario};
 use crate::storage::Credentials;
 use anyhow::Context;
@@ -23,6 +26,8 @@ pub struct Options {
     pub format: Format,
     /// S3 credentials.
     pub credentials: Credentials,
+    /// Also write the thresholds as JUnit XML here.
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the `run` command; `stop` cancels the run (a partial report is still written).
@@ -32,6 +37,7 @@ pub struct Options {
 /// written, an incomplete run, or lost or corrupt objects.
 pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Result<()> {
     let scenario = Scenario::load(&options.scenario, &options.overrides)?;
+    crate::results::thresholds::validate(&scenario)?;
     let harness = crate::harness::Options {
         out: options.out.clone(),
         progress: options.progress,
@@ -47,6 +53,21 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
         Format::Json => println!("{}", serde_json::to_string_pretty(&report::json_summary(results, dir))?),
     }
     rendered.with_context(|| format!("rendering the report in {}", dir.display()))?;
+    let outcomes = &results.thresholds;
+    if !outcomes.is_empty() && options.format == Format::Table {
+        print!("{}", gate::thresholds_table(outcomes));
+    }
+    let cases = gate::threshold_cases(outcomes);
+    if let Some(path) = &options.junit {
+        gate::write_junit(path, &format!("presign-bench run {}", results.scenario.name), &cases)
+            .with_context(|| path.display().to_string())?;
+    }
+    let mut markdown = format!("### presign-bench run: {}\n\n{}\n", results.scenario.name, report::headline(results));
+    if !outcomes.is_empty() {
+        markdown.push('\n');
+        markdown.push_str(&gate::thresholds_markdown(outcomes));
+    }
+    gate::github(&markdown, &gate::failures(&cases));
     if !results.complete {
         anyhow::bail!(
             "run incomplete: {}; partial report written to {}",
@@ -56,7 +77,14 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
     }
     let damaged: u64 = results.modes.present().iter().map(|(_, m)| m.lost + m.corrupt).sum();
     if damaged > 0 {
-        anyhow::bail!("{damaged} uploads were lost or corrupt (see {})", json.display());
+        let why = format!("{damaged} uploads were lost or corrupt (see {})", json.display());
+        return Err(ChecksFailed(why).into());
+    }
+    let failed: Vec<String> =
+        outcomes.iter().filter(|o| !o.passed).map(|o| format!("{} {}", o.metric, o.condition)).collect();
+    if !failed.is_empty() {
+        let why = format!("{} threshold(s) failed: {} (see {})", failed.len(), failed.join("; "), json.display());
+        return Err(ChecksFailed(why).into());
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["units"],
     &["scenario"],
     &["results"],
-    &["capacity", "sigv4"],
+    &["capacity", "sigv4", "regression"],
     &["shaping"],
     &["metrics"],
     &["server", "storage"],
@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["broker", "proxy", "loadgen"],
     &["harness"],
     &["report"],
-    &["run", "plan", "signbench"],
+    &["run", "plan", "signbench", "compare", "exit"],
     &["cli"],
 ];
 

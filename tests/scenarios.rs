@@ -1,4 +1,4 @@
-//! Every scenario shipped in `scenarios/` loads and validates.
+//! Every scenario shipped in `scenarios/` loads and validates, thresholds included.
 
 use presign_bench::scenario::{Overrides, Scenario};
 
@@ -10,6 +10,7 @@ fn every_shipped_scenario_is_valid() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let s = Scenario::load(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+            presign_bench::results::thresholds::validate(&s).unwrap_or_else(|e| panic!("{e}"));
             assert!(s.description.len() > 20, "{}: describe what it shows", path.display());
             assert_eq!(path.file_stem().unwrap().to_str().unwrap(), s.name, "file name and scenario name agree");
             names.push(s.name);
@@ -19,4 +20,6 @@ fn every_shipped_scenario_is_valid() {
     for expected in ["ci-smoke", "default", "interview-50k", "large-files", "mobile-clients", "small-files"] {
         assert!(names.iter().any(|n| n == expected), "scenarios/{expected}.toml is missing");
     }
+    let smoke = Scenario::load(&dir.join("ci-smoke.toml"), &Overrides::default()).unwrap();
+    assert!(smoke.thresholds.len() >= 10, "ci-smoke carries the CI gate's thresholds");
 }

@@ -47,8 +47,62 @@ pub enum Command {
     SignBench(SignBenchArgs),
     /// How many app servers each architecture needs, from a run's measured costs.
     Plan(PlanArgs),
+    /// Compare a run with a baseline: a verdict per metric; exit 1 on a regression.
+    Compare(CompareArgs),
     /// Print the JSON Schema of results.json (the committed copy is schema/results.schema.json).
     Schema,
+}
+
+/// Flags of `compare`. Exit codes: 0 no regression, 1 a regression, 2 bad usage or an unreadable
+/// results file, 3 an output that cannot be written.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline results.json.
+    pub baseline: PathBuf,
+    /// The results.json under test.
+    pub current: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::report::gate::Format::Table)]
+    pub format: crate::report::gate::Format,
+    /// Also write JUnit XML (one test case per compared metric) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Confidence level of the latency intervals.
+    #[arg(long, default_value_t = 0.95, value_parser = fraction)]
+    pub confidence: f64,
+    /// Smallest relative latency change that counts: the confidence interval must lie above it.
+    #[arg(long, default_value = "50%", value_parser = percent)]
+    pub min_effect: f64,
+    /// Relative change of bytes per upload that counts.
+    #[arg(long, default_value = "5%", value_parser = percent)]
+    pub bytes_tolerance: f64,
+    /// Relative change of a same-run ratio (bytes ratios, presign/healthz) that counts.
+    #[arg(long, default_value = "30%", value_parser = percent)]
+    pub ratio_tolerance: f64,
+    /// Relative change of throughput that counts.
+    #[arg(long, default_value = "30%", value_parser = percent)]
+    pub throughput_tolerance: f64,
+    /// Bootstrap resamples per latency row.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    pub resamples: u32,
+    /// Judge latency and throughput of runs from different machines (CPU model or core count).
+    #[arg(long)]
+    pub across_machines: bool,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!("{s:?}: expected a number between 0 and 1, e.g. 0.95")),
+    }
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    let v = s.strip_suffix('%').map_or_else(|| s.parse::<f64>(), |p| p.trim().parse::<f64>().map(|p| p / 100.0));
+    match v {
+        Ok(v) if (0.0..10.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: expected a percentage, e.g. 25%")),
+    }
 }
 
 /// Flags of `plan`. Each replaces a documented default (50,000 uploads of 10 MB, all in flight,
@@ -148,6 +202,9 @@ pub struct RunArgs {
     /// How the final summary is printed on stdout.
     #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
     pub format: crate::report::Format,
+    /// Also write the scenario's thresholds as JUnit XML (one test case each) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 /// Flags of `report`.
@@ -178,6 +235,7 @@ impl RunArgs {
             out: self.out.clone(),
             progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()),
             format: self.format,
+            junit: self.junit.clone(),
             credentials: Credentials {
                 access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
                 secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
@@ -229,9 +287,30 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         }
         Command::SignBench(args) => crate::signbench::command(&args.options()?)?,
         Command::Plan(args) => crate::plan::command(&args.options()?)?,
+        Command::Compare(args) => crate::compare::command(&args.options())?,
         Command::Schema => print!("{}", crate::results::schema::generate()),
     }
     Ok(())
+}
+
+impl CompareArgs {
+    fn options(&self) -> crate::compare::Options {
+        crate::compare::Options {
+            baseline: self.baseline.clone(),
+            current: self.current.clone(),
+            format: self.format,
+            junit: self.junit.clone(),
+            settings: crate::regression::Settings {
+                confidence: self.confidence,
+                min_effect: self.min_effect,
+                bytes_tolerance: self.bytes_tolerance,
+                ratio_tolerance: self.ratio_tolerance,
+                throughput_tolerance: self.throughput_tolerance,
+                resamples: self.resamples as usize,
+                across_machines: self.across_machines,
+            },
+        }
+    }
 }
 
 impl SignBenchArgs {

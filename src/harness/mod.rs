@@ -197,10 +197,12 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         sweep_crossover_bytes: results::crossover(&sweep),
         sweep,
         capacity: None,
+        thresholds: Vec::new(),
         scenario,
     };
     let setting = crate::capacity::Setting::for_results(&results);
     results.capacity = Some(crate::capacity::build(&setting, Some(&results)));
+    results.thresholds = results::thresholds::evaluate(&results.scenario.thresholds, &results);
     results::write(&results, &dir).map_err(io_error(&dir))?;
     Ok(Outcome { results, dir })
 }

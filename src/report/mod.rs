@@ -7,8 +7,10 @@
 //! - [`html`], [`markdown`]: the two documents.
 //! - [`plots`]: plot types that take data and a path and do nothing else.
 //! - [`capacity`]: the capacity report as a table and a plot.
+//! - [`gate`]: thresholds and comparisons for CI: tables, Markdown, JUnit, GitHub annotations.
 
 pub mod capacity;
+pub mod gate;
 mod html;
 mod markdown;
 pub mod plots;
@@ -96,6 +98,9 @@ pub struct JsonSummary {
     /// Proxied over presigned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// The scenario's thresholds and whether each passed (absent: the scenario has none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::results::thresholds::ThresholdOutcome>,
 }
 
 /// One mode in the JSON summary.
@@ -163,5 +168,6 @@ pub fn json_summary(results: &Results, dir: &Path) -> JsonSummary {
         headline: headline(results),
         modes,
         comparison: results.comparison.clone(),
+        thresholds: results.thresholds.clone(),
     }
 }

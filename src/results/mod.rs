@@ -13,6 +13,7 @@ mod comparison;
 pub mod latency;
 pub mod load;
 pub mod schema;
+pub mod thresholds;
 
 pub use capacity::CapacityReport;
 pub use comparison::Comparison;
@@ -67,6 +68,9 @@ pub struct Results {
     /// Servers needed for the scenario's target, from this run's measured costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacityReport>,
+    /// The scenario's thresholds, evaluated on these results (in file order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<thresholds::ThresholdOutcome>,
 }
 
 /// A timed step of an upload; the keys of `latency_us`.

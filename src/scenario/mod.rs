@@ -6,6 +6,7 @@ mod raw;
 mod resolve;
 #[cfg(test)]
 mod tests;
+pub mod thresholds;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -228,6 +229,9 @@ pub struct Scenario {
     pub client: ClientLink,
     /// Emulated NIC of each app server (broker and proxy alike), bytes per second per direction.
     pub app_tier_nic_bytes_per_sec: Option<f64>,
+    /// Pass/fail conditions on the results, in file order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<thresholds::Threshold>,
 }
 
 /// Command-line values that replace the file's.

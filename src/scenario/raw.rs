@@ -16,6 +16,7 @@ pub struct RawScenario {
     pub broker: Option<RawBroker>,
     pub signing: Option<RawSigning>,
     pub app_tier: Option<RawAppTier>,
+    pub thresholds: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

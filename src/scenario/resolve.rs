@@ -45,7 +45,8 @@ fn at<'k, T>(key: &'k str, v: &Spanned<T>) -> Origin<'k> {
     Origin::File { key, offset: v.span().start }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column of byte `offset` in `text`.
+pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -137,8 +138,10 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
         None => None,
     };
+    let thresholds = super::thresholds::resolve(ctx.file, ctx.text, raw.thresholds.as_ref())?;
     Ok(Scenario {
         app_tier_nic_bytes_per_sec,
+        thresholds,
         signing,
         client,
         source: PathBuf::from(ctx.file),

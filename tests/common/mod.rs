@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unused_self)] // each test binary uses a different subset
 
+pub mod raw;
+
 use presign_bench::app::AppConfig;
 use presign_bench::app::policy::Policy;
 use presign_bench::broker::{self, Broker};

@@ -1,0 +1,58 @@
+//! The exit codes of `run` and `compare` (README, "Use in CI"), and the errors that carry them:
+//! the entry point maps an error to its code with [`code`].
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | everything passed |
+//! | 1 | a threshold failed, a regression was found, or an object was lost or corrupt |
+//! | 2 | bad usage or configuration (clap's code for bad flags; a bad scenario or results file) |
+//! | 3 | the run could not complete (servers did not start, interrupted, a server died) |
+
+/// Everything passed.
+pub const OK: u8 = 0;
+/// A threshold failed, a regression was found, or an object was lost or corrupt.
+pub const CHECKS_FAILED: u8 = 1;
+/// Bad usage or configuration (clap exits with 2 on bad flags as well).
+pub const USAGE: u8 = 2;
+/// The run could not complete.
+pub const INCOMPLETE: u8 = 3;
+
+/// The run or comparison worked, and what it found fails the checks.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChecksFailed(pub String);
+
+/// The command cannot start with what it was given.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// The exit code of an error: [`CHECKS_FAILED`], [`USAGE`] (also for scenario and results-file
+/// errors), else [`INCOMPLETE`].
+#[must_use]
+pub fn code(error: &anyhow::Error) -> u8 {
+    for cause in error.chain() {
+        if cause.is::<ChecksFailed>() {
+            return CHECKS_FAILED;
+        }
+        if cause.is::<Usage>()
+            || cause.is::<crate::scenario::ScenarioError>()
+            || cause.is::<crate::results::load::LoadError>()
+        {
+            return USAGE;
+        }
+    }
+    INCOMPLETE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_their_codes() {
+        assert_eq!(code(&anyhow::Error::new(ChecksFailed("2 thresholds failed".into()))), CHECKS_FAILED);
+        assert_eq!(code(&anyhow::Error::new(Usage("no such file".into())).context("compare")), USAGE);
+        assert_eq!(code(&anyhow::anyhow!("the broker did not start")), INCOMPLETE);
+    }
+}
