@@ -126,6 +126,28 @@ async fn compare_finds_an_injected_regression_and_no_false_one() {
     assert!(cases > 20 && failures >= 1, "{cases} cases, {failures} failures");
     assert!(failed.iter().all(|f| f.contains("latency_us") || f.contains("throughput")), "{failed:?}");
 
+    // Inside GitHub Actions: the step summary gets the Markdown table, failures become annotations.
+    let summary = dir.path().join("step-summary.md");
+    let out = tokio::process::Command::new(common::BIN)
+        .args(["compare", &path(&runs[0]), &path(&runs[3])])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let annotations: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("::error title=presign-bench::"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        annotations.iter().any(|a| a.contains("modes.presigned.latency_us.end_to_end.p50: regressed")),
+        "{annotations:?}"
+    );
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(written.starts_with("### presign-bench compare: gate") && written.contains("❌ regressed"), "{written}");
+
     // Markdown and JSON say the same.
     let out = presign_bench(&["compare", &path(&runs[0]), &path(&runs[3]), "--format", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
