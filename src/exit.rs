@@ -1,11 +1,11 @@
-//! The exit codes of `run` and `compare` (README, "Use in CI"), and the errors that carry them:
+//! The exit codes of `run`, `compare` and `audit` (and the servers' start-up errors) (README, "Use in CI"), and the errors that carry them:
 //! the entry point maps an error to its code with [`code`].
 //!
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | everything passed |
 //! | 1 | a threshold failed, a regression was found, or an object was lost or corrupt |
-//! | 2 | bad usage or configuration (clap's code for bad flags; a bad scenario or results file) |
+//! | 2 | bad usage or configuration (clap's code for bad flags; a bad scenario or results file; a server flag out of range, such as a short token secret) |
 //! | 3 | the run could not complete (servers did not start, interrupted, a server died) |
 
 /// Everything passed.
@@ -35,7 +35,9 @@ pub fn code(error: &anyhow::Error) -> u8 {
         if cause.is::<ChecksFailed>() {
             return CHECKS_FAILED;
         }
-        if cause.is::<Usage>()
+        let bad_flag = matches!(cause.downcast_ref(), Some(crate::app::StartError::Config { .. }));
+        if bad_flag
+            || cause.is::<Usage>()
             || cause.is::<crate::scenario::ScenarioError>()
             || cause.is::<crate::results::load::LoadError>()
         {

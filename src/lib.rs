@@ -27,10 +27,11 @@
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
 //! - [`run`], [`plan`], [`signbench`], [`compare`]: the `run`, `plan`, `sign-bench` and `compare`
-//!   commands; [`exit`]: their exit codes.
+//!   commands; [`audit`]: attacks the presigned flow rule by rule; [`exit`]: the exit codes.
 //! - [`cli`]: clap structs and dispatch.
 
 pub mod app;
+pub mod audit;
 pub mod broker;
 pub mod capacity;
 pub mod cli;

@@ -23,7 +23,9 @@ pub const MAX_PUT_EXPIRY: Duration = Duration::from_secs(15 * 60);
 /// Longest lifetime of a presigned GET URL.
 pub const MAX_GET_EXPIRY: Duration = Duration::from_secs(3600);
 /// Token secret used when none is configured (local runs and demos only; logged as a warning).
-pub const DEV_TOKEN_SECRET: &str = "presign-bench-dev-secret";
+pub const DEV_TOKEN_SECRET: &str = "presign-bench-development-secret-not-for-production";
+/// Shortest token secret accepted, in bytes: HS256 keys shorter than the hash are guessable.
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 
 /// Validated configuration of the broker or the proxy.
 #[derive(Clone, Debug)]
@@ -45,6 +47,9 @@ pub struct AppConfig {
     pub complete_grace: Duration,
     /// Emulated NIC bandwidth per direction, bytes per second (`None`: the real one).
     pub nic: Option<f64>,
+    /// Test only (`presign-bench audit` proves it is caught): presigned PUT URLs leave
+    /// Content-Type unsigned, so the store accepts any type.
+    pub insecure_unsigned_content_type: bool,
     /// Timeouts and caps of the HTTP server.
     pub limits: crate::server::Limits,
     /// Timeouts of every call to the store.
@@ -121,6 +126,15 @@ impl AppConfig {
                 Ok(())
             }
         };
+        if self.token_secret.len() < MIN_TOKEN_SECRET_BYTES {
+            return Err(StartError::Config {
+                flag: "--token-secret",
+                message: format!(
+                    "{} bytes; use at least {MIN_TOKEN_SECRET_BYTES} random bytes (e.g. `openssl rand -hex 32`)",
+                    self.token_secret.len()
+                ),
+            });
+        }
         limit("--put-expiry", self.put_expiry, MAX_PUT_EXPIRY)?;
         limit("--get-expiry", self.get_expiry, MAX_GET_EXPIRY)?;
         if self.policy.allowed_types.is_empty() {

@@ -54,6 +54,9 @@ impl Broker {
         )
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
         let upload_ids = UploadIds::new(config.token_secret.as_bytes());
+        if config.insecure_unsigned_content_type {
+            tracing::warn!("INSECURE (test only): presigned PUT URLs do not sign Content-Type");
+        }
         let app = App::start(config).await?;
         // A day is the shortest expiry S3 lifecycle rules know; the sweeper acts within minutes.
         let bucket = &app.config.s3.bucket;
@@ -131,10 +134,12 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
     let key = policy::new_key(policy::UPLOAD_PREFIX, &user, &content_type);
     let expiry = b.app.config.put_expiry;
     let now = SystemTime::now();
-    let put = b
-        .presigner
-        .put(&key, &content_type, request.size, expiry, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let put = if b.app.config.insecure_unsigned_content_type {
+        insecure_put(&b.presigner, &key, &content_type, request.size, expiry, now)
+    } else {
+        b.presigner.put(&key, &content_type, request.size, expiry, now)
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let iat = unix_now();
     let upload = Upload {
         sub: user,
@@ -155,6 +160,23 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
         expires_at: rfc3339(put.expires_at),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The weakened PUT URL of `--insecure-unsigned-content-type` (test only): Content-Type is sent
+/// but not signed, so the store takes any type. `presign-bench audit` must report it broken.
+fn insecure_put(
+    presigner: &Presigner,
+    key: &str,
+    content_type: &str,
+    size: u64,
+    expiry: Duration,
+    now: SystemTime,
+) -> Result<crate::sigv4::SignedRequest, crate::sigv4::PresignError> {
+    let length = size.to_string();
+    let url = presigner.sign("PUT", key, &[("content-length", &length), ("if-none-match", "*")], expiry, now)?;
+    let headers =
+        vec![("content-length", length), ("content-type", content_type.to_owned()), ("if-none-match", "*".to_owned())];
+    Ok(crate::sigv4::SignedRequest { url, headers, expires_at: now + expiry })
 }
 
 /// The answer to `POST /v1/uploads`.

@@ -49,6 +49,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Compare a run with a baseline: a verdict per metric; exit 1 on a regression.
     Compare(CompareArgs),
+    /// Attack the presigned flow of a real stack and report, rule by rule, what held.
+    Audit(AuditArgs),
     /// Print the JSON Schema of results.json (the committed copy is schema/results.schema.json).
     Schema,
 }
@@ -88,6 +90,54 @@ pub struct CompareArgs {
     /// Judge latency and throughput of runs from different machines (CPU model or core count).
     #[arg(long)]
     pub across_machines: bool,
+}
+
+/// Flags of `audit`. Exit codes: 0 no rule of high severity broken, 1 one is, 2 bad usage,
+/// 3 the stack did not start.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The store: `embedded`, `minio`, or `endpoint URL` (credentials from AWS_* variables).
+    #[arg(long, num_args = 1..=2, default_values_t = ["embedded".to_owned()], value_names = ["KIND", "URL"])]
+    pub storage: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::report::gate::Format::Table)]
+    pub format: crate::report::gate::Format,
+    /// Also write JUnit XML (one test case per attack) to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Also write audit.json, audit.md and the servers' logs into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl AuditArgs {
+    fn options(&self) -> anyhow::Result<crate::audit::Options> {
+        use crate::audit::Storage;
+        let storage = match self.storage.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["embedded"] => Storage::Embedded,
+            ["minio"] => Storage::Minio,
+            ["endpoint", url] => Storage::Endpoint(url.to_owned()),
+            [url] if url.starts_with("http://") || url.starts_with("https://") => Storage::Endpoint(url.to_owned()),
+            _ => {
+                return Err(crate::exit::Usage(format!(
+                    "--storage {}: expected embedded, minio, or endpoint URL",
+                    self.storage.join(" ")
+                ))
+                .into());
+            }
+        };
+        let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        Ok(crate::audit::Options {
+            storage,
+            format: self.format,
+            junit: self.junit.clone(),
+            out: self.out.clone(),
+            credentials: Credentials {
+                access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
+                secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
+            },
+        })
+    }
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -288,6 +338,7 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         Command::SignBench(args) => crate::signbench::command(&args.options()?)?,
         Command::Plan(args) => crate::plan::command(&args.options()?)?,
         Command::Compare(args) => crate::compare::command(&args.options())?,
+        Command::Audit(args) => Box::pin(crate::audit::command(&args.options()?)).await?,
         Command::Schema => print!("{}", crate::results::schema::generate()),
     }
     Ok(())

@@ -141,6 +141,9 @@ pub struct ServerArgs {
     /// Age above which a stored object without a metadata row is an orphan.
     #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "Timeouts and limits")]
     pub orphan_grace: Duration,
+    /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
+    #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
+    pub insecure_unsigned_content_type: bool,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
@@ -167,6 +170,7 @@ impl ServerArgs {
             get_expiry: self.get_expiry,
             complete_grace: self.complete_grace,
             nic: self.nic,
+            insecure_unsigned_content_type: self.insecure_unsigned_content_type,
             limits: crate::server::Limits {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,

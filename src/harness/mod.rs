@@ -19,7 +19,7 @@ mod job;
 pub mod payload;
 mod phases;
 mod progress;
-mod stack;
+pub mod stack;
 pub mod verify;
 
 pub use children::Ready;

@@ -221,6 +221,13 @@ impl Presigner {
         Ok(SignedRequest { url, headers: Vec::new(), expires_at: now + expires_in })
     }
 
+    /// The access key and secret key it signs with (for tools that must sign what this signer
+    /// refuses to, such as `audit`'s over-long expiry).
+    #[must_use]
+    pub fn keys(&self) -> (&str, &str) {
+        (&self.access_key, &self.secret_key)
+    }
+
     /// The unsigned URL of `key`.
     #[must_use]
     pub fn object_url(&self, key: &str) -> String {

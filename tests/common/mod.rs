@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-pub const SECRET: &str = "test-token-secret";
+pub const SECRET: &str = "test-token-secret-of-at-least-32-bytes";
 pub const ACCESS_KEY: &str = "test-access";
 pub const SECRET_KEY: &str = "test-secret-key";
 
@@ -70,6 +70,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         get_expiry: Duration::from_secs(900),
         complete_grace: Duration::from_secs(900),
         nic: None,
+        insecure_unsigned_content_type: false,
         limits: presign_bench::server::Limits::default(),
         store_timeouts: presign_bench::storage::client::Timeouts::default(),
         sweep: presign_bench::app::sweep::Sweep::default(),

@@ -1,0 +1,379 @@
+//! The steps audit cases are made of: a context holding the stack's addresses and keys, a raw HTTP
+//! exchange that returns status and error code, the presigned flow's steps (grant, signed PUT,
+//! complete, download), and tampering with a signed URL.
+
+use crate::app::auth::Tokens;
+use crate::harness::http::{Body, chunks, full};
+use crate::sigv4::{Addressing, Presigner};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+
+/// A boxed future borrowing the context.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Longest a case may take.
+pub const CASE_LIMIT: Duration = Duration::from_secs(30);
+
+/// What a case saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// HTTP status of the decisive answer.
+    pub status: u16,
+    /// Its error code (S3 `<Code>`, the broker's `error.code`) or a note.
+    pub code: String,
+    /// Set when the case judged the answer itself (a read-back, a sanitised name).
+    pub held: Option<bool>,
+    /// The case cannot run against this stack.
+    pub not_applicable: bool,
+}
+
+impl Observed {
+    /// An answer judged by the case itself.
+    #[must_use]
+    pub fn judged(status: u16, held: bool, note: impl Into<String>) -> Self {
+        Self { status, code: note.into(), held: Some(held), not_applicable: false }
+    }
+}
+
+/// A grant from `POST /v1/uploads`.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// The presigned PUT URL.
+    pub url: String,
+    /// The upload id to complete.
+    pub upload_id: String,
+    /// The key the URL writes.
+    pub key: String,
+    /// The headers the PUT must carry.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The stack under audit.
+pub struct Ctx {
+    /// Broker base URL.
+    pub broker: String,
+    /// Store endpoint.
+    pub store: String,
+    /// Bucket.
+    pub bucket: String,
+    /// Region.
+    pub region: String,
+    /// A presigner with the store's keys (for URLs the broker would sign, and variants).
+    pub presigner: Presigner,
+    /// The broker's token minting.
+    pub tokens: Tokens,
+    /// The broker's token secret (to forge tokens the broker must refuse; never printed).
+    pub secret: String,
+    client: Client<HttpConnector, Body>,
+}
+
+/// A 1 KiB payload that starts like a JPEG.
+#[must_use]
+pub fn jpeg() -> Vec<u8> {
+    let mut v: Vec<u8> = (0..1024u32).map(|i| u8::try_from(i % 251).unwrap_or(0)).collect();
+    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    v
+}
+
+impl Ctx {
+    /// The context of a started stack.
+    ///
+    /// # Errors
+    /// When the store endpoint is not a URL the presigner takes.
+    pub fn new(stack: &crate::harness::stack::Stack) -> anyhow::Result<Self> {
+        let t = &stack.target;
+        let presigner = Presigner::new(
+            &t.endpoint,
+            &t.bucket,
+            &t.region,
+            &t.credentials.access_key,
+            &t.credentials.secret_key,
+            Addressing::Path,
+        )?;
+        Ok(Self {
+            broker: stack.broker.clone(),
+            store: t.endpoint.clone(),
+            bucket: t.bucket.clone(),
+            region: t.region.clone(),
+            presigner,
+            tokens: Tokens::new(stack.secret.as_bytes()),
+            secret: stack.secret.clone(),
+            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+        })
+    }
+
+    /// A bearer token for `user`.
+    #[must_use]
+    pub fn token(&self, user: &str) -> String {
+        self.tokens.mint(user, Duration::from_secs(600)).unwrap_or_default()
+    }
+
+    /// Sends one request; returns the status, the error code, and the body.
+    ///
+    /// # Errors
+    /// When nothing answers.
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Body,
+    ) -> Result<(Observed, Bytes), String> {
+        let mut req = http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let req = req.body(body).map_err(|e| format!("building the request: {e}"))?;
+        let resp = self.client.request(req).await.map_err(|e| format!("{method} {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        let code = error_code(&body);
+        Ok((Observed { status, code, held: None, not_applicable: false }, body))
+    }
+
+    /// A JSON request to the broker as `user` (`None`: no token).
+    ///
+    /// # Errors
+    /// When the broker does not answer.
+    pub async fn broker(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(Observed, Value), String> {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        if let Some(token) = auth {
+            headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+        }
+        let bytes = body.map(Value::to_string).unwrap_or_default();
+        let (o, body) = self.send(method, &format!("{}{path}", self.broker), &headers, full(bytes)).await?;
+        Ok((o, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    /// `POST /v1/uploads` for `user`.
+    ///
+    /// # Errors
+    /// When the broker refuses (with its status and code).
+    pub async fn grant(&self, user: &str, request: &Value) -> Result<Grant, String> {
+        let (o, v) = self.broker("POST", "/v1/uploads", Some(&self.token(user)), Some(request)).await?;
+        if o.status != 201 {
+            return Err(format!("presign refused: {} {}", o.status, o.code));
+        }
+        let headers = v["headers"]
+            .as_object()
+            .map(|h| h.iter().map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default();
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        Ok(Grant { url: s("url"), upload_id: s("upload_id"), key: s("key"), headers })
+    }
+
+    /// A grant for a 1 KiB JPEG named `a.jpg`.
+    ///
+    /// # Errors
+    /// As [`Self::grant`].
+    pub async fn jpeg_grant(&self, user: &str) -> Result<Grant, String> {
+        self.grant(user, &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1024})).await
+    }
+
+    /// PUT `body` to `url` with `headers`.
+    ///
+    /// # Errors
+    /// When the store does not answer.
+    pub async fn put(&self, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<Observed, String> {
+        self.send("PUT", url, headers, full(body)).await.map(|(o, _)| o)
+    }
+
+    /// Completes `grant` as `user`.
+    ///
+    /// # Errors
+    /// When the broker does not answer.
+    pub async fn complete(&self, user: &str, grant: &Grant) -> Result<(Observed, Value), String> {
+        self.broker("POST", &format!("/v1/uploads/{}/complete", grant.upload_id), Some(&self.token(user)), None).await
+    }
+
+    /// The whole flow for `user`: grant `request`, PUT `body` with the signed headers, complete.
+    ///
+    /// # Errors
+    /// When a step does not answer, or the PUT is refused.
+    pub async fn upload(&self, user: &str, request: &Value, body: Vec<u8>) -> Result<(Observed, Value), String> {
+        let g = self.grant(user, request).await?;
+        let put = self.put(&g.url, &g.headers, body).await?;
+        if put.status != 200 {
+            return Err(format!("the store refused the broker's URL: {} {}", put.status, put.code));
+        }
+        self.complete(user, &g).await
+    }
+
+    /// The presigned GET URL of `file_id` for `user` (`Accept: application/json`).
+    ///
+    /// # Errors
+    /// When the broker refuses.
+    pub async fn download_url(&self, user: &str, file_id: &str) -> Result<String, String> {
+        let headers = [
+            ("authorization".to_owned(), format!("Bearer {}", self.token(user))),
+            ("accept".to_owned(), "application/json".to_owned()),
+        ];
+        let (o, body) =
+            self.send("GET", &format!("{}/v1/files/{file_id}", self.broker), &headers, full(Vec::new())).await?;
+        if o.status != 200 {
+            return Err(format!("download refused: {} {}", o.status, o.code));
+        }
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok(v["url"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// `<Code>X</Code>` of an S3 error, or `error.code` of a broker error, or empty.
+#[must_use]
+pub fn error_code(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let Some(code) = text.split("<Code>").nth(1).and_then(|c| c.split('<').next()) {
+        return code.to_owned();
+    }
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// How a case changes a presigned PUT before sending it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tamper {
+    /// Flip the last character of `X-Amz-Signature`.
+    Signature,
+    /// Another key under the same user.
+    Key,
+    /// Another bucket.
+    Bucket,
+    /// A longer `X-Amz-Expires`.
+    Expires,
+    /// An `X-Amz-Date` a minute earlier.
+    Date,
+    /// `X-Amz-Credential` for another region.
+    CredentialRegion,
+    /// `X-Amz-Credential` for another service.
+    CredentialService,
+    /// `X-Amz-Credential` with another access key.
+    CredentialKey,
+    /// An extra, unsigned query parameter.
+    ExtraParam,
+    /// `X-Amz-Expires` twice.
+    DuplicateParam,
+    /// Content-Type `text/html`.
+    OtherType,
+    /// No Content-Type.
+    NoType,
+    /// One byte fewer than signed (and declared).
+    Shorter,
+    /// One byte more than signed (and declared).
+    Longer,
+    /// Chunked transfer instead of Content-Length.
+    Chunked,
+    /// An `x-amz-content-sha256` of other bytes.
+    WrongSha256,
+    /// A `Content-MD5` of other bytes.
+    WrongMd5,
+    /// Nothing: the URL as the broker signed it (for method swaps and reuse).
+    None,
+}
+
+fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if k == name => format!("{k}={}", f(v)),
+            _ => p.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// A fresh grant for a 1 KiB JPEG, changed by `tamper`, sent to the store as `method`.
+///
+/// # Errors
+/// When the broker refuses the grant or the store does not answer.
+pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Observed, String> {
+    use sha2::Digest;
+    let g = ctx.jpeg_grant("auditor").await?;
+    let mut body = jpeg();
+    let mut url = g.url.clone();
+    let mut headers = g.headers.clone();
+    let set = |headers: &mut Vec<(String, String)>, k: &str, v: Option<String>| {
+        headers.retain(|(name, _)| name != k);
+        if let Some(v) = v {
+            headers.push((k.to_owned(), v));
+        }
+    };
+    match tamper {
+        Tamper::Signature => {
+            url = replace_param(&url, "X-Amz-Signature", |s| {
+                let last = if s.ends_with('0') { '1' } else { '0' };
+                format!("{}{last}", &s[..s.len() - 1])
+            });
+        }
+        Tamper::Key => url = url.replace(&g.key, &format!("{}.other", g.key)),
+        Tamper::Bucket => url = url.replacen(&format!("/{}/", ctx.bucket), "/another-bucket/", 1),
+        Tamper::Expires => url = replace_param(&url, "X-Amz-Expires", |_| "604800".to_owned()),
+        Tamper::Date => {
+            url = replace_param(&url, "X-Amz-Date", |d| {
+                let earlier = SystemTime::now() - Duration::from_secs(60);
+                let t = humantime::format_rfc3339_seconds(earlier).to_string();
+                let compact: String = t.chars().filter(char::is_ascii_alphanumeric).collect();
+                if compact.len() >= 15 { format!("{}T{}Z", &compact[..8], &compact[9..15]) } else { d.to_owned() }
+            });
+        }
+        Tamper::CredentialRegion => {
+            url = replace_param(&url, "X-Amz-Credential", |c| {
+                c.replace(&format!("%2F{}%2F", ctx.region), "%2Feu-north-9%2F")
+            });
+        }
+        Tamper::CredentialService => {
+            url = replace_param(&url, "X-Amz-Credential", |c| c.replace("%2Fs3%2F", "%2Fsts%2F"));
+        }
+        Tamper::CredentialKey => {
+            url = replace_param(&url, "X-Amz-Credential", |c| {
+                format!("AKIAOTHERKEY{}", &c[c.find("%2F").unwrap_or(0)..])
+            });
+        }
+        Tamper::ExtraParam => url.push_str("&x-audit=1"),
+        Tamper::DuplicateParam => url.push_str("&X-Amz-Expires=604800"),
+        Tamper::OtherType => set(&mut headers, "content-type", Some("text/html".into())),
+        Tamper::NoType => set(&mut headers, "content-type", None),
+        Tamper::Shorter => {
+            body.pop();
+            set(&mut headers, "content-length", Some(body.len().to_string()));
+        }
+        Tamper::Longer => {
+            body.push(0);
+            set(&mut headers, "content-length", Some(body.len().to_string()));
+        }
+        Tamper::Chunked => {
+            set(&mut headers, "content-length", None);
+            let b = Bytes::from(body);
+            let o = ctx.send(method, &url, &headers, chunks(vec![b.slice(..512), b.slice(512..)])).await?;
+            return Ok(o.0);
+        }
+        Tamper::WrongSha256 => {
+            set(&mut headers, "x-amz-content-sha256", Some(hex::encode(sha2::Sha256::digest(b"other bytes"))));
+        }
+        Tamper::WrongMd5 => {
+            use base64::Engine;
+            let md5_of_other =
+                [0x1bu8, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a];
+            set(&mut headers, "content-md5", Some(base64::engine::general_purpose::STANDARD.encode(md5_of_other)));
+        }
+        Tamper::None => {}
+    }
+    let body = if method == "PUT" { body } else { Vec::new() };
+    if method != "PUT" {
+        set(&mut headers, "content-length", None);
+        set(&mut headers, "content-type", None);
+    }
+    ctx.send(method, &url, &headers, full(body)).await.map(|(o, _)| o)
+}
