@@ -101,3 +101,35 @@ async fn a_short_token_secret_is_refused_at_startup() {
         assert!(!err.contains("short"), "the secret is never printed: {err}");
     }
 }
+
+#[tokio::test]
+async fn an_endpoint_is_audited_and_left_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = ["--access-key", "audit-key", "--secret-key", "audit-secret-key"];
+    let store = common::spawn_bin(
+        &[&["storage", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()][..], &creds].concat(),
+    )
+    .await;
+    let env = [("AWS_ACCESS_KEY_ID", "audit-key"), ("AWS_SECRET_ACCESS_KEY", "audit-secret-key")];
+    let (code, report) = audit(&["--storage", "endpoint", &store.url], &env).await;
+    assert_eq!(code, Some(0), "{report}");
+    pinned(&report, &[]);
+    assert_eq!(report["store"], store.url.as_str());
+    // Nothing the audit wrote is left in the bucket (presign-bench, the endpoint default).
+    assert!(dir.path().join("presign-bench").is_dir(), "the audit used the endpoint's bucket");
+    let left: Vec<_> = walk(&dir.path().join("presign-bench"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -224,6 +224,15 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
     };
     let ctx = Ctx::new(&stack)?;
     let outcomes = run_cases(&ctx, &cases::all()).await;
+    // Leave nothing behind, even in someone's bucket: every key the audit wrote is under
+    // `<prefix>presign-bench-audit…`, a user no one else has.
+    let prefixes: Vec<String> = [crate::app::policy::UPLOAD_PREFIX, crate::app::policy::FILE_PREFIX]
+        .iter()
+        .map(|p| format!("{p}{}", steps::AUDIT_PREFIX))
+        .collect();
+    let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let left = crate::harness::verify::orphans(&stack.verifier, &stack.target.bucket, &prefixes, &[]).await;
+    crate::harness::verify::delete_keys(&stack.verifier, &stack.target.bucket, &left).await;
     let report = AuditReport { store, token_secret_bytes: stack.secret.len(), outcomes };
     stack.stop().await;
     let markdown = markdown(&report);

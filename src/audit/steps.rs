@@ -15,6 +15,16 @@ use std::time::{Duration, SystemTime};
 /// A boxed future borrowing the context.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// The users the audit acts as. Their keys start with [`AUDIT_PREFIX`], so the audit can delete
+/// what it stored, even in a bucket that is not its own.
+pub const AUDITOR: &str = "presign-bench-audit";
+/// The owner in ownership cases.
+pub const ALICE: &str = "presign-bench-audit-alice";
+/// The other user in ownership cases.
+pub const MALLORY: &str = "presign-bench-audit-mallory";
+/// What every key the audit writes starts with, after the server's prefix.
+pub const AUDIT_PREFIX: &str = "presign-bench-audit";
+
 /// Longest a case may take.
 pub const CASE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -300,7 +310,7 @@ fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
 /// When the broker refuses the grant or the store does not answer.
 pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Observed, String> {
     use sha2::Digest;
-    let g = ctx.jpeg_grant("auditor").await?;
+    let g = ctx.jpeg_grant(AUDITOR).await?;
     let mut body = jpeg();
     let mut url = g.url.clone();
     let mut headers = g.headers.clone();

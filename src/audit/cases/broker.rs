@@ -1,7 +1,7 @@
 //! Cases aimed at the broker: forged tokens, other users' uploads and files, hostile filenames,
 //! content that lies about its type, and the token secret's strength.
 
-use super::super::steps::{BoxFuture, Ctx, Observed, jpeg};
+use super::super::steps::{ALICE, AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg};
 use super::super::{Case, Expect, Severity};
 use super::file_of;
 use serde_json::json;
@@ -22,7 +22,7 @@ const fn broker(
 /// Uploads with `filename` and judges the name the file was recorded with.
 async fn filename(c: &Ctx, name: &str) -> Result<Observed, String> {
     let (o, record) =
-        c.upload("auditor", &json!({"filename": name, "content_type": "image/jpeg", "size": 1024}), jpeg()).await?;
+        c.upload(AUDITOR, &json!({"filename": name, "content_type": "image/jpeg", "size": 1024}), jpeg()).await?;
     let kept = record["filename"].as_str().unwrap_or_default().to_owned();
     let safe = o.status == 200
         && !kept.contains(['/', '\\', '\0', '\r', '\n'])
@@ -34,7 +34,7 @@ async fn filename(c: &Ctx, name: &str) -> Result<Observed, String> {
 /// Uploads `body` declared as `content_type` and returns the completion's answer.
 async fn declared_as(c: &Ctx, content_type: &str, body: Vec<u8>) -> Result<Observed, String> {
     let request = json!({"filename": "x", "content_type": content_type, "size": body.len()});
-    c.upload("auditor", &request, body).await.map(|(o, _)| o)
+    c.upload(AUDITOR, &request, body).await.map(|(o, _)| o)
 }
 
 fn padded(mut v: Vec<u8>) -> Vec<u8> {
@@ -62,7 +62,7 @@ async fn with_token(c: &Ctx, token: &str) -> Result<Observed, String> {
 }
 
 async fn with_json(c: &Ctx, body: &serde_json::Value) -> Result<Observed, String> {
-    c.broker("POST", "/v1/uploads", Some(&c.token("auditor")), Some(body)).await.map(|(o, _)| o)
+    c.broker("POST", "/v1/uploads", Some(&c.token(AUDITOR)), Some(body)).await.map(|(o, _)| o)
 }
 
 fn unix_now() -> u64 {
@@ -82,7 +82,7 @@ pub(super) fn all() -> Vec<Case> {
             "a token with alg: none and no signature",
             Expect::Status(401),
             run!(|c| {
-                let claims = json!({"sub": "auditor", "iat": unix_now(), "exp": unix_now() + 600});
+                let claims = json!({"sub": AUDITOR, "iat": unix_now(), "exp": unix_now() + 600});
                 with_token(c, &forged(&json!({"alg": "none", "typ": "JWT"}), &claims, None)).await
             }),
         ),
@@ -93,7 +93,7 @@ pub(super) fn all() -> Vec<Case> {
             "a token signed with the right secret that expired an hour ago",
             Expect::Status(401),
             run!(|c| {
-                let claims = json!({"sub": "auditor", "iat": unix_now() - 7200, "exp": unix_now() - 3600});
+                let claims = json!({"sub": AUDITOR, "iat": unix_now() - 7200, "exp": unix_now() - 3600});
                 with_token(c, &forged(&json!({"alg": "HS256", "typ": "JWT"}), &claims, Some(c.secret.as_bytes()))).await
             }),
         ),
@@ -104,7 +104,7 @@ pub(super) fn all() -> Vec<Case> {
             "a token signed with another secret",
             Expect::Status(401),
             run!(|c| {
-                let claims = json!({"sub": "auditor", "iat": unix_now(), "exp": unix_now() + 600});
+                let claims = json!({"sub": AUDITOR, "iat": unix_now(), "exp": unix_now() + 600});
                 with_token(
                     c,
                     &forged(
@@ -123,9 +123,9 @@ pub(super) fn all() -> Vec<Case> {
             "mallory completes alice's upload",
             Expect::Status(403),
             run!(|c| {
-                let g = c.jpeg_grant("alice").await?;
+                let g = c.jpeg_grant(ALICE).await?;
                 c.put(&g.url, &g.headers, jpeg()).await?;
-                c.complete("mallory", &g).await.map(|(o, _)| o)
+                c.complete(MALLORY, &g).await.map(|(o, _)| o)
             }),
         ),
         broker(
@@ -135,8 +135,8 @@ pub(super) fn all() -> Vec<Case> {
             "\"key\": \"uploads/victim/evil.jpg\" in the presign request",
             Expect::Accepted,
             run!(|c| {
-                let g = c.grant("auditor", &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1024, "key": "uploads/victim/evil.jpg"})).await?;
-                let own = g.key.starts_with("uploads/auditor/") && !g.key.contains("victim");
+                let g = c.grant(AUDITOR, &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1024, "key": "uploads/victim/evil.jpg"})).await?;
+                let own = g.key.starts_with("uploads/presign-bench-audit/") && !g.key.contains("victim");
                 Ok(Observed::judged(201, own, format!("key {}", g.key)))
             }),
         ),
@@ -239,8 +239,8 @@ pub(super) fn all() -> Vec<Case> {
             "mallory asks for alice's file",
             Expect::Status(404),
             run!(|c| {
-                let id = file_of(c, "alice").await?;
-                let token = c.token("mallory");
+                let id = file_of(c, ALICE).await?;
+                let token = c.token(MALLORY);
                 c.broker("GET", &format!("/v1/files/{id}"), Some(&token), None).await.map(|(o, _)| o)
             }),
         ),

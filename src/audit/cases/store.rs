@@ -1,7 +1,7 @@
 //! Cases aimed at the store: URLs the broker signed, tampered one way each, and keys that break
 //! naive signers, uploaded and read back through the broker's signer.
 
-use super::super::steps::{BoxFuture, Ctx, Observed, Tamper, jpeg, tampered_put};
+use super::super::steps::{AUDITOR, BoxFuture, Ctx, Observed, Tamper, jpeg, tampered_put};
 use super::super::{Case, Expect, Severity};
 use super::{Run, file_of, header_pairs};
 use std::time::{Duration, SystemTime};
@@ -196,8 +196,8 @@ pub(super) fn all() -> Vec<Case> {
             "PUT to the presigned GET URL of a completed file",
             SIGNED,
             run!(|c| {
-                let id = file_of(c, "auditor").await?;
-                let url = c.download_url("auditor", &id).await?;
+                let id = file_of(c, AUDITOR).await?;
+                let url = c.download_url(AUDITOR, &id).await?;
                 c.put(&url, &header_pairs(&[("content-type", "image/jpeg")]), jpeg()).await
             }),
         ),
@@ -266,7 +266,7 @@ pub(super) fn all() -> Vec<Case> {
             run!(|c| {
                 signed_put(
                     c,
-                    "uploads/auditor/expired.jpg",
+                    "uploads/presign-bench-audit/expired.jpg",
                     jpeg(),
                     Duration::from_secs(60),
                     SystemTime::now() - Duration::from_secs(3600),
@@ -281,7 +281,7 @@ pub(super) fn all() -> Vec<Case> {
             "the same URL and headers a second time",
             "completion copies the verified object to a key no URL reaches",
             run!(|c| {
-                let g = c.jpeg_grant("auditor").await?;
+                let g = c.jpeg_grant(AUDITOR).await?;
                 let first = c.put(&g.url, &g.headers, jpeg()).await?;
                 if first.status != 200 {
                     return Err(format!("first PUT refused: {} {}", first.status, first.code));
@@ -299,7 +299,7 @@ pub(super) fn all() -> Vec<Case> {
             remedy: "the broker signs with its own clock",
             run: run!(|c| signed_put(
                 c,
-                "uploads/auditor/skew-1m.jpg",
+                "uploads/presign-bench-audit/skew-1m.jpg",
                 jpeg(),
                 Duration::from_secs(600),
                 SystemTime::now() + Duration::from_secs(60)
@@ -315,7 +315,7 @@ pub(super) fn all() -> Vec<Case> {
             run!(|c| {
                 signed_put(
                     c,
-                    "uploads/auditor/skew-1h.jpg",
+                    "uploads/presign-bench-audit/skew-1h.jpg",
                     jpeg(),
                     Duration::from_secs(600),
                     SystemTime::now() + Duration::from_secs(3600),
@@ -330,7 +330,7 @@ pub(super) fn all() -> Vec<Case> {
             "a PUT URL with X-Amz-Expires of 8 days, signed with the right key",
             "the broker signs at most 15 minutes (--put-expiry)",
             run!(|c| {
-                let url = overlong_url(c, "uploads/auditor/overlong.jpg")?;
+                let url = overlong_url(c, "uploads/presign-bench-audit/overlong.jpg")?;
                 c.put(&url, &header_pairs(&[("content-type", "image/jpeg")]), jpeg()).await
             }),
         ),
@@ -356,8 +356,8 @@ pub(super) fn all() -> Vec<Case> {
             "response-content-type=text/html appended to a presigned GET URL",
             "the query is signed, so the store refuses the added parameter",
             run!(|c| {
-                let id = file_of(c, "auditor").await?;
-                let url = c.download_url("auditor", &id).await?;
+                let id = file_of(c, AUDITOR).await?;
+                let url = c.download_url(AUDITOR, &id).await?;
                 c.send(
                     "GET",
                     &format!("{url}&response-content-type=text%2Fhtml"),
@@ -371,25 +371,33 @@ pub(super) fn all() -> Vec<Case> {
         // Keys that break naive signers, through the broker's signer.
         key_case(
             "key-with-space",
-            "uploads/auditor/with space.jpg",
-            run!(|c| round_trip(c, "uploads/auditor/with space.jpg").await),
+            "uploads/presign-bench-audit/with space.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/with space.jpg").await),
         ),
-        key_case("key-with-plus", "uploads/auditor/a+b.jpg", run!(|c| round_trip(c, "uploads/auditor/a+b.jpg").await)),
+        key_case(
+            "key-with-plus",
+            "uploads/presign-bench-audit/a+b.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/a+b.jpg").await),
+        ),
         key_case(
             "key-with-equals",
-            "uploads/auditor/a=b.jpg",
-            run!(|c| round_trip(c, "uploads/auditor/a=b.jpg").await),
+            "uploads/presign-bench-audit/a=b.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/a=b.jpg").await),
         ),
         key_case(
             "key-with-unicode",
-            "uploads/auditor/été-日本.jpg",
-            run!(|c| round_trip(c, "uploads/auditor/été-日本.jpg").await),
+            "uploads/presign-bench-audit/été-日本.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/été-日本.jpg").await),
         ),
-        key_case("key-with-tilde", "uploads/auditor/~a~.jpg", run!(|c| round_trip(c, "uploads/auditor/~a~.jpg").await)),
+        key_case(
+            "key-with-tilde",
+            "uploads/presign-bench-audit/~a~.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/~a~.jpg").await),
+        ),
         key_case(
             "key-with-percent",
-            "uploads/auditor/100%25.jpg",
-            run!(|c| round_trip(c, "uploads/auditor/100%25.jpg").await),
+            "uploads/presign-bench-audit/100%25.jpg",
+            run!(|c| round_trip(c, "uploads/presign-bench-audit/100%25.jpg").await),
         ),
     ]
 }
