@@ -104,6 +104,41 @@ pub fn body_error(error: &(dyn std::error::Error + 'static), idle: Duration, con
     ApiError::IncompleteBody(context)
 }
 
+/// Whether `origin` is a web origin a browser sends: `scheme://host[:port]`, no path, never `*`.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    let uri: http::Uri =
+        origin.parse().map_err(|_| format!("{origin:?} is not an origin like https://app.example.com"))?;
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/") && !origin.ends_with('/');
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) if bare => Ok(()),
+        _ => Err(format!("{origin:?} is not an origin like https://app.example.com (scheme and host, no path, not *)")),
+    }
+}
+
+/// CORS for `origins` (none: no layer, so a browser on another origin is refused): preflights
+/// answered for the methods and headers the API takes, `Location` and `ETag` exposed, a
+/// ten-minute `max-age`, `Vary: Origin` (tower-http's default `Vary`). No credentials: the API takes bearer tokens, not cookies,
+/// and an origin is never `*`. tower-http's layer, not hand-written headers.
+#[must_use]
+pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderName, Method};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::POST, Method::PUT])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-filename")])
+            .expose_headers([header::LOCATION, header::ETAG])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 /// Reads a JSON request body of at most [`JSON_BODY_LIMIT`] bytes. A declared `Content-Length`
 /// above the limit is refused before a byte is read.
 ///

@@ -56,6 +56,8 @@ pub struct AppConfig {
     pub store_timeouts: client::Timeouts,
     /// The orphan sweeper's schedule.
     pub sweep: sweep::Sweep,
+    /// Web origins allowed to call the API from a browser (`--cors-origin`); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 /// Largest object one PUT (and one CopyObject) may carry in S3.
@@ -158,6 +160,9 @@ impl AppConfig {
                 return Err(StartError::Config { flag, message: "must be above zero".into() });
             }
         }
+        for origin in &self.cors_origins {
+            guard::check_origin(origin).map_err(|message| StartError::Config { flag: "--cors-origin", message })?;
+        }
         if self.limits.max_connections == 0 || self.limits.max_in_flight == 0 {
             let flag = if self.limits.max_connections == 0 { "--max-connections" } else { "--max-in-flight" };
             return Err(StartError::Config { flag, message: "must be at least 1".into() });
@@ -225,6 +230,10 @@ impl App {
     /// `/metrics` and the JSON 404, all answering errors as JSON.
     pub fn router(&self, routes: Router) -> Router {
         let limited = guard::limit(routes, &self.config.limits, self.meter.clone());
+        let limited = match guard::cors(&self.config.cors_origins) {
+            Some(cors) => limited.layer(cors),
+            None => limited,
+        };
         let all = limited.merge(admin_routes(self.meter.clone(), self.readiness.clone())).fallback(error::not_found);
         guard::json_errors(all, self.meter.clone())
     }

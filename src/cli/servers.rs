@@ -141,6 +141,10 @@ pub struct ServerArgs {
     /// Age above which a stored object without a metadata row is an orphan.
     #[arg(long, default_value = "5m", value_parser = parse_duration, help_heading = "Timeouts and limits")]
     pub orphan_grace: Duration,
+    /// A web origin allowed to call this server from a browser (CORS), e.g.
+    /// https://app.example.com; repeatable. None by default: browsers on other origins are refused.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
     #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
     pub insecure_unsigned_content_type: bool,
@@ -171,6 +175,7 @@ impl ServerArgs {
             complete_grace: self.complete_grace,
             nic: self.nic,
             insecure_unsigned_content_type: self.insecure_unsigned_content_type,
+            cors_origins: self.cors_origins.clone(),
             limits: crate::server::Limits {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,

@@ -74,6 +74,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         limits: presign_bench::server::Limits::default(),
         store_timeouts: presign_bench::storage::client::Timeouts::default(),
         sweep: presign_bench::app::sweep::Sweep::default(),
+        cors_origins: Vec::new(),
     }
 }
 
