@@ -82,3 +82,49 @@ async fn a_malformed_or_wildcard_origin_is_refused_at_start() {
         assert!(!ok && err.contains("--cors-origin"), "{bad}: {err}");
     }
 }
+
+#[tokio::test]
+async fn the_embedded_store_lets_allowed_origins_put_with_presigned_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = ["--access-key", common::ACCESS_KEY, "--secret-key", common::SECRET_KEY];
+    let args = ["storage", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--cors-origin", APP];
+    let store = common::spawn_bin(&[&args[..], &creds].concat()).await;
+    let s = Stack::start_with(|c| c.s3.endpoint.clone_from(&store.url)).await;
+    let token = s.token("alice");
+    let grant: serde_json::Value = s
+        .http
+        .post(format!("{}/v1/uploads", s.broker))
+        .bearer_auth(&token)
+        .json(&json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = grant["url"].as_str().unwrap();
+    // The preflight of the presigned PUT, as Chromium sends it.
+    let r = preflight(url, APP, "PUT", "content-type,if-none-match").await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(header(&r, "access-control-allow-origin"), APP);
+    let allowed = header(&r, "access-control-allow-headers");
+    assert!(allowed.contains("content-type") && allowed.contains("if-none-match"), "{allowed}");
+    // The PUT itself answers with the origin and exposes the ETag.
+    let body = common::jpeg(1000, 1);
+    let r = s
+        .http
+        .put(url)
+        .header("origin", APP)
+        .header("content-type", "image/jpeg")
+        .header("if-none-match", "*")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "access-control-allow-origin"), APP);
+    assert!(header(&r, "access-control-expose-headers").contains("etag"));
+    // A foreign origin's preflight is not answered with an allowance.
+    let r = preflight(url, "http://evil.example.test", "PUT", "content-type,if-none-match").await;
+    assert!(header(&r, "access-control-allow-origin").is_empty());
+}

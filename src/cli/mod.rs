@@ -306,7 +306,9 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             let data_dir = args.data_dir.as_deref();
             let sweep = crate::storage::embedded::TempSweep { every: args.sweep_every, grace: args.orphan_grace };
             let shutdown = shutdown(stop, args.watch_stdin);
-            Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, sweep, shutdown)).await?;
+            let origins = &args.cors_origins;
+            Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, sweep, origins, shutdown))
+                .await?;
         }
         Command::MinioNode(args) => {
             let node = crate::storage::minio::Node {

@@ -45,6 +45,9 @@ pub struct StorageArgs {
     /// Age (since the last write) above which a temporary file of an unfinished PUT is abandoned.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub orphan_grace: Duration,
+    /// A web origin whose pages may PUT and GET objects with presigned URLs (CORS); repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = origin)]
+    pub cors_origins: Vec<String>,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
@@ -204,6 +207,10 @@ pub struct TokenArgs {
     /// HMAC secret, the broker's `--token-secret` [default: the development secret].
     #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
+}
+
+fn origin(s: &str) -> Result<String, String> {
+    crate::app::guard::check_origin(s).map(|()| s.to_owned())
 }
 
 pub(super) fn token_secret(given: Option<&str>) -> String {

@@ -8,6 +8,10 @@
 //! s3s-fs writes each PUT to a `.tmp.N.internal.part` file in the data directory and renames it
 //! when done; it removes those files only at start. [`TempSweep`] removes the ones nobody has
 //! written to for the grace period (a PUT that is still moving writes to its file all the time).
+//!
+//! s3s-fs 0.14 has no bucket CORS API, so browsers are let in by origin with `--cors-origin`
+//! (tower-http's CORS layer in front of the store): preflights for PUT and GET with the headers a
+//! presigned PUT signs (`Content-Type`, `If-None-Match`), `ETag` exposed. None by default.
 
 use super::Credentials;
 use crate::metrics::Meter;
@@ -61,6 +65,24 @@ impl Default for TempSweep {
     }
 }
 
+/// The store's CORS rule for `origins` (none: no layer; browsers on other origins are refused).
+#[must_use]
+pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{Method, header};
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::PUT, Method::HEAD])
+            .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
+            .expose_headers([header::ETAG])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`; returns how
 /// many it removed.
 #[must_use]
@@ -106,6 +128,7 @@ pub async fn run(
     data_dir: Option<&Path>,
     credentials: &Credentials,
     sweep: TempSweep,
+    cors_origins: &[String],
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let io = |what: String| move |source| StoreError::Io { what, source };
@@ -122,7 +145,7 @@ pub async fn run(
         tmp.path()
     };
     server::announce(&listener).map_err(io("announcing the address on stdout".into()))?;
-    serve(listener, dir, credentials, sweep, shutdown).await
+    serve(listener, dir, credentials, sweep, cors_origins, shutdown).await
 }
 
 /// Serves the store on `listener` until `shutdown` resolves.
@@ -134,6 +157,7 @@ pub async fn serve(
     data_dir: &Path,
     credentials: &Credentials,
     sweep: TempSweep,
+    cors_origins: &[String],
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let service = service(data_dir, credentials)?;
@@ -154,7 +178,14 @@ pub async fn serve(
     // Its clients are every uploader of a run plus the app tier's pool: no lower cap than the
     // kernel's. Header timeout and half-close handling as every server.
     let limits = server::Limits { max_connections: 65_536, ..server::Limits::default() };
-    server::serve(listener, service, Meter::new(), limits, shutdown).await;
+    match cors(cors_origins) {
+        Some(layer) => {
+            use tower::Layer;
+            let service = hyper_util::service::TowerToHyperService::new(layer.layer(service));
+            server::serve(listener, service, Meter::new(), limits, shutdown).await;
+        }
+        None => server::serve(listener, service, Meter::new(), limits, shutdown).await,
+    }
     if let Some(task) = sweeping {
         task.abort();
     }
@@ -188,6 +219,21 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
                 xml_error(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
             }))
         })
+    }
+}
+
+/// The same service for tower layers (CORS): the hyper call, ready at once.
+impl tower::Service<http::Request<Incoming>> for ExpiryGuard {
+    type Response = http::Response<s3s::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Incoming>) -> Self::Future {
+        hyper::service::Service::call(self, req)
     }
 }
 

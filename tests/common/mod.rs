@@ -145,6 +145,7 @@ pub async fn start_storage_as(data_dir: PathBuf, credentials: Credentials) -> (S
             &data_dir,
             &credentials,
             presign_bench::storage::embedded::TempSweep::default(),
+            &[],
             stop,
         )
         .await
