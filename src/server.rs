@@ -48,6 +48,31 @@ impl Default for Limits {
     }
 }
 
+/// tower-http's CORS layer for `origins` (none: no layer, so browsers on other origins are
+/// refused), allowing `methods` and `headers`, exposing `expose`, with a ten-minute `max-age` and
+/// tower-http's default `Vary: Origin`. No credentials: no server here takes cookies. Shared by
+/// the store (`storage --cors-origin`) and the app servers (`--cors-origin`).
+#[must_use]
+pub fn cors(
+    origins: &[String],
+    methods: &[http::Method],
+    headers: &[http::HeaderName],
+    expose: &[http::HeaderName],
+) -> Option<tower_http::cors::CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
+            .allow_methods(methods.to_vec())
+            .allow_headers(headers.to_vec())
+            .expose_headers(expose.to_vec())
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 /// Seconds a refused client is told to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u64 = 1;
 

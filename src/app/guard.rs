@@ -119,24 +119,14 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
 }
 
 /// CORS for `origins` (none: no layer, so a browser on another origin is refused): preflights
-/// answered for the methods and headers the API takes, `Location` and `ETag` exposed, a
-/// ten-minute `max-age`, `Vary: Origin` (tower-http's default `Vary`). No credentials: the API takes bearer tokens, not cookies,
-/// and an origin is never `*`. tower-http's layer, not hand-written headers.
+/// answered for the methods and headers the API takes, `Location` and `ETag` exposed. No
+/// credentials: the API takes bearer tokens, not cookies, and an origin is never `*`.
 #[must_use]
 pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use http::{HeaderName, Method};
-    if origins.is_empty() {
-        return None;
-    }
-    let allowed: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    Some(
-        tower_http::cors::CorsLayer::new()
-            .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
-            .allow_methods([Method::GET, Method::POST, Method::PUT])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-filename")])
-            .expose_headers([header::LOCATION, header::ETAG])
-            .max_age(Duration::from_secs(600)),
-    )
+    let headers = [header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-filename")];
+    let methods = [Method::GET, Method::POST, Method::PUT];
+    crate::server::cors(origins, &methods, &headers, &[header::LOCATION, header::ETAG])
 }
 
 /// Reads a JSON request body of at most [`JSON_BODY_LIMIT`] bytes. A declared `Content-Length`

@@ -65,22 +65,13 @@ impl Default for TempSweep {
     }
 }
 
-/// The store's CORS rule for `origins` (none: no layer; browsers on other origins are refused).
+/// The store's CORS rule for `origins`: PUT and GET with the headers a presigned PUT signs
+/// (`Content-Type`, `If-None-Match`), `ETag` exposed (none: no layer).
 #[must_use]
 pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use http::{Method, header};
-    if origins.is_empty() {
-        return None;
-    }
-    let allowed: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    Some(
-        tower_http::cors::CorsLayer::new()
-            .allow_origin(tower_http::cors::AllowOrigin::list(allowed))
-            .allow_methods([Method::GET, Method::PUT, Method::HEAD])
-            .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH])
-            .expose_headers([header::ETAG])
-            .max_age(std::time::Duration::from_secs(600)),
-    )
+    let methods = [Method::GET, Method::PUT, Method::HEAD];
+    server::cors(origins, &methods, &[header::CONTENT_TYPE, header::IF_NONE_MATCH], &[header::ETAG])
 }
 
 /// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`; returns how
