@@ -231,7 +231,7 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         .map(|p| format!("{p}{}", steps::AUDIT_PREFIX))
         .collect();
     let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-    let left = crate::harness::verify::orphans(&stack.verifier, &stack.target.bucket, &prefixes, &[]).await;
+    let left = crate::harness::verify::keys_under(&stack.verifier, &stack.target.bucket, &prefixes).await;
     crate::harness::verify::delete_keys(&stack.verifier, &stack.target.bucket, &left).await;
     let report = AuditReport { store, token_secret_bytes: stack.secret.len(), outcomes };
     stack.stop().await;

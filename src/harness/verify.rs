@@ -120,26 +120,32 @@ async fn check(s3: &aws_sdk_s3::Client, bucket: &str, payload: &Arc<Payload>, d:
     }
 }
 
-/// Keys under `prefixes` that are not the key of a completed upload in `done`: what the run
-/// left behind that no user can reach (at most 100,000 are listed).
-pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], done: &[Done]) -> Vec<String> {
-    let known: std::collections::HashSet<&str> = done.iter().map(|d| d.key.as_str()).collect();
+/// Every key under `prefixes` (at most 100,000; a listing that fails is logged and cut short).
+pub async fn keys_under(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for prefix in prefixes {
         let mut pages = s3.list_objects_v2().bucket(bucket).prefix(*prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let Ok(page) = page else {
-                tracing::warn!(prefix, "listing for orphans failed");
+                tracing::warn!(prefix, "listing failed");
                 break;
             };
-            let keys = page.contents().iter().filter_map(|o| o.key());
-            found.extend(keys.filter(|k| !known.contains(k)).map(str::to_owned));
+            found.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
             if found.len() >= 100_000 {
                 return found;
             }
         }
     }
     found
+}
+
+/// Keys under `prefixes` that are not the key of a completed upload in `done`: what the run
+/// left behind that no user can reach.
+pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], done: &[Done]) -> Vec<String> {
+    let known: std::collections::HashSet<&str> = done.iter().map(|d| d.key.as_str()).collect();
+    let mut keys = keys_under(s3, bucket, prefixes).await;
+    keys.retain(|k| !known.contains(k.as_str()));
+    keys
 }
 
 /// Deletes `keys` (bounded parallelism); failures are logged, not fatal.
