@@ -27,7 +27,8 @@
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
 //! - [`run`], [`plan`], [`signbench`], [`compare`]: the `run`, `plan`, `sign-bench` and `compare`
-//!   commands; [`audit`]: attacks the presigned flow rule by rule; [`exit`]: the exit codes.
+//!   commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
+//!   browser, both ways, bytes side by side; [`exit`]: the exit codes.
 //! - [`cli`]: clap structs and dispatch.
 
 pub mod app;
@@ -36,6 +37,7 @@ pub mod broker;
 pub mod capacity;
 pub mod cli;
 pub mod compare;
+pub mod demo;
 pub mod exit;
 pub mod harness;
 pub mod loadgen;

@@ -1,5 +1,5 @@
 //! Human units for flags and scenario files: byte sizes (`10MiB`, `100MB`), durations (`10m`),
-//! rates and bandwidths, and content types as policies compare them.
+//! rates and bandwidths, content types as policies compare them, and web origins (CORS).
 
 use std::time::Duration;
 
@@ -70,6 +70,20 @@ pub fn si_bytes(bytes: f64) -> String {
 #[must_use]
 pub fn normalise_content_type(content_type: &str) -> String {
     content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// Whether `origin` is a web origin a browser sends: `scheme://host[:port]`, no path, never `*`.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    let uri: http::Uri =
+        origin.parse().map_err(|_| format!("{origin:?} is not an origin like https://app.example.com"))?;
+    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/") && !origin.ends_with('/');
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) if bare => Ok(()),
+        _ => Err(format!("{origin:?} is not an origin like https://app.example.com (scheme and host, no path, not *)")),
+    }
 }
 
 #[cfg(test)]

@@ -128,3 +128,21 @@ async fn the_embedded_store_lets_allowed_origins_put_with_presigned_urls() {
     let r = preflight(url, "http://evil.example.test", "PUT", "content-type,if-none-match").await;
     assert!(header(&r, "access-control-allow-origin").is_empty());
 }
+
+#[tokio::test]
+async fn the_broker_refuses_to_start_for_an_origin_its_store_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    // The store allows APP only.
+    let (store, _stop) =
+        common::start_storage_for(dir.path().to_owned(), common::credentials(), vec![APP.into()]).await;
+    let config = |origins: &[&str]| {
+        let mut c = common::config(&store, "cors-check", dir.path().join("b.sqlite3"));
+        c.cors_origins = origins.iter().map(|o| (*o).to_owned()).collect();
+        c
+    };
+    presign_bench::broker::Broker::start(config(&[APP])).await.expect("the store allows APP");
+    let other = "http://other.example.test";
+    let err = presign_bench::broker::Broker::start(config(&[APP, other])).await.unwrap_err().to_string();
+    assert!(err.starts_with("--cors-origin"), "{err}");
+    assert!(err.contains(other) && err.contains(&format!("presign-bench storage --cors-origin {other}")), "{err}");
+}

@@ -104,20 +104,6 @@ pub fn body_error(error: &(dyn std::error::Error + 'static), idle: Duration, con
     ApiError::IncompleteBody(context)
 }
 
-/// Whether `origin` is a web origin a browser sends: `scheme://host[:port]`, no path, never `*`.
-///
-/// # Errors
-/// What is wrong with it.
-pub fn check_origin(origin: &str) -> Result<(), String> {
-    let uri: http::Uri =
-        origin.parse().map_err(|_| format!("{origin:?} is not an origin like https://app.example.com"))?;
-    let bare = uri.path_and_query().is_none_or(|p| p.as_str() == "/") && !origin.ends_with('/');
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(_)) if bare => Ok(()),
-        _ => Err(format!("{origin:?} is not an origin like https://app.example.com (scheme and host, no path, not *)")),
-    }
-}
-
 /// CORS for `origins` (none: no layer, so a browser on another origin is refused): preflights
 /// answered for the methods and headers the API takes, `Location` and `ETag` exposed. No
 /// credentials: the API takes bearer tokens, not cookies, and an origin is never `*`.

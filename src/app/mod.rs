@@ -161,7 +161,8 @@ impl AppConfig {
             }
         }
         for origin in &self.cors_origins {
-            guard::check_origin(origin).map_err(|message| StartError::Config { flag: "--cors-origin", message })?;
+            crate::units::check_origin(origin)
+                .map_err(|message| StartError::Config { flag: "--cors-origin", message })?;
         }
         if self.limits.max_connections == 0 || self.limits.max_in_flight == 0 {
             let flag = if self.limits.max_connections == 0 { "--max-connections" } else { "--max-in-flight" };

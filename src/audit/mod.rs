@@ -212,8 +212,14 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         Storage::Minio => "[storage]\nkind = \"minio\"\n".to_owned(),
         Storage::Endpoint(url) => format!("[storage]\nkind = \"endpoint\"\nurl = \"{url}\"\n"),
     };
+    // The stores the audit starts allow one origin, so the CORS cases see both sides; an
+    // endpoint's CORS belongs to its owner and is audited as it is.
+    let cors = match &o.storage {
+        Storage::Endpoint(_) => String::new(),
+        _ => format!("[app_tier]\ncors_origins = [\"{}\"]\n", cases::cors::ALLOWED),
+    };
     let text = format!(
-        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"1MiB\"\n{storage}"
+        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"1MiB\"\n{storage}{cors}"
     );
     let scenario = crate::scenario::Scenario::parse("(audit)", &text, &crate::scenario::Overrides::default())?;
     let stack = crate::harness::stack::Stack::start(&scenario, &o.credentials, work.path(), &logs).await?;
@@ -222,7 +228,8 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         Storage::Minio => format!("minio ({})", stack.store_version.clone().unwrap_or_default()),
         Storage::Endpoint(url) => url.clone(),
     };
-    let ctx = Ctx::new(&stack)?;
+    let mut ctx = Ctx::new(&stack)?;
+    ctx.cors_origin = scenario.cors_origins.first().cloned();
     let outcomes = run_cases(&ctx, &cases::all()).await;
     // Leave nothing behind, even in someone's bucket: every key the audit wrote is under
     // `<prefix>presign-bench-audit…`, a user no one else has.

@@ -47,6 +47,12 @@ impl Observed {
     pub fn judged(status: u16, held: bool, note: impl Into<String>) -> Self {
         Self { status, code: note.into(), held: Some(held), not_applicable: false }
     }
+
+    /// A case that does not apply to this stack, and why.
+    #[must_use]
+    pub fn not_applicable(why: impl Into<String>) -> Self {
+        Self { status: 0, code: why.into(), held: None, not_applicable: true }
+    }
 }
 
 /// A grant from `POST /v1/uploads`.
@@ -78,6 +84,9 @@ pub struct Ctx {
     pub tokens: Tokens,
     /// The broker's token secret (to forge tokens the broker must refuse; never printed).
     pub secret: String,
+    /// The web origin the servers under audit allow (`None`: CORS is off, or the store is not
+    /// the harness's to configure).
+    pub cors_origin: Option<String>,
     client: Client<HttpConnector, Body>,
 }
 
@@ -112,6 +121,7 @@ impl Ctx {
             presigner,
             tokens: Tokens::new(stack.secret.as_bytes()),
             secret: stack.secret.clone(),
+            cors_origin: None,
             client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
         })
     }
@@ -133,6 +143,20 @@ impl Ctx {
         headers: &[(String, String)],
         body: Body,
     ) -> Result<(Observed, Bytes), String> {
+        self.exchange(method, url, headers, body).await.map(|(o, _, body)| (o, body))
+    }
+
+    /// Sends one request; returns the status and error code, the response headers, and the body.
+    ///
+    /// # Errors
+    /// When nothing answers.
+    pub async fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Body,
+    ) -> Result<(Observed, http::HeaderMap, Bytes), String> {
         let mut req = http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
@@ -140,9 +164,10 @@ impl Ctx {
         let req = req.body(body).map_err(|e| format!("building the request: {e}"))?;
         let resp = self.client.request(req).await.map_err(|e| format!("{method} {url}: {e}"))?;
         let status = resp.status().as_u16();
-        let body = resp.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
         let code = error_code(&body);
-        Ok((Observed { status, code, held: None, not_applicable: false }, body))
+        Ok((Observed { status, code, held: None, not_applicable: false }, parts.headers, body))
     }
 
     /// A JSON request to the broker as `user` (`None`: no token).

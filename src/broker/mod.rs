@@ -9,6 +9,7 @@
 //! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
 //! verified copies without a row (`files/`, left by a crash between copy and insert).
 
+pub mod cors;
 pub mod upload_id;
 
 use crate::app::auth::unix_now;
@@ -58,6 +59,7 @@ impl Broker {
             tracing::warn!("INSECURE (test only): presigned PUT URLs do not sign Content-Type");
         }
         let app = App::start(config).await?;
+        cors::check_store(&presigner, &app.config.s3.endpoint, &app.config.cors_origins).await?;
         // A day is the shortest expiry S3 lifecycle rules know; the sweeper acts within minutes.
         let bucket = &app.config.s3.bucket;
         match crate::storage::client::expire_prefix(&app.s3, bucket, policy::UPLOAD_PREFIX, 1).await {

@@ -51,6 +51,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Attack the presigned flow of a real stack and report, rule by rule, what held.
     Audit(AuditArgs),
+    /// Start store, broker and proxy and serve a page that uploads a file both ways, showing the
+    /// bytes each app server carries; prints the URL to open.
+    Demo(servers::DemoArgs),
     /// Print the JSON Schema of results.json (the committed copy is schema/results.schema.json).
     Schema,
 }
@@ -341,6 +344,7 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         Command::Plan(args) => crate::plan::command(&args.options()?)?,
         Command::Compare(args) => crate::compare::command(&args.options())?,
         Command::Audit(args) => Box::pin(crate::audit::command(&args.options()?)).await?,
+        Command::Demo(args) => Box::pin(crate::demo::command(&args.options(), stop)).await?,
         Command::Schema => print!("{}", crate::results::schema::generate()),
     }
     Ok(())

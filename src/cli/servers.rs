@@ -195,6 +195,34 @@ impl ServerArgs {
     }
 }
 
+/// Flags of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the page (port 0 picks a free port); the servers take ephemeral ports.
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    pub listen: SocketAddr,
+    /// An origin the servers allow (CORS), repeatable [default: the page's own origin].
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = origin)]
+    pub cors_origins: Vec<String>,
+    /// Largest upload.
+    #[arg(long, default_value = "100MiB", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Content types that may be uploaded, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "image/jpeg,image/png,image/webp,application/pdf,video/mp4")]
+    pub allowed_types: Vec<String>,
+}
+
+impl DemoArgs {
+    pub(super) fn options(&self) -> crate::demo::Options {
+        crate::demo::Options {
+            listen: self.listen,
+            cors_origins: self.cors_origins.clone(),
+            max_size: self.max_size,
+            allowed_types: self.allowed_types.clone(),
+        }
+    }
+}
+
 /// Flags of `token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -210,7 +238,7 @@ pub struct TokenArgs {
 }
 
 fn origin(s: &str) -> Result<String, String> {
-    crate::app::guard::check_origin(s).map(|()| s.to_owned())
+    crate::units::check_origin(s).map(|()| s.to_owned())
 }
 
 pub(super) fn token_secret(given: Option<&str>) -> String {

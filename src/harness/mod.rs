@@ -12,7 +12,7 @@
 //! point installs signal handlers. Credentials come in through [`Options`], not the environment.
 
 mod build;
-mod children;
+pub mod children;
 mod environment;
 pub mod http;
 mod job;

@@ -66,7 +66,8 @@ impl Stack {
         let target = match &scenario.storage {
             Storage::Embedded => {
                 let data = work.join("store").display().to_string();
-                let args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from);
+                let mut args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
+                args.extend(cors_args(&scenario.cors_origins));
                 let envs = creds_env(&credentials);
                 let store = Server::start(Spec {
                     name: "storage".into(),
@@ -90,7 +91,13 @@ impl Stack {
                     secret_key: uuid::Uuid::new_v4().simple().to_string(),
                 };
                 let root = data_dir.clone().unwrap_or_else(|| work.join("minio"));
-                let layout = MinioLayout { bin, nodes: *nodes, drives_per_node: *drives_per_node, root };
+                let layout = MinioLayout {
+                    bin,
+                    nodes: *nodes,
+                    drives_per_node: *drives_per_node,
+                    root,
+                    cors_origins: scenario.cors_origins.clone(),
+                };
                 let (nodes, endpoint) = start_minio(&layout, &credentials, logs).await?;
                 servers.extend(nodes);
                 local(endpoint, &credentials)
@@ -217,6 +224,11 @@ async fn start_container(image: &str, _: &Credentials, _: &mut Option<()>) -> Re
     )))
 }
 
+/// `--cors-origin O` for each origin.
+fn cors_args(origins: &[String]) -> impl Iterator<Item = String> + '_ {
+    origins.iter().flat_map(|o| ["--cors-origin".to_owned(), o.clone()])
+}
+
 /// The S3 credentials as the children's environment.
 fn creds_env(credentials: &Credentials) -> Vec<(&'static str, String)> {
     vec![
@@ -231,6 +243,9 @@ struct MinioLayout {
     nodes: u64,
     drives_per_node: u64,
     root: PathBuf,
+    /// MinIO's CORS is server-wide (`MINIO_API_CORS_ALLOW_ORIGIN`; `PutBucketCors` is a stub
+    /// answering NotImplemented in the pinned version); empty keeps MinIO's default, `*`.
+    cors_origins: Vec<String>,
 }
 
 /// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
@@ -269,10 +284,13 @@ async fn start_minio(
             .map(|(node, port, d)| format!("http://127.0.0.1:{port}{}", drive(node, d).display()))
             .collect()
     };
-    let envs = vec![
+    let mut envs = vec![
         ("MINIO_ROOT_USER", credentials.access_key.clone()),
         ("MINIO_ROOT_PASSWORD", credentials.secret_key.clone()),
     ];
+    if !layout.cors_origins.is_empty() {
+        envs.push(("MINIO_API_CORS_ALLOW_ORIGIN", layout.cors_origins.join(",")));
+    }
     let args: Vec<Vec<String>> = (0..nodes)
         .map(|node| {
             let mut args = vec![
@@ -332,6 +350,7 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
     if let Some(nic) = scenario.app_tier_nic_bytes_per_sec {
         args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
     }
+    args.extend(cors_args(&scenario.cors_origins));
     // The servers' overload caps sit above anything this scenario sends, so a run measures the
     // architectures, never the shedding (the defaults stay when they are higher).
     let defaults = crate::server::Limits::default();

@@ -229,6 +229,11 @@ pub struct Scenario {
     pub client: ClientLink,
     /// Emulated NIC of each app server (broker and proxy alike), bytes per second per direction.
     pub app_tier_nic_bytes_per_sec: Option<f64>,
+    /// Web origins whose pages may use the flow from a browser (`[app_tier] cors_origins`): given
+    /// to the broker and the proxy as `--cors-origin`, and to the store the harness starts (the
+    /// embedded store's `--cors-origin`, MinIO's `MINIO_API_CORS_ALLOW_ORIGIN`). None by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cors_origins: Vec<String>,
     /// Pass/fail conditions on the results, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<thresholds::Threshold>,

@@ -23,6 +23,7 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 pub struct RawAppTier {
     pub nic: Option<Spanned<String>>,
+    pub cors_origins: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -138,9 +138,19 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
         Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
         None => None,
     };
+    let cors_origins = match raw.app_tier.as_ref().and_then(|a| a.cors_origins.as_ref()) {
+        Some(list) => {
+            for origin in list.get_ref() {
+                crate::units::check_origin(origin).map_err(|e| ctx.error(at("app_tier.cors_origins", list), e))?;
+            }
+            list.get_ref().clone()
+        }
+        None => Vec::new(),
+    };
     let thresholds = super::thresholds::resolve(ctx.file, ctx.text, raw.thresholds.as_ref())?;
     Ok(Scenario {
         app_tier_nic_bytes_per_sec,
+        cors_origins,
         thresholds,
         signing,
         client,

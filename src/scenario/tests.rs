@@ -117,6 +117,17 @@ fn errors_name_file_line_and_key() {
 }
 
 #[test]
+fn cors_origins_are_web_origins() {
+    let s =
+        parse(&format!("{GOOD}[app_tier]\ncors_origins = [\"https://app.example.com\", \"http://127.0.0.1:8088\"]\n"))
+            .unwrap();
+    assert_eq!(s.cors_origins, ["https://app.example.com", "http://127.0.0.1:8088"]);
+    assert!(parse(GOOD).unwrap().cors_origins.is_empty(), "none by default");
+    let e = error(&format!("{GOOD}[app_tier]\ncors_origins = [\"https://ok.example\", \"*\"]\n"));
+    assert!(e.starts_with("s.toml:18:") && e.contains("`app_tier.cors_origins`") && e.contains("\"*\""), "{e}");
+}
+
+#[test]
 fn minio_storage_and_its_errors() {
     let s = parse(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\nnodes = 4\ndrives_per_node = 2")).unwrap();
     assert_eq!(s.storage, Storage::Minio { nodes: 4, drives_per_node: 2, data_dir: None });

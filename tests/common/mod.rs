@@ -136,6 +136,16 @@ pub async fn start_storage(data_dir: PathBuf) -> (String, oneshot::Sender<()>) {
 
 /// Starts the embedded store in process with `credentials`; returns its URL.
 pub async fn start_storage_as(data_dir: PathBuf, credentials: Credentials) -> (String, oneshot::Sender<()>) {
+    start_storage_for(data_dir, credentials, Vec::new()).await
+}
+
+/// Starts the embedded store in process with `credentials`, letting pages on `origins` use
+/// presigned URLs (CORS); returns its URL.
+pub async fn start_storage_for(
+    data_dir: PathBuf,
+    credentials: Credentials,
+    origins: Vec<String>,
+) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, stop) = stop_signal();
@@ -145,7 +155,7 @@ pub async fn start_storage_as(data_dir: PathBuf, credentials: Credentials) -> (S
             &data_dir,
             &credentials,
             presign_bench::storage::embedded::TempSweep::default(),
-            &[],
+            &origins,
             stop,
         )
         .await
@@ -172,9 +182,13 @@ impl Stack {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("store");
         std::fs::create_dir_all(&data_dir).unwrap();
+        // The store lets the origins the servers allow use presigned URLs (the broker checks).
+        let mut probe = config("http://127.0.0.1:1", "probe", tmp.path().join("probe.sqlite3"));
+        tweak(&mut probe);
+        let origins = probe.cors_origins;
         let (storage, stop_store, minio, store_child) = match store {
             Store::Embedded => {
-                let (url, stop) = start_storage(data_dir.clone()).await;
+                let (url, stop) = start_storage_for(data_dir.clone(), credentials(), origins).await;
                 (url, Some(stop), None, None)
             }
             Store::Minio => {
@@ -183,9 +197,10 @@ impl Stack {
             }
             Store::EmbeddedChild => {
                 let dir = data_dir.to_str().unwrap();
-                let args = ["storage", "--listen", "127.0.0.1:0", "--data-dir", dir];
-                let creds = ["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY];
-                let child = spawn_bin(&[&args[..], &creds[..]].concat()).await;
+                let mut args: Vec<&str> = vec!["storage", "--listen", "127.0.0.1:0", "--data-dir", dir];
+                args.extend(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]);
+                args.extend(origins.iter().flat_map(|o| ["--cors-origin", o.as_str()]));
+                let child = spawn_bin(&args).await;
                 (child.url.clone(), None, None, Some(child))
             }
         };

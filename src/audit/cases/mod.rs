@@ -1,7 +1,8 @@
 //! Every audit case, as data: where it is aimed, the rule, its severity, what is sent, the answer
 //! the rule requires, what the broker does about it, and a few lines that send it. By target:
 //! [`store`] (URLs the broker signed, tampered; keys that break naive signers) and [`broker`]
-//! (tokens, ownership, filenames, lying content, configuration).
+//! (tokens, ownership, filenames, lying content, configuration), and [`cors`] (pages on foreign
+//! origins).
 
 use super::Case;
 use super::steps::{BoxFuture, Ctx, Observed, jpeg};
@@ -18,6 +19,7 @@ macro_rules! run {
 }
 
 mod broker;
+pub mod cors;
 mod store;
 
 /// A case's sending function.
@@ -28,6 +30,7 @@ pub type Run = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>;
 pub fn all() -> Vec<Case> {
     let mut cases = store::all();
     cases.extend(broker::all());
+    cases.extend(cors::all());
     cases
 }
 

@@ -1,0 +1,183 @@
+//! The `demo` command: the stakeholder demo in a browser. Starts the embedded store, the broker
+//! and the proxy (each its own process and origin, CORS open to the page's origin only), and
+//! serves one page, embedded in the binary, where a person uploads a file both ways and watches
+//! the bytes each app server carries, live, side by side with their ratio.
+//!
+//! The page reads the servers' counters from this server's `/api/bytes`, which scrapes their
+//! `/metrics` on connections of its own: a browser scraping them directly would reuse the
+//! connections its uploads use, and the servers would count the scrapes as app traffic.
+
+use crate::harness::children::{Server, Spec};
+use crate::storage::Credentials;
+use anyhow::Context;
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The page, with `/*CONFIG*/null` standing for its configuration.
+const PAGE: &str = include_str!("page.html");
+
+/// What `demo` needs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the page is served (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Origins the broker, the proxy and the store allow; empty: the page's own.
+    pub cors_origins: Vec<String>,
+    /// Largest upload the broker and the proxy take.
+    pub max_size: u64,
+    /// Content types they take.
+    pub allowed_types: Vec<String>,
+}
+
+/// What the page is told: where the servers are and the token it uploads with.
+#[derive(serde::Serialize)]
+struct PageConfig {
+    broker: String,
+    proxy: String,
+    store: String,
+    token: String,
+    max_size: u64,
+    allowed_types: Vec<String>,
+}
+
+/// The counters the page shows, per app server.
+#[derive(serde::Serialize)]
+struct Bytes {
+    client_in: u64,
+    client_out: u64,
+    storage_in: u64,
+    storage_out: u64,
+}
+
+/// The user the page uploads as.
+const USER: &str = "demo";
+/// How long the page's token lasts: a long demo, never a day.
+const TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// Runs `demo` until `stop` is cancelled, then stops the servers.
+///
+/// # Errors
+/// A server that does not start, or an address that cannot be bound.
+pub async fn command(o: &Options, stop: CancellationToken) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(o.listen).await.with_context(|| format!("--listen {}", o.listen))?;
+    let page_origin = format!("http://{}", listener.local_addr()?);
+    let origins = if o.cors_origins.is_empty() { vec![page_origin.clone()] } else { o.cors_origins.clone() };
+    let work = tempfile::Builder::new().prefix("presign-bench-demo").tempdir().context("a temporary directory")?;
+    let (servers, secret) = start_servers(o, &origins, work.path()).await?;
+    let [store, broker, proxy] = [&servers[0].url, &servers[1].url, &servers[2].url].map(String::clone);
+    let token = crate::app::auth::Tokens::new(secret.as_bytes()).mint(USER, TOKEN_TTL).map_err(anyhow::Error::msg)?;
+    let config = PageConfig {
+        broker: broker.clone(),
+        proxy: proxy.clone(),
+        store: store.clone(),
+        token,
+        max_size: o.max_size,
+        allowed_types: o.allowed_types.clone(),
+    };
+    // `</` cannot end the script it is inlined into.
+    let json = serde_json::to_string(&config)?.replace("</", "<\\/");
+    let page: Arc<str> = PAGE.replacen("/*CONFIG*/null", &json, 1).into();
+    let app = Router::new()
+        .route("/", get(move || async move { Html(page.to_string()) }))
+        .route("/api/bytes", get(move || bytes(broker.clone(), proxy.clone())));
+    println!("presign-bench demo: open {page_origin}/");
+    println!("  broker {}  proxy {}  store {}", servers[1].url, servers[2].url, servers[0].url);
+    println!("  CORS allows {}; logs in {}", origins.join(", "), work.path().display());
+    println!("  Ctrl-C stops everything.");
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+    futures_util::future::join_all(servers.into_iter().map(Server::stop)).await;
+    served.context("serving the page")
+}
+
+/// Starts the store, the broker and the proxy (in that order in the result) with a fresh token
+/// secret, which it returns.
+async fn start_servers(
+    o: &Options,
+    origins: &[String],
+    work: &std::path::Path,
+) -> anyhow::Result<(Vec<Server>, String)> {
+    let credentials = Credentials {
+        access_key: format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        secret_key: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
+        ("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()),
+    ];
+    let cors: Vec<String> = origins.iter().flat_map(|o| ["--cors-origin".to_owned(), o.clone()]).collect();
+    let data = work.join("store").display().to_string();
+    let mut store_args: Vec<String> = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
+    store_args.extend(cors.iter().cloned());
+    let spec = |name: &'static str, args| Spec {
+        name: name.to_owned(),
+        command: name,
+        args,
+        envs: &env,
+        log: work.join(format!("{name}.log")),
+        expendable: false,
+    };
+    let store = Server::start(spec("storage", &store_args)).await?;
+    let app_args = |db: &str| {
+        let mut args: Vec<String> = [
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-endpoint",
+            &store.url,
+            "--bucket",
+            "presign-bench-demo",
+            "--db",
+            &work.join(db).display().to_string(),
+            "--allowed-types",
+            &o.allowed_types.join(","),
+            "--max-size",
+            &o.max_size.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(cors.iter().cloned());
+        args
+    };
+    let (broker_args, proxy_args) = (app_args("broker.sqlite3"), app_args("proxy.sqlite3"));
+    let broker = match Server::start(spec("broker", &broker_args)).await {
+        Ok(b) => b,
+        Err(e) => {
+            store.stop().await;
+            return Err(e.into());
+        }
+    };
+    match Server::start(spec("proxy", &proxy_args)).await {
+        Ok(proxy) => Ok((vec![store, broker, proxy], secret)),
+        Err(e) => {
+            futures_util::future::join_all([store, broker].map(Server::stop)).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// `GET /api/bytes`: both app servers' socket counters, each scraped on a fresh connection.
+async fn bytes(broker: String, proxy: String) -> axum::response::Response {
+    let (b, p) = tokio::join!(crate::harness::http::scrape(&broker), crate::harness::http::scrape(&proxy));
+    match (b, p) {
+        (Ok(b), Ok(p)) => axum::Json(serde_json::json!({ "broker": of(&b), "proxy": of(&p) })).into_response(),
+        (Err(e), _) | (_, Err(e)) => {
+            let body = serde_json::json!({ "error": { "code": "scrape_failed", "message": e } });
+            (http::StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
+        }
+    }
+}
+
+fn of(s: &crate::metrics::Snapshot) -> Bytes {
+    Bytes {
+        client_in: s.client.bytes_in,
+        client_out: s.client.bytes_out,
+        storage_in: s.storage.bytes_in,
+        storage_out: s.storage.bytes_out,
+    }
+}
