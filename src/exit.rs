@@ -40,6 +40,7 @@ pub fn code(error: &anyhow::Error) -> u8 {
             || cause.is::<Usage>()
             || cause.is::<crate::scenario::ScenarioError>()
             || cause.is::<crate::results::load::LoadError>()
+            || cause.is::<crate::harness::part::MergeError>()
         {
             return USAGE;
         }

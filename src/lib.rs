@@ -26,8 +26,8 @@
 //!
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
-//! - [`run`], [`plan`], [`signbench`], [`compare`]: the `run`, `plan`, `sign-bench` and `compare`
-//!   commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
+//! - [`run`], [`plan`], [`signbench`], [`compare`], [`merge`]: the `run`, `plan`, `sign-bench`,
+//!   `compare` and `merge` (a sharded run's parts into one report) commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
 //!   browser, both ways, bytes side by side; [`exit`]: the exit codes.
 //! - [`cli`]: clap structs and dispatch.
 
@@ -41,6 +41,7 @@ pub mod demo;
 pub mod exit;
 pub mod harness;
 pub mod loadgen;
+pub mod merge;
 pub mod metrics;
 pub mod plan;
 pub mod proxy;

@@ -222,7 +222,7 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"1MiB\"\n{storage}{cors}"
     );
     let scenario = crate::scenario::Scenario::parse("(audit)", &text, &crate::scenario::Overrides::default())?;
-    let stack = crate::harness::stack::Stack::start(&scenario, &o.credentials, work.path(), &logs).await?;
+    let stack = crate::harness::stack::Stack::start(&scenario, &o.credentials, work.path(), &logs, None).await?;
     let store = match &o.storage {
         Storage::Embedded => "embedded (s3s-fs 0.14)".to_owned(),
         Storage::Minio => format!("minio ({})", stack.store_version.clone().unwrap_or_default()),

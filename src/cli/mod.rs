@@ -6,6 +6,7 @@ mod servers;
 
 pub use servers::{CredentialArgs, MinioNodeArgs, ServerArgs, StorageArgs, TokenArgs};
 
+use crate::exit::Usage;
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +42,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Run a scenario through both architectures and write a report (the main job).
     Run(RunArgs),
+    /// Merge the parts of a sharded run (run --shard I/N) into one results.json and report.
+    Merge(MergeArgs),
     /// Re-render the plots, summary.md and report.html from a results.json.
     Report(ReportArgs),
     /// Measure presigned URLs per second: this broker's presigner, aws-sigv4, aws-sdk-s3.
@@ -258,6 +261,83 @@ pub struct RunArgs {
     /// Also write the scenario's thresholds as JUnit XML (one test case each) to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Bucket on --storage-endpoint [default: the scenario's, else presign-bench].
+    #[arg(long, requires = "storage_endpoint", help_heading = "Distributed runs")]
+    pub bucket: Option<String>,
+    /// Drive this running broker instead of starting one (with --proxy-url, --storage-endpoint
+    /// and the servers' token secret).
+    #[arg(long, requires_all = ["proxy_url", "token_secret"], help_heading = "Distributed runs")]
+    pub broker_url: Option<String>,
+    /// Drive this running proxy instead of starting one.
+    #[arg(long, requires = "broker_url", help_heading = "Distributed runs")]
+    pub proxy_url: Option<String>,
+    /// The running servers' token secret (to mint the simulated users' tokens).
+    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true, help_heading = "Distributed runs")]
+    pub token_secret: Option<String>,
+    /// Run shard I of N (0-based): its share of the uploads and of the load; writes a part for
+    /// `merge`.
+    #[arg(long, value_name = "I/N", value_parser = crate::harness::part::Shard::parse, conflicts_with = "shards", help_heading = "Distributed runs")]
+    pub shard: Option<crate::harness::part::Shard>,
+    /// Run one of N shards, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Distributed runs")]
+    pub shards: Option<u64>,
+    /// The run's id, the same on every shard (required with --shard or --shards).
+    #[arg(long, env = "PRESIGN_BENCH_RUN_ID", help_heading = "Distributed runs")]
+    pub run_id: Option<String>,
+    /// Where the shard's part goes: a directory, or s3://BUCKET/PREFIX on --storage-endpoint
+    /// (under PREFIX/RUN_ID/) [default: the report directory].
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Distributed runs")]
+    pub part_out: Option<String>,
+}
+
+/// Flags of `merge`. Exit codes as `run`'s; 2 for parts that do not belong together.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Part files, directories of part-*.json, or s3://BUCKET/PREFIX (with --storage-endpoint).
+    #[arg(required = true, value_name = "PARTS")]
+    pub parts: Vec<String>,
+    /// Report directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Merge what is there when shards are missing, and mark the run incomplete.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// The S3 endpoint of s3:// parts (credentials from AWS_* variables).
+    #[arg(long)]
+    pub storage_endpoint: Option<String>,
+    /// Its region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// How the final summary is printed on stdout.
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
+    pub format: crate::report::Format,
+    /// Also write the scenario's thresholds as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+impl MergeArgs {
+    fn options(&self) -> crate::merge::Options {
+        crate::merge::Options {
+            parts: self.parts.clone(),
+            out: self.out.clone(),
+            allow_partial: self.allow_partial,
+            storage_endpoint: self.storage_endpoint.clone(),
+            region: self.region.clone(),
+            credentials: env_credentials(),
+            format: self.format,
+            junit: self.junit.clone(),
+        }
+    }
+}
+
+/// S3 credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else the local defaults.
+fn env_credentials() -> Credentials {
+    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    Credentials {
+        access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
+        secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
+    }
 }
 
 /// Flags of `report`.
@@ -271,9 +351,50 @@ pub struct ReportArgs {
 }
 
 impl RunArgs {
-    fn options(&self) -> crate::run::Options {
-        let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        crate::run::Options {
+    fn options(&self) -> anyhow::Result<crate::run::Options> {
+        let external = match (&self.broker_url, &self.proxy_url, &self.token_secret) {
+            (Some(broker), Some(proxy), Some(secret)) => Some(crate::harness::stack::External {
+                broker: broker.trim_end_matches('/').to_owned(),
+                proxy: proxy.trim_end_matches('/').to_owned(),
+                token_secret: secret.clone(),
+            }),
+            _ => None,
+        };
+        let shard = match (self.shard, self.shards) {
+            (Some(shard), _) => Some(shard),
+            (None, Some(count)) => {
+                let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                    Usage(
+                        "--shards: JOB_COMPLETION_INDEX is not set (use --shard I/N outside a Kubernetes Indexed Job)"
+                            .into(),
+                    )
+                })?;
+                Some(
+                    crate::harness::part::Shard::parse(&format!("{index}/{count}"))
+                        .map_err(|e| Usage(format!("--shards {count} with JOB_COMPLETION_INDEX={index}: {e}")))?,
+                )
+            }
+            (None, None) => None,
+        };
+        let shard = match shard {
+            Some(shard) => {
+                let run_id = self.run_id.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+                    Usage("--run-id (or PRESIGN_BENCH_RUN_ID) is required with --shard/--shards: it ties the parts of one run together".into())
+                })?;
+                if !run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                    return Err(Usage(format!(
+                        "--run-id {run_id:?}: use A-Z a-z 0-9 - _ . only (it becomes a key prefix)"
+                    ))
+                    .into());
+                }
+                Some(crate::run::Sharding { shard, run_id, part_out: self.part_out.clone() })
+            }
+            None if self.part_out.is_some() => {
+                return Err(Usage("--part-out: only with --shard or --shards".into()).into());
+            }
+            None => None,
+        };
+        Ok(crate::run::Options {
             scenario: self.scenario.clone(),
             overrides: crate::scenario::Overrides {
                 uploads: self.uploads,
@@ -282,6 +403,7 @@ impl RunArgs {
                 object_size: self.object_size.clone(),
                 modes: self.modes.clone(),
                 storage_endpoint: self.storage_endpoint.clone(),
+                bucket: self.bucket.clone(),
                 storage: self.storage,
                 seed: self.seed,
             },
@@ -289,11 +411,10 @@ impl RunArgs {
             progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()),
             format: self.format,
             junit: self.junit.clone(),
-            credentials: Credentials {
-                access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
-                secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
-            },
-        }
+            credentials: env_credentials(),
+            external,
+            shard,
+        })
     }
 }
 
@@ -334,7 +455,8 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             let tokens = crate::app::auth::Tokens::new(token_secret(args.token_secret.as_deref()).as_bytes());
             println!("{}", tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?);
         }
-        Command::Run(args) => crate::run::command(&args.options(), stop).await?,
+        Command::Run(args) => Box::pin(crate::run::command(&args.options()?, stop)).await?,
+        Command::Merge(args) => Box::pin(crate::merge::command(&args.options())).await?,
         Command::Report(args) => {
             for file in crate::report::rerender(&args.results, args.out.as_deref())? {
                 println!("{}", file.display());

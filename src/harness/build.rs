@@ -20,7 +20,7 @@ pub fn millis(d: Duration) -> u64 {
 
 /// The presigned flow's client-facing bytes, by request kind, as the harness's sockets counted
 /// them (`bytes_out`: requests, `bytes_in`: responses).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepBytes {
     /// Presign requests and responses.
     pub presign: InOut,
@@ -185,7 +185,7 @@ mod tests {
             if index == 3 {
                 s.fail(crate::loadgen::Failure::Http(503));
             } else {
-                s.ok(Done { index, size: 1000, key: format!("k{index}") });
+                s.ok(Done { index, size: 1000, key: format!("k{index}"), ..Done::default() });
             }
             rec.record(s, Duration::ZERO, Duration::from_millis(150 * index));
         }

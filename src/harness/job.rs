@@ -117,7 +117,7 @@ impl Flow for PresignedUpload {
         let t3 = Instant::now();
         sample.phase(Phase::Complete, t3 - t2);
         sample.phase(Phase::EndToEnd, t3 - t0);
-        Ok(Some(Done { index, size, key: stored.key }))
+        Ok(Some(Done { index, size, key: stored.key, ..Done::default() }))
     }
 }
 
@@ -150,7 +150,7 @@ impl Flow for ProxiedUpload {
         let took = t0.elapsed();
         sample.phase(Phase::Upload, took);
         sample.phase(Phase::EndToEnd, took);
-        Ok(Some(Done { index, size, key: stored.key }))
+        Ok(Some(Done { index, size, key: stored.key, ..Done::default() }))
     }
 }
 

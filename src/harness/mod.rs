@@ -16,6 +16,7 @@ pub mod children;
 mod environment;
 pub mod http;
 mod job;
+pub mod part;
 pub mod payload;
 mod phases;
 mod progress;
@@ -133,6 +134,19 @@ pub struct Options {
     pub cancel: CancellationToken,
     /// S3 credentials for the store (the embedded store is started with them).
     pub credentials: Credentials,
+    /// A broker and a proxy already running (`run --broker-url --proxy-url`).
+    pub external: Option<stack::External>,
+    /// This run is one shard of a larger one: it runs its share and keeps a [`part::Part`].
+    pub shard: Option<ShardRun>,
+}
+
+/// Which shard of which run.
+#[derive(Clone, Debug)]
+pub struct ShardRun {
+    /// The share.
+    pub shard: part::Shard,
+    /// The run's id, the same on every shard.
+    pub run_id: String,
 }
 
 /// What a run produced.
@@ -142,6 +156,60 @@ pub struct Outcome {
     pub results: Results,
     /// The report directory.
     pub dir: PathBuf,
+    /// A shard's part.
+    pub part: Option<part::Part>,
+}
+
+/// What a run (or a merge of shards) measured, before the figures derived from it.
+pub struct Assembly {
+    /// The scenario as it ran.
+    pub scenario: Scenario,
+    /// Where.
+    pub environment: results::Environment,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// Its wall time.
+    pub duration_ms: u64,
+    /// Why it stopped early, if it did.
+    pub stopped: Option<String>,
+    /// What happened that did not stop it.
+    pub incidents: Vec<String>,
+    /// Per architecture.
+    pub modes: results::Modes,
+    /// The signing phase.
+    pub signing: Option<results::SigningResult>,
+    /// The sweep points.
+    pub sweep: Vec<results::SweepPoint>,
+}
+
+/// The results of `a`, with the comparison, the capacity model's answer and the thresholds.
+#[must_use]
+pub fn assemble(a: Assembly) -> Results {
+    let comparison = match (&a.modes.proxied, &a.modes.presigned) {
+        (Some(p), Some(s)) => Comparison::of(p, s),
+        _ => None,
+    };
+    let mut results = Results {
+        schema_version: results::SCHEMA_VERSION,
+        environment: a.environment,
+        incidents: a.incidents,
+        started_at: humantime::format_rfc3339_seconds(a.started_at).to_string(),
+        duration_ms: a.duration_ms,
+        complete: a.stopped.is_none(),
+        incomplete_reason: a.stopped,
+        modes: a.modes,
+        comparison,
+        signing: a.signing,
+        sweep_crossover_bytes: results::crossover(&a.sweep),
+        sweep: a.sweep,
+        capacity: None,
+        thresholds: Vec::new(),
+        scenario: a.scenario,
+    };
+    let setting = crate::capacity::Setting::for_results(&results);
+    results.capacity = Some(crate::capacity::build(&setting, Some(&results)));
+    results.thresholds = results::thresholds::evaluate(&results.scenario.thresholds, &results);
+    results
 }
 
 /// `reports/<name>-<UTC timestamp>`.
@@ -164,8 +232,15 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     std::fs::create_dir_all(&logs).map_err(io_error(&logs))?;
     let work =
         tempfile::Builder::new().prefix("presign-bench-run").tempdir().map_err(io_error(Path::new("$TMPDIR")))?;
-    let mut stack = stack::Stack::start(&scenario, &options.credentials, work.path(), &logs).await?;
+    let whole = scenario.clone();
+    let (scenario, first) = match &options.shard {
+        Some(s) => s.shard.split(&scenario),
+        None => (scenario, 0),
+    };
+    let external = options.external.as_ref();
+    let mut stack = stack::Stack::start(&scenario, &options.credentials, work.path(), &logs, external).await?;
     let ctx = phases::Ctx::new(&scenario, &stack, &options);
+    let ctx = if options.shard.is_some() { ctx.sharded(first) } else { ctx };
     let (points, mut stopped) = phases::run_sizes(&ctx, &mut stack).await;
     let modes = points.last().map(|p| p.modes.clone()).unwrap_or_default();
     let sweep = if scenario.sweep.is_empty() { Vec::new() } else { points };
@@ -179,30 +254,36 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     let incidents = std::mem::take(&mut stack.incidents);
     let store_version = stack.store_version.clone();
     stack.stop().await;
-    let comparison = match (&modes.proxied, &modes.presigned) {
-        (Some(p), Some(s)) => Comparison::of(p, s),
-        _ => None,
-    };
-    let mut results = Results {
-        schema_version: results::SCHEMA_VERSION,
-        environment: environment::environment(store_version),
-        incidents,
-        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
-        duration_ms: build::millis(clock.elapsed()),
-        complete: stopped.is_none(),
-        incomplete_reason: stopped.map(|r| r.to_string()),
-        modes,
-        comparison,
-        signing,
-        sweep_crossover_bytes: results::crossover(&sweep),
-        sweep,
-        capacity: None,
-        thresholds: Vec::new(),
+    let environment = environment::environment(store_version);
+    let part = options.shard.as_ref().map(|s| part::Part {
+        part_version: part::PART_VERSION,
+        run_id: s.run_id.clone(),
+        shard: s.shard,
+        scenario: whole,
+        environment: environment.clone(),
+        started_unix_ms: unix_ms(started_at),
+        ended_unix_ms: unix_ms(SystemTime::now()),
+        incomplete_reason: stopped.as_ref().map(ToString::to_string),
+        incidents: incidents.clone(),
+        modes: ctx.captured(),
+    });
+    let results = assemble(Assembly {
         scenario,
-    };
-    let setting = crate::capacity::Setting::for_results(&results);
-    results.capacity = Some(crate::capacity::build(&setting, Some(&results)));
-    results.thresholds = results::thresholds::evaluate(&results.scenario.thresholds, &results);
+        environment,
+        started_at,
+        duration_ms: build::millis(clock.elapsed()),
+        stopped: stopped.map(|r| r.to_string()),
+        incidents,
+        modes,
+        signing,
+        sweep,
+    });
     results::write(&results, &dir).map_err(io_error(&dir))?;
-    Ok(Outcome { results, dir })
+    Ok(Outcome { results, dir, part })
+}
+
+/// `t` in Unix milliseconds.
+fn unix_ms(t: SystemTime) -> u64 {
+    let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }

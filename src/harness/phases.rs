@@ -5,6 +5,7 @@
 use super::build::{self, Measured, StepBytes};
 use super::http::{self, Http};
 use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload};
+use super::part::PartMode;
 use super::payload::Payload;
 use super::stack::Stack;
 use super::{Options, Stage, StopReason, children, progress, verify};
@@ -26,6 +27,10 @@ pub struct Ctx<'a> {
     tokens: Vec<String>,
     cancel: &'a CancellationToken,
     progress: bool,
+    /// The number of the first upload (a shard's range starts there).
+    first: u64,
+    /// Shards keep each mode's raw measurements for their part.
+    captured: Option<std::sync::Mutex<Vec<PartMode>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -37,7 +42,24 @@ impl<'a> Ctx<'a> {
             tokens: mint_tokens(scenario, &stack.secret),
             cancel: &options.cancel,
             progress: options.progress,
+            first: 0,
+            captured: None,
         }
+    }
+
+    /// The context of shard run whose uploads start at number `first`, keeping each mode's raw
+    /// measurements (see [`Ctx::captured`]).
+    #[must_use]
+    pub fn sharded(self, first: u64) -> Self {
+        Self { first, captured: Some(std::sync::Mutex::default()), ..self }
+    }
+
+    /// Each mode's raw measurements, for a shard's part.
+    pub fn captured(&self) -> Vec<PartMode> {
+        self.captured
+            .as_ref()
+            .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
+            .unwrap_or_default()
     }
 
     fn common(&self) -> Common {
@@ -74,19 +96,30 @@ pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, O
         {
             return (points, Some(StopReason::Restart { object_size: bytes, message: e.to_string() }));
         }
-        let at_size = size.map(|bytes| Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() });
-        let point = at_size.as_ref().unwrap_or(scenario);
-        let payload = match size {
-            None => base.payload.clone(),
-            Some(_) => Arc::new(Payload::new(scenario.seed, &scenario.content_type, point.object_size)),
+        // One size (no sweep): the base context itself, which a shard's captures go to.
+        let (scenario_at_size, ctx_at_size);
+        let ctx = match size {
+            None => base,
+            Some(bytes) => {
+                scenario_at_size = Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() };
+                ctx_at_size = Ctx {
+                    scenario: &scenario_at_size,
+                    payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, ObjectSize::Fixed(bytes))),
+                    tokens: base.tokens.clone(),
+                    cancel: base.cancel,
+                    progress: base.progress,
+                    first: base.first,
+                    captured: None,
+                };
+                &ctx_at_size
+            }
         };
-        let ctx = Ctx { scenario: point, payload, tokens: base.tokens.clone(), ..*base };
         let mut modes = Modes::default();
         let mut stopped = None;
         for &mode in &scenario.modes {
             let of = size.map(|b| format!(" of {}", crate::units::format_size(b))).unwrap_or_default();
             tracing::info!("{} mode: {} uploads{of}", mode.as_str(), scenario.uploads);
-            let (result, reason) = run_mode(mode, &ctx, stack).await;
+            let (result, reason) = run_mode(mode, ctx, stack).await;
             modes.set(mode, result);
             if reason.is_some() {
                 stopped = reason;
@@ -163,18 +196,22 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     };
     let stage = Stage::Mode(mode);
     let mut reason = None;
+    let before_at = unix_ms();
     let before = snapshot(&server, stage, &mut reason).await;
     let store_before = stack.store_usage();
     let clients = Clients::new(mode, ctx, stack);
     let load = Load {
         pacing: scenario.pacing,
         count: scenario.uploads,
+        first: ctx.first,
         max_duration: Duration::from_millis(scenario.max_duration_ms),
     };
+    let started_at = unix_ms();
     let ((recorder, stopped), interrupted) =
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
     reason = reason.or(interrupted);
     let after = snapshot(&server, stage, &mut reason).await;
+    let after_at = unix_ms();
     let store = store_before.zip(stack.store_usage());
     let mut verdict = if reason.is_none() {
         let bucket = &stack.target.bucket;
@@ -211,7 +248,16 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         Storage::Endpoint { .. } => verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await,
     }
     let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store };
+    if let Some(captured) = &ctx.captured {
+        let part = PartMode::capture(mode, started_at, &measured, (before_at, after_at));
+        captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(part);
+    }
     (build::mode_result(scenario, measured), reason)
+}
+
+/// Now, Unix milliseconds.
+fn unix_ms() -> u64 {
+    super::unix_ms(std::time::SystemTime::now())
 }
 
 /// Runs a load with a progress bar, stopping it when the run is cancelled or a server dies;
@@ -264,6 +310,7 @@ pub async fn run_signing(phase: Signing, ctx: &Ctx<'_>, stack: &mut Stack) -> Re
     let load = Load {
         pacing: Pacing::Closed { concurrency: phase.concurrency },
         count: u64::MAX,
+        first: 0,
         max_duration: Duration::from_millis(phase.duration_ms),
     };
     let presign =

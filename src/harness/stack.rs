@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 pub struct Stack {
     /// Every running child, the store first.
     pub servers: Vec<Server>,
-    /// How to (re)start the broker and the proxy.
-    apps: AppSpec,
+    /// How to (re)start the broker and the proxy (`None`: they are [`External`]).
+    apps: Option<AppSpec>,
     /// The broker's base URL.
     pub broker: String,
     /// The proxy's base URL.
@@ -34,7 +34,20 @@ pub struct Stack {
     _container: Option<crate::storage::container::Container>,
 }
 
+/// A broker and a proxy the run drives but did not start (their store is the scenario's
+/// endpoint): they run as their own deployments, and stay up after the run.
+#[derive(Clone, Debug)]
+pub struct External {
+    /// The broker's base URL.
+    pub broker: String,
+    /// The proxy's base URL.
+    pub proxy: String,
+    /// Their token secret, to mint the simulated users' tokens.
+    pub token_secret: String,
+}
+
 /// How the broker and the proxy are started.
+#[derive(Clone)]
 struct AppSpec {
     env: Vec<(&'static str, String)>,
     broker_args: Vec<String>,
@@ -43,7 +56,8 @@ struct AppSpec {
 }
 
 impl Stack {
-    /// Starts the store (embedded storage only), creates the bucket, then starts broker and proxy.
+    /// Starts the store (embedded storage only), creates the bucket, then starts broker and proxy
+    /// (unless `external` names running ones).
     ///
     /// # Errors
     /// [`HarnessError`] when a server does not start or the store is unusable.
@@ -52,6 +66,7 @@ impl Stack {
         credentials: &Credentials,
         work: &Path,
         logs: &Path,
+        external: Option<&External>,
     ) -> Result<Self, HarnessError> {
         let mut servers = Vec::new();
         let mut store_version = None;
@@ -122,20 +137,17 @@ impl Stack {
         if matches!(scenario.storage, Storage::Minio { .. }) {
             client::wait_writable(&verifier, &target, std::time::Duration::from_secs(60)).await?;
         }
-        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        let mut env = creds_env(&credentials);
-        env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
-        let apps = AppSpec {
-            env,
-            broker_args: app_args(scenario, &target, &work.join("broker.sqlite3")),
-            proxy_args: app_args(scenario, &target, &work.join("proxy.sqlite3")),
-            logs: logs.to_owned(),
+        let (apps, secret) = if let Some(e) = external {
+            (None, e.token_secret.clone())
+        } else {
+            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, work, logs);
+            (Some(apps), secret)
         };
         let mut stack = Self {
             servers,
             apps,
-            broker: String::new(),
-            proxy: String::new(),
+            broker: external.map(|e| e.broker.clone()).unwrap_or_default(),
+            proxy: external.map(|e| e.proxy.clone()).unwrap_or_default(),
             target,
             verifier,
             secret,
@@ -146,7 +158,9 @@ impl Stack {
         };
         #[cfg(not(feature = "containers"))]
         let _: Option<()> = container;
-        stack.start_apps("").await?;
+        if stack.apps.is_some() {
+            stack.start_apps("").await?;
+        }
         Ok(stack)
     }
 
@@ -157,11 +171,14 @@ impl Stack {
     /// # Errors
     /// [`HarnessError::ServerStart`] when either does not start.
     pub async fn start_apps(&mut self, label: &str) -> Result<(), HarnessError> {
+        let Some(a) = self.apps.clone() else {
+            tracing::warn!("the broker and the proxy are external: not restarted ({label}); their peaks span the run");
+            return Ok(());
+        };
         let (apps, keep): (Vec<Server>, Vec<Server>) =
             std::mem::take(&mut self.servers).into_iter().partition(Server::is_app);
         self.servers = keep;
         futures_util::future::join_all(apps.into_iter().map(Server::stop)).await;
-        let a = &self.apps;
         let spec = |command: &'static str, args| Spec {
             name: command.to_owned(),
             command,
@@ -227,6 +244,29 @@ async fn start_container(image: &str, _: &Credentials, _: &mut Option<()>) -> Re
 /// `--cors-origin O` for each origin.
 fn cors_args(origins: &[String]) -> impl Iterator<Item = String> + '_ {
     origins.iter().flat_map(|o| ["--cors-origin".to_owned(), o.clone()])
+}
+
+impl AppSpec {
+    /// The broker's and proxy's command lines for `scenario` on `target`, with a fresh token
+    /// secret (returned too).
+    fn new(
+        scenario: &Scenario,
+        target: &S3Target,
+        credentials: &Credentials,
+        work: &Path,
+        logs: &Path,
+    ) -> (Self, String) {
+        let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let mut env = creds_env(credentials);
+        env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
+        let spec = Self {
+            env,
+            broker_args: app_args(scenario, target, &work.join("broker.sqlite3")),
+            proxy_args: app_args(scenario, target, &work.join("proxy.sqlite3")),
+            logs: logs.to_owned(),
+        };
+        (spec, secret)
+    }
 }
 
 /// The S3 credentials as the children's environment.

@@ -178,7 +178,8 @@ mod tests {
 
     #[test]
     fn samples_spread_evenly() {
-        let done: Vec<Done> = (0..100).rev().map(|i| Done { index: i, size: 1, key: format!("k{i}") }).collect();
+        let done: Vec<Done> =
+            (0..100).rev().map(|i| Done { index: i, size: 1, key: format!("k{i}"), ..Done::default() }).collect();
         let idx = |v: Vec<&Done>| v.iter().map(|d| d.index).collect::<Vec<_>>();
         assert_eq!(idx(select(&done, Verify::Sample(4))), vec![0, 25, 50, 75]);
         assert_eq!(select(&done, Verify::All).len(), 100);

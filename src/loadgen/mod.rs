@@ -26,6 +26,9 @@ pub struct Load {
     pub pacing: Pacing,
     /// How many uploads to start, at most.
     pub count: u64,
+    /// The number of the first upload: a shard of a run takes its own range of numbers, so its
+    /// uploads (users, names, payloads) are those a single run would have made.
+    pub first: u64,
     /// No upload starts after this much time.
     pub max_duration: Duration,
 }
@@ -108,11 +111,12 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
     let mut rec = Recorder::new(open);
     let deadline = shared.start + load.max_duration;
     loop {
-        let index = shared.next.fetch_add(1, Relaxed);
-        if index >= load.count {
+        let n = shared.next.fetch_add(1, Relaxed);
+        if n >= load.count {
             return (rec, StoppedBy::Count);
         }
-        let intended = intended_start(load.pacing, shared.start, index);
+        let index = load.first + n;
+        let intended = intended_start(load.pacing, shared.start, n);
         if let Some(at) = intended {
             tokio::select! {
                 () = tokio::time::sleep_until(at.min(deadline)) => {}
@@ -197,7 +201,7 @@ mod tests {
                 if index % 5 == 4 {
                     s.fail(Failure::Http(503));
                 } else {
-                    s.ok(Done { index, size: 10, key: format!("k{index}") });
+                    s.ok(Done { index, size: 10, key: format!("k{index}"), ..Done::default() });
                 }
                 s
             })
@@ -206,7 +210,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn closed_model_runs_every_upload_once() {
-        let load = Load { pacing: Pacing::Closed { concurrency: 4 }, count: 20, max_duration: Duration::from_secs(60) };
+        let load = Load {
+            pacing: Pacing::Closed { concurrency: 4 },
+            count: 20,
+            first: 0,
+            max_duration: Duration::from_secs(60),
+        };
         let (rec, stopped) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
                 .await;
@@ -222,6 +231,26 @@ mod tests {
         assert_eq!(indexes.len(), 16);
         // 20 uploads, 4 at a time, 100 ms each: 500 ms of paused time.
         assert_eq!(rec.elapsed.as_millis() / 100, 5);
+        // Each upload's record carries its latency as the histogram recorded it.
+        assert!(rec.done.iter().all(|d| d.latency_us[Phase::EndToEnd as usize] == 100_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shard_runs_its_own_range_of_uploads() {
+        let load = Load {
+            pacing: Pacing::Closed { concurrency: 3 },
+            count: 7,
+            first: 100,
+            max_duration: Duration::from_secs(60),
+        };
+        let (rec, _) =
+            run(load, Arc::new(Sleepy { work: Duration::from_millis(10) }), CancellationToken::new(), Arc::default())
+                .await;
+        let mut indexes: Vec<_> = rec.done.iter().map(|d| d.index).collect();
+        indexes.sort_unstable();
+        // 104 fails (every fifth upload by number), so the numbers are the range's, not 0..7.
+        assert_eq!(indexes, [100, 101, 102, 103, 105, 106]);
+        assert_eq!(rec.failed, 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -231,6 +260,7 @@ mod tests {
         let load = Load {
             pacing: Pacing::Open { rate_per_sec: 100.0, max_in_flight: 1 },
             count: 10,
+            first: 0,
             max_duration: Duration::from_secs(60),
         };
         let (rec, _) =
@@ -245,8 +275,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn deadline_and_cancel_bound_the_run() {
-        let load =
-            Load { pacing: Pacing::Closed { concurrency: 2 }, count: 1000, max_duration: Duration::from_secs(1) };
+        let load = Load {
+            pacing: Pacing::Closed { concurrency: 2 },
+            count: 1000,
+            first: 0,
+            max_duration: Duration::from_secs(1),
+        };
         let (rec, stopped) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
                 .await;

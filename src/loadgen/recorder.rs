@@ -43,8 +43,8 @@ impl Failure {
     }
 }
 
-/// A completed upload, kept for verification.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A completed upload, kept for verification and as the per-upload record of a shard.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Done {
     /// Upload number (payload and size derive from it).
     pub index: u64,
@@ -52,6 +52,10 @@ pub struct Done {
     pub size: u64,
     /// Object key the app reported.
     pub key: String,
+    /// Latency per phase (indexed by `Phase as usize`), microseconds, exactly as recorded in the
+    /// corrected histograms (0: the phase was not timed). Filled in by [`Recorder::record`].
+    #[serde(default)]
+    pub latency_us: [u64; 5],
 }
 
 /// What one upload produced.
@@ -155,10 +159,12 @@ impl Recorder {
     /// Records `sample`, which started `waited` after its intended time and finished `at`
     /// after the load began.
     pub fn record(&mut self, sample: Sample, waited: Duration, at: Duration) {
+        let mut latency_us = [0; 5];
         for phase in Phase::ALL {
             let Some(took) = sample.phases[phase as usize] else { continue };
             // The wait before the first step belongs to the first step and to the whole upload.
             let shifted = if Some(phase) == sample.first || phase == Phase::EndToEnd { took + waited } else { took };
+            latency_us[phase as usize] = micros(shifted).clamp(1, crate::results::latency::MAX_LATENCY_US);
             record(&mut self.corrected[phase as usize], micros(shifted));
             if let Some(u) = &mut self.uncorrected {
                 record(&mut u[phase as usize], micros(took));
@@ -168,7 +174,7 @@ impl Recorder {
             Some(Ok(Some(done))) => {
                 self.ok += 1;
                 self.bytes_ok += done.size;
-                self.done.push(done);
+                self.done.push(Done { latency_us, ..done });
             }
             Some(Ok(None)) => self.ok += 1,
             Some(Err(why)) => {

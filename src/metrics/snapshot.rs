@@ -49,7 +49,7 @@ pub mod names {
 }
 
 /// Bytes in each direction.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InOut {
     /// Read from the socket.
     pub bytes_in: u64,
@@ -58,7 +58,7 @@ pub struct InOut {
 }
 
 /// Every series of one scrape.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// Client-facing app bytes.
     pub client: InOut,

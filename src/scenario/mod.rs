@@ -254,6 +254,8 @@ pub struct Overrides {
     pub modes: Option<Vec<Mode>>,
     /// `--storage-endpoint`
     pub storage_endpoint: Option<String>,
+    /// `--bucket` (with `--storage-endpoint`).
+    pub bucket: Option<String>,
     /// `--storage`
     pub storage: Option<StorageKind>,
     /// `--seed`

@@ -388,7 +388,7 @@ fn resolve_storage(ctx: &Ctx<'_>, raw: Option<&raw::RawStorage>, o: &Overrides) 
             region: region.unwrap_or("us-east-1").to_owned(),
         })
     };
-    let bucket = raw.and_then(|r| r.bucket.as_deref());
+    let bucket = o.bucket.as_deref().or_else(|| raw.and_then(|r| r.bucket.as_deref()));
     let region = raw.and_then(|r| r.region.as_deref());
     if let Some(url) = &o.storage_endpoint {
         return endpoint(url, Origin::Flag("--storage-endpoint"), bucket, region);

@@ -320,3 +320,26 @@ impl HttpConnector for CountingHttpClient {
         })
     }
 }
+
+/// `s3://BUCKET/PREFIX` as (bucket, prefix without surrounding slashes).
+///
+/// # Errors
+/// When it is not an `s3://` URL with a bucket.
+pub fn parse_s3_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| format!("{url:?} is not s3://BUCKET/PREFIX"))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(format!("{url:?} names no bucket (s3://BUCKET/PREFIX)"));
+    }
+    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+}
+
+/// The bucket and key of `name` under `s3://BUCKET/PREFIX`.
+///
+/// # Errors
+/// As [`parse_s3_url`].
+pub fn s3_location(url: &str, name: &str) -> Result<(String, String), String> {
+    let (bucket, prefix) = parse_s3_url(url)?;
+    let key = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
+    Ok((bucket, key))
+}
