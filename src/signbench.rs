@@ -4,6 +4,10 @@
 //! Each measurement runs N threads for a fixed duration, each signing PUT URLs (Content-Type and
 //! Content-Length signed in, a fresh `SystemTime::now()` per URL, keys from a fixed set) as fast
 //! as it can; the count is bounded by the duration, not by a number of iterations.
+//!
+//! Beside them, the crypto floor of one URL ([`Floor`]), measured in the same run: the SHA-256 of
+//! a canonical request and the HMAC-SHA256 of a string to sign, of the lengths a real URL has, with
+//! no formatting. presign-bench's rate as a fraction of it does not depend on the machine.
 
 use crate::sigv4::{Addressing, PUT_SIGNED_HEADERS, Presigner, yardstick};
 use serde::{Deserialize, Serialize};
@@ -39,6 +43,31 @@ impl Impl {
             Self::PresignBench => "presign-bench",
             Self::AwsSigv4 => "aws-sigv4",
             Self::AwsSdkS3 => "aws-sdk-s3",
+        }
+    }
+}
+
+/// The arithmetic a presigned URL cannot avoid, measured as if it were a presigner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Floor {
+    /// SHA-256 of the canonical request and one HMAC of the string to sign with the day's
+    /// signing key, derived once: the work of a signer that caches the key, as presign-bench does.
+    CachedKey,
+    /// The same plus the four HMACs that derive the signing key, per URL (a signer without a
+    /// cache, as aws-sigv4 is called here).
+    FullChain,
+}
+
+impl Floor {
+    /// Both.
+    pub const ALL: [Self; 2] = [Self::CachedKey, Self::FullChain];
+
+    /// The name in reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CachedKey => "crypto-floor",
+            Self::FullChain => "crypto-floor-full-chain",
         }
     }
 }
@@ -93,6 +122,12 @@ pub struct Report {
     pub results: Vec<Row>,
     /// presign-bench ÷ aws-sdk-s3, medians at the first thread count, from this run.
     pub ratio_vs_aws_sdk_s3: f64,
+    /// presign-bench ÷ the crypto floor of a signer that caches its key (`crypto-floor`), medians
+    /// at the first thread count: the fraction of the unavoidable arithmetic's rate reached.
+    pub fraction_of_crypto_floor: f64,
+    /// presign-bench ÷ `crypto-floor-full-chain` (above 1: the key cache saves more than all the
+    /// formatting costs).
+    pub fraction_of_full_chain_floor: f64,
     /// How it was measured.
     pub duration_ms: u64,
     /// Measurements per row.
@@ -204,12 +239,78 @@ fn sdk_until(keys: &[String], deadline: Instant) -> u64 {
     })
 }
 
+/// Does the crypto floor's work of one URL, over and over, until `deadline`; returns how many.
+fn floor_until(floor: Floor, deadline: Instant) -> u64 {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hmac = |key: &[u8], data: &[u8]| -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    };
+    // The lengths of a real URL's canonical request and string to sign.
+    let Ok(signer) = presigner(ENDPOINT) else { return 0 };
+    let keys = keys();
+    if signer.put_url(&keys[0], CONTENT_TYPE, SIZE, EXPIRY, SystemTime::now()).is_err() {
+        return 0;
+    }
+    let (canonical_len, string_len) = signer.last_lengths();
+    let (canonical, string_to_sign) = (vec![b'c'; canonical_len], vec![b's'; string_len]);
+    let secret = format!("AWS4{}", crate::storage::DEFAULT_SECRET_KEY);
+    let derive = || {
+        let k = hmac(secret.as_bytes(), b"20261128");
+        let k = hmac(&k, REGION.as_bytes());
+        let k = hmac(&k, b"s3");
+        hmac(&k, b"aws4_request")
+    };
+    let cached = <Hmac<Sha256> as Mac>::new_from_slice(&derive()).expect("HMAC takes keys of any length");
+    let mut count = 0u64;
+    loop {
+        for _ in 0..1024 {
+            black_box(Sha256::digest(black_box(&canonical)));
+            let mut mac = match floor {
+                Floor::CachedKey => cached.clone(),
+                Floor::FullChain => <Hmac<Sha256> as Mac>::new_from_slice(&derive()).expect("any length"),
+            };
+            mac.update(black_box(&string_to_sign));
+            black_box(mac.finalize().into_bytes());
+        }
+        count += 1024;
+        if Instant::now() >= deadline {
+            return count;
+        }
+    }
+}
+
+/// What a measurement runs: a presigner, or a crypto floor.
+#[derive(Clone, Copy, Debug)]
+enum Subject {
+    Impl(Impl),
+    Floor(Floor),
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Impl(i) => i.name(),
+            Self::Floor(f) => f.name(),
+        }
+    }
+
+    fn until(self, deadline: Instant) -> u64 {
+        match self {
+            Self::Impl(i) => sign_until(i, deadline),
+            Self::Floor(f) => floor_until(f, deadline),
+        }
+    }
+}
+
 /// URLs per second of `which` on `threads` threads for `duration`.
-fn measure(which: Impl, threads: usize, duration: Duration) -> f64 {
+fn measure(which: Subject, threads: usize, duration: Duration) -> f64 {
     let start = Instant::now();
     let deadline = start + duration;
     let total: u64 = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads).map(|_| s.spawn(move || sign_until(which, deadline))).collect();
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(move || which.until(deadline))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
     #[allow(clippy::cast_precision_loss)] // URL counts stay far below 2^53
@@ -221,7 +322,8 @@ fn measure(which: Impl, threads: usize, duration: Duration) -> f64 {
 #[must_use]
 pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Report {
     let mut results = Vec::new();
-    for which in Impl::ALL {
+    let subjects = Impl::ALL.map(Subject::Impl).into_iter().chain(Floor::ALL.map(Subject::Floor));
+    for which in subjects {
         for &threads in &options.threads {
             let rates: Vec<f64> =
                 (0..options.repeats.max(1)).map(|_| measure(which, threads, options.duration)).collect();
@@ -237,9 +339,14 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Report {
         let first = options.threads.first().copied().unwrap_or(1);
         results.iter().find(|r| r.implementation == name && r.threads == first).map_or(0.0, |r| r.urls_per_sec.median)
     };
-    let sdk = median("aws-sdk-s3");
+    let over = |name: &str| {
+        let base = median(name);
+        if base > 0.0 { median("presign-bench") / base } else { 0.0 }
+    };
     Report {
-        ratio_vs_aws_sdk_s3: if sdk > 0.0 { median("presign-bench") / sdk } else { 0.0 },
+        ratio_vs_aws_sdk_s3: over("aws-sdk-s3"),
+        fraction_of_crypto_floor: over(Floor::CachedKey.name()),
+        fraction_of_full_chain_floor: over(Floor::FullChain.name()),
         results,
         duration_ms: u64::try_from(options.duration.as_millis()).unwrap_or(u64::MAX),
         repeats: options.repeats,
@@ -288,6 +395,12 @@ pub fn table(report: &Report) -> String {
         report.repeats,
         report.duration_ms
     );
+    let _ = writeln!(
+        out,
+        "presign-bench runs at {:.0}% of the crypto floor of a key-caching signer (SHA-256 + 1 HMAC per URL), {:.0}% of the full HMAC chain's",
+        100.0 * report.fraction_of_crypto_floor,
+        100.0 * report.fraction_of_full_chain_floor
+    );
     out
 }
 
@@ -331,6 +444,9 @@ mod tests {
         let deadline = Instant::now();
         for which in Impl::ALL {
             assert!(sign_until(which, deadline) > 0, "{}", which.name());
+        }
+        for floor in Floor::ALL {
+            assert!(floor_until(floor, deadline) > 0, "{}", floor.name());
         }
     }
 }

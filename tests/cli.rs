@@ -140,8 +140,8 @@ async fn sign_bench_reports_every_implementation() {
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     let rows = report["results"].as_array().unwrap();
-    assert_eq!(rows.len(), 6);
-    for name in ["presign-bench", "aws-sigv4", "aws-sdk-s3"] {
+    assert_eq!(rows.len(), 10);
+    for name in ["presign-bench", "aws-sigv4", "aws-sdk-s3", "crypto-floor", "crypto-floor-full-chain"] {
         for threads in [1, 2] {
             let row = rows
                 .iter()
@@ -154,6 +154,9 @@ async fn sign_bench_reports_every_implementation() {
         }
     }
     assert!(report["ratio_vs_aws_sdk_s3"].as_f64().unwrap() > 0.0);
+    for fraction in ["fraction_of_crypto_floor", "fraction_of_full_chain_floor"] {
+        assert!(report[fraction].as_f64().unwrap() > 0.0, "{fraction}");
+    }
     for f in ["sign-bench.json", "signing.svg", "signing.png"] {
         assert!(dir.path().join(f).exists(), "{f}");
     }

@@ -63,6 +63,8 @@ fn check_results(r: &Value, open: bool) {
         assert_eq!(u(&m["uploads_failed"]), 0);
         assert!(m["errors"].as_object().unwrap().is_empty());
         assert_eq!((u(&m["lost"]), u(&m["corrupt"]), u(&m["verified"])), (0, 0, 20));
+        // The load generator's own CPU during the load is reported beside the app tier's.
+        assert!(m["client_cpu_seconds"].as_f64().unwrap() > 0.0, "{m}");
         for f in [
             "client_bytes_in",
             "client_bytes_out",

@@ -44,6 +44,8 @@ pub struct Measured {
     pub steps: Option<StepBytes>,
     /// The store's processes before and after the load, when the harness started the store.
     pub store: Option<(ProcessStats, ProcessStats)>,
+    /// CPU seconds the load generator used during the load.
+    pub client_cpu_seconds: Option<f64>,
 }
 
 /// The app tier's counters over a mode: deltas of counters, peaks as reported after it.
@@ -126,6 +128,7 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
             cpu_seconds: (after.cpu_seconds - before.cpu_seconds).max(0.0),
             peak_rss_bytes: after.peak_rss_bytes,
         }),
+        client_cpu_seconds: m.client_cpu_seconds,
         latency_us: summaries(&rec.corrected),
         latency_us_uncorrected: rec.uncorrected.as_deref().map(summaries),
         throughput: Throughput { uploads_per_sec: ok / seconds, bytes_per_sec: rec.bytes_ok as f64 / seconds },
@@ -224,7 +227,16 @@ mod tests {
     /// The recorder and snapshots above with `verdict`, no steps, no store.
     fn measured(verdict: Verdict) -> Measured {
         let (before, after) = snapshots();
-        Measured { recorder: recorder(), stopped: StoppedBy::Count, before, after, verdict, steps: None, store: None }
+        Measured {
+            recorder: recorder(),
+            stopped: StoppedBy::Count,
+            before,
+            after,
+            verdict,
+            steps: None,
+            store: None,
+            client_cpu_seconds: None,
+        }
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub struct PartMode {
     /// Presigned only: the client-facing bytes of each step, on the shard's sockets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<StepBytes>,
+    /// CPU seconds the shard's load generator used during the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_seconds: Option<f64>,
 }
 
 fn encoded(hists: &[hdrhistogram::Histogram<u64>]) -> BTreeMap<Phase, String> {
@@ -163,6 +166,7 @@ impl PartMode {
             lost: m.verdict.lost,
             corrupt: m.verdict.corrupt,
             steps: m.steps,
+            client_cpu_seconds: m.client_cpu_seconds,
         }
     }
 }
@@ -394,7 +398,18 @@ fn measured(parts: &[&PartMode]) -> Measured {
     rec.elapsed = Duration::from_micros(end_us);
     let before = parts.iter().map(|p| p.before).min_by_key(|s| s.at_unix_ms).unwrap_or_default();
     let after = parts.iter().map(|p| p.after).max_by_key(|s| s.at_unix_ms).unwrap_or_default();
-    Measured { recorder: rec, stopped, before: before.metrics, after: after.metrics, verdict, steps, store: None }
+    // Every shard's load generator is a process of its own: their CPU adds up.
+    let client_cpu_seconds = parts.iter().map(|p| p.client_cpu_seconds).sum::<Option<f64>>();
+    Measured {
+        recorder: rec,
+        stopped,
+        before: before.metrics,
+        after: after.metrics,
+        verdict,
+        steps,
+        store: None,
+        client_cpu_seconds,
+    }
 }
 
 /// Adds each encoded histogram into its phase's ([`merge`] checked that each decodes).

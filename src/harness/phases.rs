@@ -207,8 +207,10 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         max_duration: Duration::from_millis(scenario.max_duration_ms),
     };
     let started_at = unix_ms();
+    let cpu_before = crate::metrics::process_stats().cpu_seconds;
     let ((recorder, stopped), interrupted) =
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
+    let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
     reason = reason.or(interrupted);
     let after = snapshot(&server, stage, &mut reason).await;
     let after_at = unix_ms();
@@ -247,7 +249,8 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         // run stored, count and delete nothing else.
         Storage::Endpoint { .. } => verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await,
     }
-    let measured = Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store };
+    let measured =
+        Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store, client_cpu_seconds };
     if let Some(captured) = &ctx.captured {
         let part = PartMode::capture(mode, started_at, &measured, (before_at, after_at));
         captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(part);

@@ -146,6 +146,7 @@ pub fn rows() -> Vec<Row> {
             Box::new(|m| in_out(m.app_tier.storage_bytes_in, m.app_tier.storage_bytes_out)),
         ),
         row("app tier CPU", Box::new(|m| format!("{:.2} s", m.app_tier.cpu_seconds))),
+        row("load generator CPU", Box::new(|m| m.client_cpu_seconds.map_or("-".into(), |s| format!("{s:.2} s")))),
         row("app tier peak RSS", Box::new(|m| si_bytes(m.app_tier.peak_rss_bytes as f64))),
         row(
             "store CPU / peak RSS",
@@ -201,6 +202,22 @@ pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
             "\n  (extrapolated = measured app-tier bytes per upload x {} target uploads)",
             grouped(e.uploads)
         );
+    }
+    for (mode, m) in results.modes.present() {
+        if let Some(client) = m.client_cpu_seconds.filter(|&c| c > m.app_tier.cpu_seconds) {
+            let _ = writeln!(
+                out,
+                "\nwarning: in the {} mode the load generator used more CPU ({client:.2} s) than the app tier it measured \
+                 ({:.2} s){}; on a shared machine the client may be what limits these figures",
+                mode.as_str(),
+                m.app_tier.cpu_seconds,
+                if mode == crate::scenario::Mode::Presigned {
+                    " (it also sends every file to the store, which the broker never touches)"
+                } else {
+                    ""
+                }
+            );
+        }
     }
     if let Some(c) = &results.comparison {
         let _ = writeln!(

@@ -270,6 +270,11 @@ pub struct ModeResult {
     /// The object store's own processes during this mode, when the harness started the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreUsage>,
+    /// CPU seconds the load generator itself (the harness process, every thread) used during the
+    /// load, verification excluded; summed over shards in a merged run. A client that needs more
+    /// CPU than the app tier it measures may be what limits the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_seconds: Option<f64>,
     /// Latency per phase, microseconds (open model: from the intended start).
     pub latency_us: PhaseLatency,
     /// Open model only: latency from the actual start (not corrected for coordinated omission).

@@ -18,6 +18,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         stopped_by: StoppedBy::Count,
         app_tier: AppTier::default(),
         store: None,
+        client_cpu_seconds: None,
         latency_us: BTreeMap::from([(Phase::EndToEnd, LatencySummary::of(&h))]),
         latency_us_uncorrected: None,
         throughput: Throughput::default(),

@@ -294,6 +294,7 @@ impl Presigner {
             }
             let mut creq_hex = [0u8; 64];
             hex::encode_to_slice(Sha256::digest(&*c), &mut creq_hex).expect("64 hex digits");
+            let canonical_len = c.len();
 
             // The string to sign, into the cached keyed HMAC.
             let mut mac = scratch.key_for(date, |d| self.derive_key(d)).clone();
@@ -304,6 +305,7 @@ impl Presigner {
             }
             sts.extend_from_slice(&creq_hex);
             mac.update(sts);
+            scratch.lengths = (canonical_len, sts.len());
             let mut sig_hex = [0u8; 64];
             hex::encode_to_slice(mac.finalize().into_bytes(), &mut sig_hex).expect("64 hex digits");
             let signature = std::str::from_utf8(&sig_hex).expect("hex");
@@ -335,6 +337,13 @@ impl Presigner {
         }
     }
 
+    /// Bytes of the canonical request and of the string to sign of the last URL this thread
+    /// signed with this presigner ((0, 0) before the first).
+    #[must_use]
+    pub fn last_lengths(&self) -> (usize, usize) {
+        self.scratch.get().map_or((0, 0), |cell| cell.borrow().lengths)
+    }
+
     fn derive_key(&self, date: &str) -> Hmac<Sha256> {
         let k_date = hmac(format!("AWS4{}", self.secret_key).as_bytes(), date.as_bytes());
         let k_region = hmac(&k_date, self.region.as_bytes());
@@ -357,6 +366,9 @@ struct Scratch {
     stamp: Option<(u64, [u8; 16])>,
     /// The derived signing key for one day.
     signing: Option<CachedKey>,
+    /// Bytes of the last URL's canonical request and string to sign (for `sign-bench`'s
+    /// crypto floor, which hashes inputs of the same lengths).
+    lengths: (usize, usize),
 }
 
 impl Scratch {

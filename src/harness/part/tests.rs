@@ -77,6 +77,7 @@ fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u
         verdict: Verdict { verified: indexes.end - indexes.start, ..Verdict::default() },
         steps: None,
         store: None,
+        client_cpu_seconds: Some(0.25),
     };
     Part {
         part_version: PART_VERSION,
@@ -130,6 +131,7 @@ fn merged_histograms_equal_one_built_from_every_sample() {
     let merged = m.latency_us[&Phase::EndToEnd].histogram().unwrap();
     assert_eq!(merged, all, "exactly the same histogram");
     assert_eq!((m.uploads_ok, m.uploads_failed, m.verified), (10, 0, 10));
+    assert_eq!(m.client_cpu_seconds, Some(0.5), "each shard's load generator counts");
     // The server's counters from the earliest scrape before (a: 100 B, 1.0 s) to the latest
     // after (b: 900 B, 3.0 s), not the sum of the two shards' deltas (1200 B).
     assert_eq!(m.app_tier.client_bytes_in, 800);
