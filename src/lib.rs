@@ -28,12 +28,14 @@
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
 //! - [`run`], [`plan`], [`signbench`], [`compare`], [`merge`]: the `run`, `plan`, `sign-bench`,
 //!   `compare` and `merge` (a sharded run's parts into one report) commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
-//!   browser, both ways, bytes side by side; [`exit`]: the exit codes.
+//!   browser, both ways, bytes side by side; [`calibrate`]: the harness's client against wrk and
+//!   oha; [`exit`]: the exit codes.
 //! - [`cli`]: clap structs and dispatch.
 
 pub mod app;
 pub mod audit;
 pub mod broker;
+pub mod calibrate;
 pub mod capacity;
 pub mod cli;
 pub mod compare;

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["broker", "proxy", "loadgen"],
     &["harness"],
     &["report"],
-    &["run", "plan", "signbench", "compare", "audit", "demo", "merge", "exit"],
+    &["run", "plan", "signbench", "compare", "audit", "demo", "merge", "calibrate", "exit"],
     &["cli"],
 ];
 

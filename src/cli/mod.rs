@@ -2,11 +2,12 @@
 //! [`dispatch`], which turns flags into each module's options and calls it. Command bodies live
 //! with their modules.
 
+mod run;
 mod servers;
+mod tools;
 
 pub use servers::{CredentialArgs, MinioNodeArgs, ServerArgs, StorageArgs, TokenArgs};
 
-use crate::exit::Usage;
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
 use clap::{Args, Parser, Subcommand};
@@ -41,13 +42,16 @@ pub enum Command {
     /// Print a bearer token for a user (for curl demos and the harness).
     Token(TokenArgs),
     /// Run a scenario through both architectures and write a report (the main job).
-    Run(RunArgs),
+    Run(run::RunArgs),
     /// Merge the parts of a sharded run (run --shard I/N) into one results.json and report.
-    Merge(MergeArgs),
+    Merge(tools::MergeArgs),
     /// Re-render the plots, summary.md and report.html from a results.json.
     Report(ReportArgs),
     /// Measure presigned URLs per second: this broker's presigner, aws-sigv4, aws-sdk-s3.
     SignBench(SignBenchArgs),
+    /// Measure the harness's own HTTP client against wrk and oha (when installed) on the same
+    /// targets: a broker's /healthz and 1 MiB PUTs to the store.
+    Calibrate(tools::CalibrateArgs),
     /// How many app servers each architecture needs, from a run's measured costs.
     Plan(PlanArgs),
     /// Compare a run with a baseline: a verdict per metric; exit 1 on a regression.
@@ -219,127 +223,6 @@ pub struct SignBenchArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Flags of `run`. Each override replaces the scenario file's value.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Scenario file.
-    #[arg(default_value = crate::scenario::DEFAULT_PATH)]
-    pub scenario: PathBuf,
-    /// Report directory [default: reports/<name>-<UTC timestamp>].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Uploads per mode (replaces run.uploads / run.scale).
-    #[arg(long)]
-    pub uploads: Option<u64>,
-    /// Uploads in flight (closed model), or the cap on them (open model).
-    #[arg(long)]
-    pub concurrency: Option<u64>,
-    /// Open model: arrival rate, e.g. 100/s or 600/min.
-    #[arg(long)]
-    pub rate: Option<String>,
-    /// Object size, e.g. 10MiB.
-    #[arg(long)]
-    pub object_size: Option<String>,
-    /// Modes to run, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub modes: Option<Vec<crate::scenario::Mode>>,
-    /// Use this S3 endpoint instead of the embedded store (credentials from AWS_* variables).
-    #[arg(long)]
-    pub storage_endpoint: Option<String>,
-    /// Start this store instead of the scenario's (minio: one node unless the scenario says more).
-    #[arg(long, value_enum, conflicts_with = "storage_endpoint")]
-    pub storage: Option<crate::scenario::StorageKind>,
-    /// Seed of payloads and size draws.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// No progress bars (they are also hidden when stdout is not a terminal).
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// How the final summary is printed on stdout.
-    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
-    pub format: crate::report::Format,
-    /// Also write the scenario's thresholds as JUnit XML (one test case each) to this file.
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
-    /// Bucket on --storage-endpoint [default: the scenario's, else presign-bench].
-    #[arg(long, requires = "storage_endpoint", help_heading = "Distributed runs")]
-    pub bucket: Option<String>,
-    /// Drive this running broker instead of starting one (with --proxy-url, --storage-endpoint
-    /// and the servers' token secret).
-    #[arg(long, requires_all = ["proxy_url", "token_secret"], help_heading = "Distributed runs")]
-    pub broker_url: Option<String>,
-    /// Drive this running proxy instead of starting one.
-    #[arg(long, requires = "broker_url", help_heading = "Distributed runs")]
-    pub proxy_url: Option<String>,
-    /// The running servers' token secret (to mint the simulated users' tokens).
-    #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true, help_heading = "Distributed runs")]
-    pub token_secret: Option<String>,
-    /// Run shard I of N (0-based): its share of the uploads and of the load; writes a part for
-    /// `merge`.
-    #[arg(long, value_name = "I/N", value_parser = crate::harness::part::Shard::parse, conflicts_with = "shards", help_heading = "Distributed runs")]
-    pub shard: Option<crate::harness::part::Shard>,
-    /// Run one of N shards, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Distributed runs")]
-    pub shards: Option<u64>,
-    /// The run's id, the same on every shard (required with --shard or --shards).
-    #[arg(long, env = "PRESIGN_BENCH_RUN_ID", help_heading = "Distributed runs")]
-    pub run_id: Option<String>,
-    /// Where the shard's part goes: a directory, or s3://BUCKET/PREFIX on --storage-endpoint
-    /// (under PREFIX/RUN_ID/) [default: the report directory].
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Distributed runs")]
-    pub part_out: Option<String>,
-}
-
-/// Flags of `merge`. Exit codes as `run`'s; 2 for parts that do not belong together.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// Part files, directories of part-*.json, or s3://BUCKET/PREFIX (with --storage-endpoint).
-    #[arg(required = true, value_name = "PARTS")]
-    pub parts: Vec<String>,
-    /// Report directory.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Merge what is there when shards are missing, and mark the run incomplete.
-    #[arg(long)]
-    pub allow_partial: bool,
-    /// The S3 endpoint of s3:// parts (credentials from AWS_* variables).
-    #[arg(long)]
-    pub storage_endpoint: Option<String>,
-    /// Its region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// How the final summary is printed on stdout.
-    #[arg(long, value_enum, default_value_t = crate::report::Format::Table)]
-    pub format: crate::report::Format,
-    /// Also write the scenario's thresholds as JUnit XML to this file.
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
-}
-
-impl MergeArgs {
-    fn options(&self) -> crate::merge::Options {
-        crate::merge::Options {
-            parts: self.parts.clone(),
-            out: self.out.clone(),
-            allow_partial: self.allow_partial,
-            storage_endpoint: self.storage_endpoint.clone(),
-            region: self.region.clone(),
-            credentials: env_credentials(),
-            format: self.format,
-            junit: self.junit.clone(),
-        }
-    }
-}
-
-/// S3 credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else the local defaults.
-fn env_credentials() -> Credentials {
-    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    Credentials {
-        access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
-        secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
-    }
-}
-
 /// Flags of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -350,71 +233,12 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-impl RunArgs {
-    fn options(&self) -> anyhow::Result<crate::run::Options> {
-        let external = match (&self.broker_url, &self.proxy_url, &self.token_secret) {
-            (Some(broker), Some(proxy), Some(secret)) => Some(crate::harness::stack::External {
-                broker: broker.trim_end_matches('/').to_owned(),
-                proxy: proxy.trim_end_matches('/').to_owned(),
-                token_secret: secret.clone(),
-            }),
-            _ => None,
-        };
-        let shard = match (self.shard, self.shards) {
-            (Some(shard), _) => Some(shard),
-            (None, Some(count)) => {
-                let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
-                    Usage(
-                        "--shards: JOB_COMPLETION_INDEX is not set (use --shard I/N outside a Kubernetes Indexed Job)"
-                            .into(),
-                    )
-                })?;
-                Some(
-                    crate::harness::part::Shard::parse(&format!("{index}/{count}"))
-                        .map_err(|e| Usage(format!("--shards {count} with JOB_COMPLETION_INDEX={index}: {e}")))?,
-                )
-            }
-            (None, None) => None,
-        };
-        let shard = match shard {
-            Some(shard) => {
-                let run_id = self.run_id.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                    Usage("--run-id (or PRESIGN_BENCH_RUN_ID) is required with --shard/--shards: it ties the parts of one run together".into())
-                })?;
-                if !run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                    return Err(Usage(format!(
-                        "--run-id {run_id:?}: use A-Z a-z 0-9 - _ . only (it becomes a key prefix)"
-                    ))
-                    .into());
-                }
-                Some(crate::run::Sharding { shard, run_id, part_out: self.part_out.clone() })
-            }
-            None if self.part_out.is_some() => {
-                return Err(Usage("--part-out: only with --shard or --shards".into()).into());
-            }
-            None => None,
-        };
-        Ok(crate::run::Options {
-            scenario: self.scenario.clone(),
-            overrides: crate::scenario::Overrides {
-                uploads: self.uploads,
-                concurrency: self.concurrency,
-                rate: self.rate.clone(),
-                object_size: self.object_size.clone(),
-                modes: self.modes.clone(),
-                storage_endpoint: self.storage_endpoint.clone(),
-                bucket: self.bucket.clone(),
-                storage: self.storage,
-                seed: self.seed,
-            },
-            out: self.out.clone(),
-            progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stdout()),
-            format: self.format,
-            junit: self.junit.clone(),
-            credentials: env_credentials(),
-            external,
-            shard,
-        })
+/// S3 credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else the local defaults.
+pub(super) fn env_credentials() -> Credentials {
+    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    Credentials {
+        access_key: env_or("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY),
+        secret_key: env_or("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY),
     }
 }
 
@@ -463,6 +287,7 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             }
         }
         Command::SignBench(args) => crate::signbench::command(&args.options()?)?,
+        Command::Calibrate(args) => Box::pin(crate::calibrate::command(&args.options()?)).await?,
         Command::Plan(args) => crate::plan::command(&args.options()?)?,
         Command::Compare(args) => crate::compare::command(&args.options())?,
         Command::Audit(args) => Box::pin(crate::audit::command(&args.options()?)).await?,

@@ -7,8 +7,7 @@
 //! `/metrics` on connections of its own: a browser scraping them directly would reuse the
 //! connections its uploads use, and the servers would count the scrapes as app traffic.
 
-use crate::harness::children::{Server, Spec};
-use crate::storage::Credentials;
+use crate::harness::children::Server;
 use anyhow::Context;
 use axum::Router;
 use axum::response::{Html, IntoResponse};
@@ -101,64 +100,17 @@ async fn start_servers(
     origins: &[String],
     work: &std::path::Path,
 ) -> anyhow::Result<(Vec<Server>, String)> {
-    let credentials = Credentials {
-        access_key: format!("demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        secret_key: uuid::Uuid::new_v4().simple().to_string(),
-    };
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-    let env = vec![
-        ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
-        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
-        ("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()),
-    ];
     let cors: Vec<String> = origins.iter().flat_map(|o| ["--cors-origin".to_owned(), o.clone()]).collect();
-    let data = work.join("store").display().to_string();
-    let mut store_args: Vec<String> = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
-    store_args.extend(cors.iter().cloned());
-    let spec = |name: &'static str, args| Spec {
-        name: name.to_owned(),
-        command: name,
-        args,
-        envs: &env,
-        log: work.join(format!("{name}.log")),
-        expendable: false,
-    };
-    let store = Server::start(spec("storage", &store_args)).await?;
-    let app_args = |db: &str| {
-        let mut args: Vec<String> = [
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-endpoint",
-            &store.url,
-            "--bucket",
-            "presign-bench-demo",
-            "--db",
-            &work.join(db).display().to_string(),
-            "--allowed-types",
-            &o.allowed_types.join(","),
-            "--max-size",
-            &o.max_size.to_string(),
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(cors.iter().cloned());
-        args
-    };
-    let (broker_args, proxy_args) = (app_args("broker.sqlite3"), app_args("proxy.sqlite3"));
-    let broker = match Server::start(spec("broker", &broker_args)).await {
-        Ok(b) => b,
-        Err(e) => {
-            store.stop().await;
-            return Err(e.into());
-        }
-    };
-    match Server::start(spec("proxy", &proxy_args)).await {
-        Ok(proxy) => Ok((vec![store, broker, proxy], secret)),
-        Err(e) => {
-            futures_util::future::join_all([store, broker].map(Server::stop)).await;
-            Err(e.into())
-        }
-    }
+    let mut app = cors.clone();
+    app.extend([
+        "--allowed-types".to_owned(),
+        o.allowed_types.join(","),
+        "--max-size".to_owned(),
+        o.max_size.to_string(),
+    ]);
+    let apps = [("broker", app.clone()), ("proxy", app)];
+    let (servers, _, secret) = crate::harness::local::start(work, "presign-bench-demo", &cors, &apps).await?;
+    Ok((servers, secret))
 }
 
 /// `GET /api/bytes`: both app servers' socket counters, each scraped on a fresh connection.

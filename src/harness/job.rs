@@ -218,3 +218,33 @@ impl Flow for Healthz {
         Ok(None)
     }
 }
+
+/// One fixed request, over and over (`calibrate`): the harness's client measured on its own.
+#[derive(Debug)]
+pub struct Fixed {
+    /// `GET` or `PUT`.
+    pub method: Method,
+    /// The URL.
+    pub url: String,
+    /// The body (empty for a GET), shared by every request.
+    pub body: Bytes,
+    /// Client.
+    pub http: Http,
+}
+
+impl Flow for Fixed {
+    async fn upload(&self, _: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
+        let t0 = Instant::now();
+        let request = Request::builder()
+            .method(self.method.clone())
+            .uri(&self.url)
+            .body(http::full(self.body.clone()))
+            .map_err(|_| Failure::Io)?;
+        let (status, _) = self.http.send(request).await?;
+        if !status.is_success() {
+            return Err(Failure::Http(status.as_u16()));
+        }
+        sample.phase(Phase::EndToEnd, t0.elapsed());
+        Ok(None)
+    }
+}

@@ -16,6 +16,7 @@ pub mod children;
 mod environment;
 pub mod http;
 mod job;
+pub mod local;
 pub mod part;
 pub mod payload;
 mod phases;
@@ -280,6 +281,50 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     });
     results::write(&results, &dir).map_err(io_error(&dir))?;
     Ok(Outcome { results, dir, part })
+}
+
+/// What [`client_load`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientLoad {
+    /// Requests answered 2xx.
+    pub ok: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Wall time of the load.
+    pub seconds: f64,
+    /// CPU seconds this process used meanwhile (the client, as nothing else runs in it).
+    pub cpu_seconds: f64,
+}
+
+/// The harness's own HTTP client sending `method url` (with `body`) with `concurrency` requests
+/// in flight for `duration`, as in a mode's load: for `calibrate`.
+pub async fn client_load(
+    method: ::http::Method,
+    url: &str,
+    body: bytes::Bytes,
+    concurrency: u64,
+    duration: std::time::Duration,
+) -> ClientLoad {
+    let job = std::sync::Arc::new(job::Fixed {
+        method,
+        url: url.to_owned(),
+        body,
+        http: http::Http::new(std::time::Duration::from_secs(30)),
+    });
+    let load = crate::loadgen::Load {
+        pacing: crate::scenario::Pacing::Closed { concurrency },
+        count: u64::MAX,
+        first: 0,
+        max_duration: duration,
+    };
+    let cpu = crate::metrics::process_stats().cpu_seconds;
+    let (rec, _) = crate::loadgen::run(load, job, CancellationToken::new(), std::sync::Arc::default()).await;
+    ClientLoad {
+        ok: rec.ok,
+        failed: rec.failed,
+        seconds: rec.elapsed.as_secs_f64(),
+        cpu_seconds: (crate::metrics::process_stats().cpu_seconds - cpu).max(0.0),
+    }
 }
 
 /// `t` in Unix milliseconds.

@@ -270,7 +270,7 @@ impl AppSpec {
 }
 
 /// The S3 credentials as the children's environment.
-fn creds_env(credentials: &Credentials) -> Vec<(&'static str, String)> {
+pub(super) fn creds_env(credentials: &Credentials) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
