@@ -171,7 +171,7 @@ async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyh
             for &tool in &tools {
                 let url = if target == Target::Healthz { healthz } else { put_url };
                 let sample = match tool {
-                    Tool::Harness => harness(o, target, url).await,
+                    Tool::Harness => harness(o, target, url).await?,
                     Tool::Wrk | Tool::Oha => external(o, tool, target, url, &lua, &body_file).await?,
                 };
                 match samples.iter_mut().find(|(k, _)| *k == (target, tool)) {
@@ -214,13 +214,14 @@ async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyh
     })
 }
 
-async fn harness(o: &Options, target: Target, url: &str) -> Sample {
+async fn harness(o: &Options, target: Target, url: &str) -> anyhow::Result<Sample> {
     let (method, body) = match target {
         Target::Healthz => (http::Method::GET, bytes::Bytes::new()),
         Target::Put => (http::Method::PUT, bytes::Bytes::from(vec![b'x'; PUT_BYTES])),
     };
-    let l = crate::harness::client_load(method, url, body, o.concurrency, o.duration).await;
-    Sample { ok: l.ok, failed: l.failed, seconds: l.seconds, cpu_seconds: l.cpu_seconds }
+    let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
+    let l = crate::harness::client_load(method, uri, body, o.concurrency, o.duration).await;
+    Ok(Sample { ok: l.ok, failed: l.failed, seconds: l.seconds, cpu_seconds: l.cpu_seconds })
 }
 
 /// CPU seconds of the children this process has waited for.

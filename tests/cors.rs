@@ -90,18 +90,7 @@ async fn the_embedded_store_lets_allowed_origins_put_with_presigned_urls() {
     let args = ["storage", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap(), "--cors-origin", APP];
     let store = common::spawn_bin(&[&args[..], &creds].concat()).await;
     let s = Stack::start_with(|c| c.s3.endpoint.clone_from(&store.url)).await;
-    let token = s.token("alice");
-    let grant: serde_json::Value = s
-        .http
-        .post(format!("{}/v1/uploads", s.broker))
-        .bearer_auth(&token)
-        .json(&json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1000}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = common::raw::grant(&s, &s.token("alice"), 1000).await;
     let url = grant["url"].as_str().unwrap();
     // The preflight of the presigned PUT, as Chromium sends it.
     let r = preflight(url, APP, "PUT", "content-type,if-none-match").await;

@@ -296,18 +296,18 @@ pub struct ClientLoad {
     pub cpu_seconds: f64,
 }
 
-/// The harness's own HTTP client sending `method url` (with `body`) with `concurrency` requests
+/// The harness's own HTTP client sending `method uri` (with `body`) with `concurrency` requests
 /// in flight for `duration`, as in a mode's load: for `calibrate`.
 pub async fn client_load(
     method: ::http::Method,
-    url: &str,
+    uri: ::http::Uri,
     body: bytes::Bytes,
     concurrency: u64,
     duration: std::time::Duration,
 ) -> ClientLoad {
     let job = std::sync::Arc::new(job::Fixed {
         method,
-        url: url.to_owned(),
+        uri,
         body,
         http: http::Http::new(std::time::Duration::from_secs(30)),
     });

@@ -383,10 +383,8 @@ fn measured(parts: &[&PartMode]) -> Measured {
         verdict.corrupt += p.corrupt;
         if let Some(s) = p.steps {
             let t = steps.get_or_insert_default();
-            t.presign.bytes_in += s.presign.bytes_in;
-            t.presign.bytes_out += s.presign.bytes_out;
-            t.complete.bytes_in += s.complete.bytes_in;
-            t.complete.bytes_out += s.complete.bytes_out;
+            t.presign += s.presign;
+            t.complete += s.complete;
         }
         stopped = match (stopped, p.stopped_by) {
             (StoppedBy::Cancelled, _) | (_, StoppedBy::Cancelled) => StoppedBy::Cancelled,

@@ -57,6 +57,13 @@ pub struct InOut {
     pub bytes_out: u64,
 }
 
+impl std::ops::AddAssign for InOut {
+    fn add_assign(&mut self, other: Self) {
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+    }
+}
+
 /// Every series of one scrape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
