@@ -1,4 +1,4 @@
-//! The accept loop every server shares: counted sockets, HTTP/1.1, graceful shutdown, and the
+//! The accept loop every server shares: counted sockets, HTTP/1.1 and HTTP/2, graceful shutdown, and the
 //! connection-level guards of [`Limits`] (header timeout, half-closed clients, the cap on open
 //! connections). Request-level guards live with the app (`app::guard`).
 
@@ -164,7 +164,7 @@ pub fn announce_url(url: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves HTTP/1.1 and HTTP/2 (h2c, prior knowledge) on `listener` until `shutdown` resolves, then drains in-flight requests.
 ///
 /// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it.
 /// Headers must arrive within `limits.header_timeout`; a client that half-closes after its request
@@ -186,8 +186,11 @@ pub async fn serve<S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let graceful = GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).half_close(true);
+    // HTTP/1.1, and HTTP/2 to clients that open with its preface (h2c with prior knowledge: these
+    // servers speak no TLS, so there is no ALPN to negotiate; a TLS front end does that).
+    let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    http.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).half_close(true);
+    http.http2().timer(TokioTimer::new()).keep_alive_interval(None);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
@@ -212,7 +215,7 @@ pub async fn serve<S, B>(
             continue;
         };
         let service = Timed { inner: service.clone(), meter: meter.clone() };
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(counted), service));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(counted), service).into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("connection ended with error: {e}");

@@ -5,7 +5,7 @@
 mod common;
 
 use common::raw::{addr, code, download, grant, read_response, spawn_app};
-use common::{Stack, complete, eventually, jpeg, metrics};
+use common::{Stack, complete, eventually, jpeg, metrics, stored};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -65,8 +65,10 @@ async fn orphans_are_swept() {
         .await
         .unwrap();
 
-    let kept: Vec<String> =
-        [&kept_presigned, &kept_proxied].iter().map(|u| u.body["key"].as_str().unwrap().to_owned()).collect();
+    let mut kept = Vec::new();
+    for u in [&kept_presigned, &kept_proxied] {
+        kept.push(stored(&s, u).await["key"].as_str().unwrap().to_owned());
+    }
     // Clean: every object left is a file with a row (the killed proxy may have finished some).
     let clean = eventually(Duration::from_secs(30), async || {
         let objects = s.objects().await;

@@ -116,6 +116,23 @@ fn check_results(r: &Value, open: bool) {
     }
     assert_eq!(u(&signing["latency_us"]["count"]), u(&signing["broker_requests"]));
     assert!(u(&signing["healthz_latency_us"]["count"]) > 0);
+    // Both HTTP versions side by side: every upload made, and the harness's sockets and the
+    // broker's counting the same bytes from the two ends of the connections.
+    let versions = signing["by_http_version"].as_array().unwrap_or_else(|| panic!("{signing}"));
+    let names: Vec<&str> = versions.iter().map(|v| v["http"].as_str().unwrap()).collect();
+    assert_eq!(names, ["1.1", "2"]);
+    let mut totals = Vec::new();
+    for v in versions {
+        assert!(u(&v["uploads"]) > 0 && u(&v["failed"]) == 0, "{v}");
+        let (harness, broker) =
+            (v["client_bytes_per_upload"].as_f64().unwrap(), v["broker_client_bytes_per_upload"].as_f64().unwrap());
+        // Within 2%: a frame HTTP/2 sends between requests (a window update) is the broker's but
+        // belongs to no step of the harness's tally.
+        assert!(harness > 0.0 && (harness - broker).abs() <= 0.02 * broker, "{v}");
+        assert!(v["steps"]["presign_response_bytes"].as_f64().unwrap() > 0.0, "{v}");
+        totals.push(harness);
+    }
+    assert!(totals[1] < totals[0], "HTTP/2 {} B vs HTTP/1.1 {} B per upload", totals[1], totals[0]);
     let c = &r["comparison"];
     assert!(c["client_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");
     assert!(c["app_tier_bytes_ratio"].as_f64().unwrap() > 100.0, "{c}");

@@ -17,12 +17,13 @@ async fn roundtrip(path: UploadPath, store: Store) {
     let bytes = jpeg(300_000, 7);
     let up = path.upload(&s, &token, "image/jpeg", bytes.clone()).await;
     assert_eq!(up.status, if matches!(path, UploadPath::Presigned) { 200 } else { 201 }, "{}", up.body);
-    let key = up.body["key"].as_str().unwrap();
+    let file = stored(&s, &up).await;
+    let key = file["key"].as_str().unwrap();
     let prefix = if matches!(path, UploadPath::Presigned) { "files/alice/" } else { "proxied/alice/" };
     assert!(key.starts_with(prefix) && key.ends_with(".jpg"), "{key}");
-    assert_eq!(up.body["size"], 300_000);
-    assert_eq!(up.body["content_type"], "image/jpeg");
-    assert_eq!(up.body["filename"], "photo.jpg");
+    assert_eq!(file["size"], 300_000);
+    assert_eq!(file["content_type"], "image/jpeg");
+    assert_eq!(file["filename"], "photo.jpg");
     assert_eq!(s.object_bytes(key).await.unwrap(), bytes);
 
     let file_id = up.body["file_id"].as_str().unwrap();
@@ -55,6 +56,49 @@ async fn presigned_roundtrip_on_minio() {
 #[tokio::test]
 async fn proxied_roundtrip_on_minio() {
     roundtrip(UploadPath::Proxied, Store::Minio).await;
+}
+
+/// The shrunk answers still carry everything a client needs: this client uses nothing but the
+/// presign answer (its URL, its headers, its upload id) and the completion's file id.
+#[tokio::test]
+async fn a_client_needs_nothing_but_the_answers() {
+    let s = Stack::start().await;
+    let token = s.token("alice");
+    let bytes = jpeg(20_000, 9);
+    let r = s
+        .http
+        .post(format!("{}/v1/uploads", s.broker))
+        .bearer_auth(&token)
+        .json(&json!({"filename": "p.jpg", "content_type": "image/jpeg", "size": bytes.len()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let grant: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = grant.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(fields, ["headers", "upload_id", "url"], "{grant}");
+    let headers = grant["headers"].as_object().unwrap();
+    assert_eq!(headers.keys().collect::<Vec<_>>(), ["Content-Type", "If-None-Match"], "{grant}");
+    let upload_id = grant["upload_id"].as_str().unwrap();
+    assert!(upload_id.len() < 110, "the upload id is compact: {} characters", upload_id.len());
+    // The PUT: exactly the listed headers; Content-Length comes from the body.
+    let mut put = s.http.put(grant["url"].as_str().unwrap());
+    for (k, v) in headers {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    assert_eq!(put.body(bytes.clone()).send().await.unwrap().status(), 200);
+    let done = complete(&s, &token, upload_id).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let fields: Vec<&str> = done.body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(fields, ["file_id"], "{}", done.body);
+    // The id is the UUID of the file's key (so a load generator can find the object to verify).
+    let file = stored(&s, &done).await;
+    let id = done.body["file_id"].as_str().unwrap();
+    assert_eq!(file["key"].as_str().unwrap(), format!("files/alice/{id}.jpg"));
+    let (status, downloaded) = UploadPath::Presigned.download(&s, &token, done.body["file_id"].as_str().unwrap()).await;
+    assert_eq!((status, downloaded), (200, bytes));
+    // The expiry the answer no longer states is in the URL, signed.
+    assert!(grant["url"].as_str().unwrap().contains("X-Amz-Expires=600"), "{grant}");
 }
 
 #[tokio::test]
@@ -102,9 +146,10 @@ async fn completion(store: Store) {
 
     let first = complete(&s, &token, upload_id).await;
     assert_eq!(first.status, 200, "{}", first.body);
-    let file_key = first.body["key"].as_str().unwrap().to_owned();
-    let upload_key = grant["key"].as_str().unwrap();
-    assert_ne!(file_key, upload_key, "the file is a copy the upload URL cannot reach");
+    let file_key = stored(&s, &first).await["key"].as_str().unwrap().to_owned();
+    let upload_key = url_key(&s, grant["url"].as_str().unwrap());
+    let upload_key = upload_key.as_str();
+    assert_ne!(file_key.as_str(), upload_key, "the file is a copy the upload URL cannot reach");
     assert!(s.object_bytes(upload_key).await.is_none(), "the upload key is deleted at completion");
     // Completing again with nothing written since: the same file (a retry after a lost answer).
     let retry = complete(&s, &token, upload_id).await;
@@ -205,7 +250,7 @@ async fn keys_are_generated_server_side() {
     for body in hostile {
         let (status, grant) = post_upload(&s, Some(&bearer), body).await;
         assert_eq!(status, 201, "{grant}");
-        let key = grant["key"].as_str().unwrap();
+        let key = &url_key(&s, grant["url"].as_str().unwrap());
         let id =
             key.strip_prefix("uploads/alice/").and_then(|k| k.strip_suffix(".png")).unwrap_or_else(|| panic!("{key}"));
         assert!(uuid::Uuid::parse_str(id).is_ok(), "{key}");
@@ -214,7 +259,7 @@ async fn keys_are_generated_server_side() {
     let long = format!(r#"{{"filename":"{}.png","content_type":"image/png","size":10}}"#, "x".repeat(5000));
     let (status, grant) = post_upload(&s, Some(&bearer), &long).await;
     assert_eq!(status, 201);
-    assert!(grant["key"].as_str().unwrap().len() < 100);
+    assert!(url_key(&s, grant["url"].as_str().unwrap()).len() < 100);
 }
 
 /// Presigns a PUT and returns (url, headers) for tampering.
@@ -222,7 +267,9 @@ async fn grant(s: &Stack, size: usize) -> (String, String) {
     let bearer = format!("Bearer {}", s.token("alice"));
     let body = format!(r#"{{"filename":"a.jpg","content_type":"image/jpeg","size":{size}}}"#);
     let (_, grant) = post_upload(s, Some(&bearer), &body).await;
-    (grant["url"].as_str().unwrap().to_owned(), grant["key"].as_str().unwrap().to_owned())
+    let url = grant["url"].as_str().unwrap().to_owned();
+    let key = url_key(s, &url);
+    (url, key)
 }
 
 async fn put(s: &Stack, url: &str, content_type: &str, body: Vec<u8>) -> u16 {

@@ -66,7 +66,13 @@ pub const PROXIED_PREFIX: &str = "proxied/";
 /// [`PROXIED_PREFIX`]. `user` must have passed [`super::auth::valid_user_id`].
 #[must_use]
 pub fn new_key(prefix: &str, user: &str, content_type: &str) -> String {
-    format!("{prefix}{user}/{}.{}", uuid::Uuid::new_v4(), extension(content_type))
+    key(prefix, user, uuid::Uuid::new_v4(), content_type)
+}
+
+/// The key of object `id`: `<prefix><user-id>/<id>.<ext>` (see [`new_key`]).
+#[must_use]
+pub fn key(prefix: &str, user: &str, id: uuid::Uuid, content_type: &str) -> String {
+    format!("{prefix}{user}/{id}.{}", extension(content_type))
 }
 
 /// Unicode bidirectional formatting characters (U+061C, U+200E, U+200F, U+202A–U+202E,

@@ -62,7 +62,7 @@ pub struct Grant {
     pub url: String,
     /// The upload id to complete.
     pub upload_id: String,
-    /// The key the URL writes.
+    /// The key the URL writes (read from its path: the broker does not send it).
     pub key: String,
     /// The headers the PUT must carry.
     pub headers: Vec<(String, String)>,
@@ -204,7 +204,9 @@ impl Ctx {
             .map(|h| h.iter().map(|(k, v)| (k.to_lowercase(), v.as_str().unwrap_or_default().to_owned())).collect())
             .unwrap_or_default();
         let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
-        Ok(Grant { url: s("url"), upload_id: s("upload_id"), key: s("key"), headers })
+        let url = s("url");
+        let key = crate::sigv4::path_style_key(&url, &self.bucket).unwrap_or_default();
+        Ok(Grant { url, upload_id: s("upload_id"), key, headers })
     }
 
     /// A grant for a 1 KiB JPEG named `a.jpg`.

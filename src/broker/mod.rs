@@ -3,7 +3,7 @@
 //!
 //! - `POST /v1/uploads` → 201 a presigned PUT URL with Content-Type and Content-Length signed in
 //! - `POST /v1/uploads/{upload_id}/complete` → copies the object to a key no client URL reaches,
-//!   verifies the copy, records it → 200
+//!   verifies the copy, records it → 200 with the file's id
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
 //!
 //! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
@@ -153,14 +153,11 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
         exp: iat + (expiry + b.app.config.complete_grace).as_secs(),
     };
     let upload_id = b.upload_ids.sign(&upload)?;
-    let body = Grant {
-        upload_id,
-        key: &upload.key,
-        url: put.url,
-        method: "PUT",
-        headers: put.headers.into_iter().map(|(name, value)| (title_case(name), value)).collect(),
-        expires_at: rfc3339(put.expires_at),
-    };
+    // Content-Length is signed but not repeated: every HTTP client derives it from the body (and
+    // browsers refuse to let a page set it).
+    let headers = put.headers.into_iter().filter(|(name, _)| *name != "content-length");
+    let body =
+        Grant { upload_id, url: put.url, headers: headers.map(|(name, value)| (title_case(name), value)).collect() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -181,17 +178,22 @@ fn insecure_put(
     Ok(crate::sigv4::SignedRequest { url, headers, expires_at: now + expiry })
 }
 
-/// The answer to `POST /v1/uploads`.
+/// The answer to `POST /v1/uploads`: only what the client cannot know. Not the key (the
+/// client never names objects), nor the method (always PUT), nor the expiry (in the URL:
+/// `X-Amz-Date` plus `X-Amz-Expires`).
 #[derive(Serialize)]
-struct Grant<'a> {
+struct Grant {
     upload_id: String,
-    key: &'a str,
     url: String,
-    method: &'static str,
     /// Headers the client must send with the PUT, exactly: they are signed into the URL
-    /// (`Content-Type`, `Content-Length`, and `If-None-Match: *`, which makes the URL create-only).
+    /// (`Content-Type`, and `If-None-Match: *`, which makes the URL create-only).
     headers: std::collections::BTreeMap<String, String>,
-    expires_at: String,
+}
+
+/// The answer to a completion: the new file's id (the client sent everything else).
+#[derive(Serialize)]
+struct Completed {
+    file_id: String,
 }
 
 /// `content-length` → `Content-Length`, as clients and documentation spell header names.
@@ -209,18 +211,21 @@ async fn complete(
     State(b): State<Arc<Broker>>,
     Path(upload_id): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<FileRecord>, ApiError> {
+) -> Result<Json<Completed>, ApiError> {
     let user = b.app.user(&headers)?;
     let upload = b.upload_ids.open(&upload_id)?;
     if upload.sub != user {
         return Err(ApiError::Forbidden);
     }
     if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
-        return recomplete(&b.app, &upload.key, done).await.map(Json);
+        return recomplete(&b.app, &upload.key, done).await.map(|f| Json(Completed { file_id: f.file_id }));
     }
     // The file is a copy at a key only the broker knows, verified after copying: whatever the
     // client's URL writes to the upload key later never reaches what is served.
-    let file_key = policy::new_key(policy::FILE_PREFIX, &upload.sub, &upload.ct);
+    // The file's id is the UUID of its key: clients learn nothing from it they could use (the
+    // bucket is private, and downloads check ownership), and the answer needs no key.
+    let file_uuid = uuid::Uuid::new_v4();
+    let file_key = policy::key(policy::FILE_PREFIX, &upload.sub, file_uuid, &upload.ct);
     let expected = Expected { key: &file_key, size: upload.size, content_type: &upload.ct };
     let bucket = &b.app.config.s3.bucket;
     let timeout = b.app.config.store_timeouts.operation;
@@ -228,12 +233,12 @@ async fn complete(
         Ok(etag) => etag,
         // A concurrent completion copied the upload and deleted its key first.
         Err(ApiError::ObjectMissing { .. }) if let Some(done) = b.app.db.by_upload_key(&upload.key).await? => {
-            return Ok(Json(done));
+            return Ok(Json(Completed { file_id: done.file_id }));
         }
         Err(e) => return Err(e),
     };
     let record = FileRecord {
-        file_id: uuid::Uuid::new_v4().to_string(),
+        file_id: file_uuid.to_string(),
         owner: upload.sub,
         key: file_key,
         filename: upload.name,
@@ -249,7 +254,7 @@ async fn complete(
         // A concurrent completion of the same upload won; its copy is the file.
         let _ = b.app.s3.delete_object().bucket(bucket).key(&record.key).send().await;
     }
-    Ok(Json(stored))
+    Ok(Json(Completed { file_id: stored.file_id }))
 }
 
 /// A completion of an upload that is already a file. The file is unchanged either way; the answer

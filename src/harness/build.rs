@@ -7,7 +7,7 @@ use crate::loadgen::{self, Recorder, StoppedBy};
 use crate::metrics::{InOut, ProcessStats, Snapshot};
 use crate::results::{
     AppTier, Extrapolated, LatencySummary, ModeResult, PerUpload, Phase, PhaseLatency, PresignSteps, SigningResult,
-    StoreUsage, Throughput, TimelineData,
+    StoreUsage, Throughput, TimelineData, VersionSteps,
 };
 use crate::scenario::{Scenario, Signing};
 use hdrhistogram::Histogram;
@@ -163,6 +163,41 @@ pub fn signing_result(phase: Signing, presigns: &Recorder, healthz: &Recorder, c
         ratio_to_healthz: if healthz_rate > 0.0 { presign_rate / healthz_rate } else { 0.0 },
         latency_us: LatencySummary::of(&presigns.corrected[e2e]),
         healthz_latency_us: LatencySummary::of(&healthz.corrected[e2e]),
+        by_http_version: Vec::new(),
+    }
+}
+
+/// The bytes per upload of whole presigned uploads over one HTTP version: `steps` from the
+/// harness's sockets, `broker` the broker's counters over the same uploads.
+#[must_use]
+pub fn version_steps(
+    http: crate::scenario::HttpVersion,
+    (rec, concurrency, object_size): (&Recorder, u64, u64),
+    steps: &StepBytes,
+    broker: &AppTier,
+) -> VersionSteps {
+    #[allow(clippy::cast_precision_loss)] // byte counts
+    let per = |v: u64| if rec.ok == 0 { 0.0 } else { v as f64 / rec.ok as f64 };
+    let steps = PresignSteps {
+        presign_request_bytes: per(steps.presign.bytes_out),
+        presign_response_bytes: per(steps.presign.bytes_in),
+        complete_request_bytes: per(steps.complete.bytes_out),
+        complete_response_bytes: per(steps.complete.bytes_in),
+        store_request_bytes: per(broker.storage_bytes_out),
+        store_response_bytes: per(broker.storage_bytes_in),
+    };
+    VersionSteps {
+        http,
+        uploads: rec.ok,
+        failed: rec.failed,
+        object_size,
+        concurrency,
+        client_bytes_per_upload: steps.presign_request_bytes
+            + steps.presign_response_bytes
+            + steps.complete_request_bytes
+            + steps.complete_response_bytes,
+        broker_client_bytes_per_upload: per(broker.client_bytes_in + broker.client_bytes_out),
+        steps,
     }
 }
 

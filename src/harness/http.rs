@@ -1,15 +1,26 @@
-//! The harness's HTTP client: hyper over [`CountingConnector`], so the harness knows the bytes of
-//! each kind of request it sends (presign, complete, PUT) as they crossed its sockets.
+//! The harness's HTTP client: hyper connections over counted sockets, so the harness knows the
+//! bytes of each kind of request it sends (presign, complete, PUT) as they crossed its sockets.
+//!
+//! HTTP/1.1 connections are pooled here, not by hyper-util's pooled client. That client spawns a
+//! task per connection and passes every request to it over a channel, so each request costs two
+//! task wake-ups, often across threads; a load generator's client must not cost more CPU than
+//! what it measures. Here the task that sends a request drives its connection itself (as wrk and
+//! oha do with a connection per worker), and an idle connection waits in a stack. `presign-bench
+//! calibrate` measures the difference against wrk and oha. HTTP/2 (h2c, prior knowledge) shares
+//! one multiplexed connection per server, driven by its own task as HTTP/2 needs.
 
 use crate::loadgen::Failure;
-use crate::metrics::{CountingConnector, Meter, Snapshot};
+use crate::metrics::{Counted, Meter, Snapshot};
+use crate::scenario::HttpVersion;
 use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Request bodies: a full buffer or a stream of shared chunks.
@@ -28,25 +39,81 @@ pub fn chunks(chunks: Vec<Bytes>) -> Body {
     StreamBody::new(frames).boxed_unsync()
 }
 
-/// A pooled client whose sockets are counted into `meter`.
+type Io = TokioIo<Counted<crate::shaping::Paced<tokio::net::TcpStream>>>;
+
+/// The thread a connection belongs to: a load thread's single-threaded runtime owns the sockets
+/// it opened (and ends when its share of the load does), so its connections stay on it; on any
+/// other runtime every thread may use every connection (`None`).
+fn home() -> Option<std::thread::ThreadId> {
+    thread_local! {
+        static HOME: Option<std::thread::ThreadId> = {
+            let me = std::thread::current();
+            me.name().is_some_and(|n| n.starts_with(crate::loadgen::THREAD_PREFIX)).then(|| me.id())
+        };
+    }
+    HOME.with(|h| *h)
+}
+
+/// An HTTP/1.1 connection and the future that drives it.
+struct H1 {
+    authority: Authority,
+    home: Option<std::thread::ThreadId>,
+    send: http1::SendRequest<Body>,
+    conn: Pin<Box<http1::Connection<Io, Body>>>,
+}
+
+/// An HTTP/2 connection (driven by a task of its own).
+struct H2 {
+    authority: Authority,
+    home: Option<std::thread::ThreadId>,
+    send: http2::SendRequest<Body>,
+}
+
+/// The connections of one client.
+#[derive(Default)]
+struct Pool {
+    /// Idle HTTP/1.1 connections, the most recently used last.
+    idle: Mutex<Vec<H1>>,
+    /// The HTTP/2 connection of each server (and load thread: see [`home`]).
+    h2: tokio::sync::Mutex<Vec<H2>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.idle.lock().map_or(0, |v| v.len());
+        f.debug_struct("Pool").field("idle", &idle).finish_non_exhaustive()
+    }
+}
+
+/// A client whose sockets are counted into `meter`.
 #[derive(Clone, Debug)]
 pub struct Http {
-    client: Client<CountingConnector, Body>,
+    pool: Arc<Pool>,
     /// Bytes this client's sockets carried (outbound side).
     pub meter: Arc<Meter>,
     timeout: Duration,
     link: crate::scenario::ClientLink,
+    version: HttpVersion,
 }
 
 impl Http {
-    /// A client with its own meter and a per-request `timeout`.
+    /// An HTTP/1.1 client with its own meter and a per-request `timeout`.
     #[must_use]
     pub fn new(timeout: Duration) -> Self {
-        let meter = Meter::new();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(CountingConnector::new(meter.clone()));
-        Self { client, meter, timeout, link: crate::scenario::ClientLink::default() }
+        Self {
+            pool: Arc::default(),
+            meter: Meter::new(),
+            timeout,
+            link: crate::scenario::ClientLink::default(),
+            version: HttpVersion::Http1,
+        }
+    }
+
+    /// The same client speaking `version` (HTTP/2: cleartext, prior knowledge).
+    #[must_use]
+    pub fn version(mut self, version: HttpVersion) -> Self {
+        self.version = version;
+        self
     }
 
     /// The same client behind a simulated link: bodies capped at its bandwidth, each request
@@ -57,7 +124,7 @@ impl Http {
         self
     }
 
-    /// Sends `request` and reads the whole response, bounded by the timeout.
+    /// Sends `request` (an absolute URL) and reads the whole response, bounded by the timeout.
     ///
     /// # Errors
     /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
@@ -65,22 +132,128 @@ impl Http {
         if let Some(rtt) = self.link.rtt() {
             tokio::time::sleep(rtt).await;
         }
-        let request = match self.link.bandwidth_bytes_per_sec {
+        let mut request = match self.link.bandwidth_bytes_per_sec {
             Some(rate) => request.map(|body| crate::shaping::Throttled::new(body, rate).boxed_unsync()),
             None => request,
         };
+        let authority = request.uri().authority().cloned().ok_or(Failure::Connect)?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| if e.is_connect() { Failure::Connect } else { Failure::Io })?;
-            let status = response.status();
-            let body = response.into_body().collect().await.map_err(|_| Failure::Io)?.to_bytes();
-            Ok((status, body))
+            match self.version {
+                HttpVersion::Http1 => {
+                    // Origin form and a Host header, as HTTP/1.1 sends them.
+                    let path = request.uri().path_and_query().cloned().unwrap_or(PathAndQuery::from_static("/"));
+                    let host = http::HeaderValue::from_str(authority.as_str()).map_err(|_| Failure::Connect)?;
+                    request.headers_mut().entry(http::header::HOST).or_insert(host);
+                    *request.uri_mut() = path.into();
+                    self.send_h1(authority, request).await
+                }
+                HttpVersion::Http2 => self.send_h2(authority, request).await,
+            }
         };
         tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(Failure::Timeout))
     }
+
+    async fn connect(&self, authority: &Authority) -> Result<Io, Failure> {
+        use tower::Service;
+        let uri = http::Uri::builder()
+            .scheme("http")
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|_| Failure::Connect)?;
+        crate::metrics::CountingConnector::new(self.meter.clone()).call(uri).await.map_err(|_| Failure::Connect)
+    }
+
+    /// An idle connection to `authority`, or a new one.
+    async fn checkout(&self, authority: &Authority) -> Result<H1, Failure> {
+        let reused = {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let home = home();
+            idle.iter().rposition(|c| c.authority == *authority && c.home == home).map(|i| idle.swap_remove(i))
+        };
+        if let Some(c) = reused {
+            return Ok(c);
+        }
+        self.open_h1(authority).await
+    }
+
+    /// A new HTTP/1.1 connection to `authority`.
+    async fn open_h1(&self, authority: &Authority) -> Result<H1, Failure> {
+        let io = self.connect(authority).await?;
+        let (send, conn) = http1::handshake(io).await.map_err(|_| Failure::Connect)?;
+        Ok(H1 { authority: authority.clone(), home: home(), send, conn: Box::pin(conn) })
+    }
+
+    async fn send_h1(
+        &self,
+        authority: Authority,
+        request: http::Request<Body>,
+    ) -> Result<(http::StatusCode, Bytes), Failure> {
+        let mut c = self.checkout(&authority).await?;
+        // An idle connection the server has closed ends here, before the request is sent: then
+        // the request goes on a new connection, which is always safe.
+        let ready = tokio::select! {
+            r = c.send.ready() => r.is_ok(),
+            _ = &mut c.conn => false,
+        };
+        if !ready {
+            c = self.open_h1(&authority).await?;
+            tokio::select! {
+                r = c.send.ready() => r.map_err(|_| Failure::Io)?,
+                _ = &mut c.conn => return Err(Failure::Io),
+            }
+        }
+        let H1 { send, conn, .. } = &mut c;
+        let exchange = async { read_all(send.send_request(request).await).await };
+        let answer = tokio::select! {
+            r = exchange => r,
+            _ = conn.as_mut() => Err(Failure::Io),
+        };
+        if answer.is_ok() && !c.send.is_closed() {
+            self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(c);
+        }
+        answer
+    }
+
+    /// The HTTP/2 connection to `authority`, opened on first use and again after it closed.
+    async fn h2(&self, authority: &Authority) -> Result<http2::SendRequest<Body>, Failure> {
+        let home = home();
+        let mut connections = self.pool.h2.lock().await;
+        if let Some(c) = connections.iter().find(|c| c.authority == *authority && c.home == home && !c.send.is_closed())
+        {
+            return Ok(c.send.clone());
+        }
+        let io = self.connect(authority).await?;
+        let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(|_| Failure::Connect)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("HTTP/2 connection ended: {e}");
+            }
+        });
+        connections.retain(|c| c.authority != *authority || c.home != home);
+        connections.push(H2 { authority: authority.clone(), home, send: send.clone() });
+        Ok(send)
+    }
+
+    async fn send_h2(
+        &self,
+        authority: Authority,
+        request: http::Request<Body>,
+    ) -> Result<(http::StatusCode, Bytes), Failure> {
+        let mut send = self.h2(&authority).await?;
+        send.ready().await.map_err(|_| Failure::Io)?;
+        read_all(send.send_request(request).await).await
+    }
+}
+
+/// The status and the whole body of a response.
+async fn read_all(
+    response: hyper::Result<http::Response<hyper::body::Incoming>>,
+) -> Result<(http::StatusCode, Bytes), Failure> {
+    let response = response.map_err(|_| Failure::Io)?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|_| Failure::Io)?.to_bytes();
+    Ok((status, body))
 }
 
 /// Scrapes `base/metrics` on a fresh connection (scrapes never share app connections, so the

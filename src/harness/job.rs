@@ -2,6 +2,7 @@
 
 use super::http::{self, Http};
 use super::payload::Payload;
+use crate::app::policy;
 use crate::loadgen::{Done, Failure, Job, Phase, Sample};
 use ::http::{Method, Request, StatusCode, header};
 use bytes::Bytes;
@@ -26,6 +27,11 @@ impl Common {
     fn token(&self, index: u64) -> &str {
         let users = self.tokens.len() as u64;
         &self.tokens[usize::try_from(index % users).unwrap_or(0)]
+    }
+
+    /// The user of upload `index` (the tokens are minted for `user-0`, `user-1`, …).
+    fn user(&self, index: u64) -> String {
+        format!("user-{}", index % self.tokens.len() as u64)
     }
 
     fn filename(&self, index: u64) -> String {
@@ -55,10 +61,16 @@ fn json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Failure> {
     serde_json::from_slice(body).map_err(|_| Failure::Io)
 }
 
-/// The app's answer naming the stored object.
+/// The proxy's answer naming the stored object.
 #[derive(Deserialize)]
 struct Stored {
     key: String,
+}
+
+/// The broker's answer to a completion.
+#[derive(Deserialize)]
+struct Completed {
+    file_id: String,
 }
 
 /// The broker's presign answer.
@@ -82,6 +94,47 @@ pub struct PresignedUpload {
     pub put: Http,
     /// Client for complete requests.
     pub complete: Http,
+    /// With one upload at a time on one client for presign and complete (as a browser tab uses
+    /// one connection), the bytes of each step, read from that client's meter around the step.
+    pub tally: Option<Arc<Tally>>,
+}
+
+/// Bytes by step of uploads made one at a time (see [`PresignedUpload::tally`]).
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Presign requests and responses.
+    pub presign: [std::sync::atomic::AtomicU64; 2],
+    /// Complete requests and responses.
+    pub complete: [std::sync::atomic::AtomicU64; 2],
+}
+
+impl Tally {
+    /// What the tally holds, as the steps' bytes.
+    #[must_use]
+    pub fn steps(&self) -> super::build::StepBytes {
+        use std::sync::atomic::Ordering::Relaxed;
+        let io = |v: &[std::sync::atomic::AtomicU64; 2]| crate::metrics::InOut {
+            bytes_out: v[0].load(Relaxed),
+            bytes_in: v[1].load(Relaxed),
+        };
+        super::build::StepBytes { presign: io(&self.presign), complete: io(&self.complete) }
+    }
+}
+
+/// Bytes `http`'s sockets have sent and received so far.
+fn sent_received(http: &Http) -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (http.meter.storage.bytes_out.load(Relaxed), http.meter.storage.bytes_in.load(Relaxed))
+}
+
+impl Tally {
+    /// Adds what `http` carried since `before` (from [`sent_received`]) to `step`.
+    fn add(step: &[std::sync::atomic::AtomicU64; 2], http: &Http, before: (u64, u64)) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = sent_received(http);
+        step[0].fetch_add(now.0.saturating_sub(before.0), Relaxed);
+        step[1].fetch_add(now.1.saturating_sub(before.1), Relaxed);
+    }
 }
 
 impl Flow for PresignedUpload {
@@ -91,13 +144,19 @@ impl Flow for PresignedUpload {
         let token = format!("Bearer {}", c.token(index));
         let t0 = Instant::now();
         let request = c.presign_request(&self.broker, index, &token)?;
+        let before = sent_received(&self.presign);
         let (status, body) = self.presign.send(request).await?;
+        if let Some(t) = &self.tally {
+            Tally::add(&t.presign, &self.presign, before);
+        }
         expect(status, StatusCode::CREATED)?;
         let grant: Grant = json(&body)?;
         let t1 = Instant::now();
         sample.phase(Phase::Presign, t1 - t0);
 
-        let mut put = Request::builder().method(Method::PUT).uri(&grant.url);
+        // The body is streamed, so its length is stated (the broker signed it, and lists only
+        // the headers a client could not derive).
+        let mut put = Request::builder().method(Method::PUT).uri(&grant.url).header(header::CONTENT_LENGTH, size);
         for (k, v) in &grant.headers {
             put = put.header(k, v);
         }
@@ -111,13 +170,21 @@ impl Flow for PresignedUpload {
             .header(header::AUTHORIZATION, &token)
             .body(http::full(Bytes::new()))
             .map_err(|_| Failure::Io)?;
+        let before = sent_received(&self.complete);
         let (status, body) = self.complete.send(request).await?;
+        if let Some(t) = &self.tally {
+            Tally::add(&t.complete, &self.complete, before);
+        }
         expect(status, StatusCode::OK)?;
-        let stored: Stored = json(&body)?;
+        let completed: Completed = json(&body)?;
         let t3 = Instant::now();
         sample.phase(Phase::Complete, t3 - t2);
         sample.phase(Phase::EndToEnd, t3 - t0);
-        Ok(Some(Done { index, size, key: stored.key, ..Done::default() }))
+        // The broker answers only the file's id, which is the UUID of its key.
+        let id = uuid::Uuid::parse_str(&completed.file_id).map_err(|_| Failure::Io)?;
+        let content_type = crate::units::normalise_content_type(&c.content_type);
+        let key = policy::key(policy::FILE_PREFIX, &c.user(index), id, &content_type);
+        Ok(Some(Done { index, size, key, ..Done::default() }))
     }
 }
 

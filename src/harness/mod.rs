@@ -318,13 +318,20 @@ pub async fn client_load(
         max_duration: duration,
     };
     let cpu = crate::metrics::process_stats().cpu_seconds;
-    let (rec, _) = crate::loadgen::run(load, job, CancellationToken::new(), std::sync::Arc::default()).await;
+    let (rec, _) =
+        crate::loadgen::run_on(load, job, CancellationToken::new(), std::sync::Arc::default(), load_threads()).await;
     ClientLoad {
         ok: rec.ok,
         failed: rec.failed,
         seconds: rec.elapsed.as_secs_f64(),
         cpu_seconds: (crate::metrics::process_stats().cpu_seconds - cpu).max(0.0),
     }
+}
+
+/// Threads of the harness's load: one per core (see [`crate::loadgen::run_on`]).
+#[must_use]
+pub fn load_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// `t` in Unix milliseconds.

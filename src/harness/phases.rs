@@ -4,7 +4,7 @@
 
 use super::build::{self, Measured, StepBytes};
 use super::http::{self, Http};
-use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload};
+use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload, Tally};
 use super::part::PartMode;
 use super::payload::Payload;
 use super::stack::Stack;
@@ -12,8 +12,8 @@ use super::{Options, Stage, StopReason, children, progress, verify};
 use crate::app::policy;
 use crate::loadgen::{self, Job, Load, Recorder, StoppedBy};
 use crate::metrics::{InOut, Snapshot};
-use crate::results::{ModeResult, Modes, SigningResult, SweepPoint};
-use crate::scenario::{Mode, ObjectSize, Pacing, Scenario, Signing, Storage};
+use crate::results::{ModeResult, Modes, SigningResult, SweepPoint, VersionSteps};
+use crate::scenario::{HttpVersion, Mode, ObjectSize, Pacing, Scenario, Signing, Storage};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -153,7 +153,7 @@ enum Clients {
 
 impl Clients {
     fn new(mode: Mode, ctx: &Ctx<'_>, stack: &Stack) -> Self {
-        let client = || Http::new(ctx.timeout()).shaped(ctx.scenario.client);
+        let client = || Http::new(ctx.timeout()).shaped(ctx.scenario.client).version(ctx.scenario.app_http);
         match mode {
             Mode::Proxied => Self::Proxied(Arc::new(ProxiedUpload {
                 common: ctx.common(),
@@ -164,8 +164,9 @@ impl Clients {
                 common: ctx.common(),
                 broker: stack.broker.clone(),
                 presign: client(),
-                put: client(),
+                put: Http::new(ctx.timeout()).shaped(ctx.scenario.client),
                 complete: client(),
+                tally: None,
             })),
         }
     }
@@ -276,7 +277,7 @@ async fn guarded_load(
     let cancel = ctx.cancel.child_token();
     let counters = Arc::new(loadgen::Progress::default());
     let bar = progress::Bar::start(label, total, &counters, ctx.progress);
-    let run = loadgen::run(load, job, cancel.clone(), counters);
+    let run = loadgen::run_on(load, job, cancel.clone(), counters, super::load_threads());
     tokio::pin!(run);
     let mut reason = None;
     let result = loop {
@@ -332,5 +333,58 @@ pub async fn run_signing(phase: Signing, ctx: &Ctx<'_>, stack: &mut Stack) -> Re
         return Err(reason);
     }
     let cpu = build::app_tier(&before, &after).cpu_seconds;
-    Ok(build::signing_result(phase, &presigns, &health, cpu))
+    let mut result = build::signing_result(phase, &presigns, &health, cpu);
+    if ctx.scenario.modes.contains(&Mode::Presigned) {
+        for version in crate::scenario::HttpVersion::ALL {
+            result.by_http_version.push(run_version(version, phase, ctx, stack).await?);
+        }
+    }
+    Ok(result)
+}
+
+/// Uploads made per HTTP version by [`run_version`], and their size.
+const VERSION_UPLOADS: u64 = 50;
+const VERSION_OBJECT_SIZE: u64 = 64 * 1024;
+
+/// Whole presigned uploads of small objects, one at a time as a browser tab makes them, with
+/// presign and complete on one kept-alive connection of `version`: the app-tier bytes of each
+/// step (read from the client's meter around the step), on the harness's sockets and the broker's.
+async fn run_version(
+    version: HttpVersion,
+    phase: Signing,
+    ctx: &Ctx<'_>,
+    stack: &mut Stack,
+) -> Result<VersionSteps, StopReason> {
+    let sizes = ObjectSize::Fixed(VERSION_OBJECT_SIZE);
+    let payload = Arc::new(Payload::new(ctx.scenario.seed, &ctx.scenario.content_type, sizes));
+    let app = Http::new(ctx.timeout()).version(version);
+    let tally = Arc::new(Tally::default());
+    let job = Arc::new(PresignedUpload {
+        common: Common { payload, ..ctx.common() },
+        broker: stack.broker.clone(),
+        presign: app.clone(),
+        put: Http::new(ctx.timeout()),
+        complete: app,
+        tally: Some(tally.clone()),
+    });
+    let load = Load {
+        pacing: Pacing::Closed { concurrency: 1 },
+        count: VERSION_UPLOADS,
+        first: 0,
+        max_duration: Duration::from_millis(phase.duration_ms.max(10_000)),
+    };
+    let broker = stack.broker.clone();
+    let mut reason = None;
+    let before = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let label = format!("presigned over {}", version.as_str());
+    let ((rec, _), stopped) = guarded_load(load, job, ctx, stack, (&label, VERSION_UPLOADS), Stage::Signing).await;
+    let after = snapshot(&broker, Stage::Signing, &mut reason).await;
+    if let Some(reason) = stopped.or(reason) {
+        return Err(reason);
+    }
+    if !matches!(ctx.scenario.storage, Storage::Embedded) {
+        verify::delete(&stack.verifier, &stack.target.bucket, &rec.done).await;
+    }
+    let broker = build::app_tier(&before, &after);
+    Ok(build::version_steps(version, (&rec, 1, VERSION_OBJECT_SIZE), &tally.steps(), &broker))
 }

@@ -2,7 +2,8 @@
 //!
 //! [`Pacing`] says when uploads start (closed: a fixed number in flight; open: a constant arrival
 //! rate with intended start times), [`Load`] bounds the run in count and time. Each worker owns
-//! its [`Recorder`] and hands it back; the run merges them. In the open model latency is recorded
+//! its [`Recorder`] and hands it back; the run merges them. [`run_on`] spreads the workers over
+//! threads with a single-threaded runtime each, as wrk does. In the open model latency is recorded
 //! twice: from the intended start (corrected for coordinated omission) and from the actual start.
 
 mod recorder;
@@ -18,6 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Names of the threads of [`run_on`]: `load-0`, `load-1`, …
+pub const THREAD_PREFIX: &str = "load-";
 
 /// How a mode's load runs.
 #[derive(Clone, Copy, Debug)]
@@ -50,12 +54,27 @@ pub trait Job: Send + Sync + 'static {
     fn run(&self, index: u64) -> Pin<Box<dyn Future<Output = Sample> + Send + '_>>;
 }
 
-/// Runs `load` with `job`, until done, the deadline, or `cancel`, counting into `progress`.
+/// Runs `load` with `job`, until done, the deadline, or `cancel`, counting into `progress`. The
+/// workers are tasks of the calling runtime.
 pub async fn run(
     load: Load,
     job: Arc<dyn Job>,
     cancel: CancellationToken,
     progress: Arc<Progress>,
+) -> (Recorder, StoppedBy) {
+    run_on(load, job, cancel, progress, 1).await
+}
+
+/// [`run`] with the workers spread over `threads` threads, each running its share on its own
+/// single-threaded runtime, as wrk runs a thread per core with its own event loop: a worker's
+/// request, its connection and its timers stay on one thread, with no work stealing and no
+/// wake-ups across threads. `threads` ≤ 1 is [`run`].
+pub async fn run_on(
+    load: Load,
+    job: Arc<dyn Job>,
+    cancel: CancellationToken,
+    progress: Arc<Progress>,
+    threads: usize,
 ) -> (Recorder, StoppedBy) {
     let open = matches!(load.pacing, Pacing::Open { .. });
     let workers = match load.pacing {
@@ -68,15 +87,42 @@ pub async fn run(
     let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start, progress });
     let stop_sampler = CancellationToken::new();
     let sampler = tokio::spawn(sample_in_flight(shared.clone(), stop_sampler.clone()));
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
-        tasks.push(tokio::spawn(async move { worker(load, &shared, job.as_ref(), &cancel).await }));
-    }
+    let threads = u64::try_from(threads).unwrap_or(1).clamp(1, workers);
+    let ended: Vec<Result<(Recorder, StoppedBy), String>> = if threads == 1 {
+        let tasks = spawn_workers(load, &shared, &job, &cancel, workers);
+        futures_util::future::join_all(tasks).await.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+    } else {
+        let mut handles = Vec::new();
+        for t in 0..threads {
+            let share = workers / threads + u64::from(t < workers % threads);
+            let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let spawned = std::thread::Builder::new().name(format!("{THREAD_PREFIX}{t}")).spawn(move || {
+                let ended = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt.block_on(async {
+                        let tasks = spawn_workers(load, &shared, &job, &cancel, share);
+                        let ended = futures_util::future::join_all(tasks).await;
+                        ended.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+                    }),
+                    Err(e) => vec![Err(format!("no runtime for load thread {t}: {e}"))],
+                };
+                let _ = tx.send(ended);
+            });
+            match spawned {
+                Ok(_) => handles.push(rx),
+                Err(e) => tracing::error!("no load thread {t}: {e}"),
+            }
+        }
+        let mut ended = Vec::new();
+        for rx in handles {
+            ended.extend(rx.await.unwrap_or_else(|_| vec![Err("a load thread ended without its results".into())]));
+        }
+        ended
+    };
     let mut total = Recorder::new(open);
     let mut stopped = StoppedBy::Count;
-    for t in tasks {
-        match t.await {
+    for result in ended {
+        match result {
             Ok((rec, why)) => {
                 total.merge(rec);
                 if why != StoppedBy::Count {
@@ -99,6 +145,22 @@ pub async fn run(
     (total, stopped)
 }
 
+/// Spawns `n` workers on the current runtime.
+fn spawn_workers(
+    load: Load,
+    shared: &Arc<Shared>,
+    job: &Arc<dyn Job>,
+    cancel: &CancellationToken,
+    n: u64,
+) -> Vec<tokio::task::JoinHandle<(Recorder, StoppedBy)>> {
+    (0..n)
+        .map(|_| {
+            let (shared, job, cancel) = (shared.clone(), job.clone(), cancel.clone());
+            tokio::spawn(async move { worker(load, &shared, job.as_ref(), &cancel).await })
+        })
+        .collect()
+}
+
 struct Shared {
     next: AtomicU64,
     in_flight: AtomicU64,
@@ -110,6 +172,10 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
     let open = matches!(load.pacing, Pacing::Open { .. });
     let mut rec = Recorder::new(open);
     let deadline = shared.start + load.max_duration;
+    // One wait for cancellation for the worker's life, not one per upload: registering and
+    // dropping a waiter per request was a measurable share of the client's CPU.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let n = shared.next.fetch_add(1, Relaxed);
         if n >= load.count {
@@ -120,20 +186,18 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
         if let Some(at) = intended {
             tokio::select! {
                 () = tokio::time::sleep_until(at.min(deadline)) => {}
-                () = cancel.cancelled() => return (rec, StoppedBy::Cancelled),
+                () = &mut cancelled => return (rec, StoppedBy::Cancelled),
             }
         }
-        if cancel.is_cancelled() {
-            return (rec, StoppedBy::Cancelled);
-        }
-        if Instant::now() >= deadline {
+        let began = Instant::now();
+        if began >= deadline {
             return (rec, StoppedBy::Deadline);
         }
-        let began = Instant::now();
         shared.in_flight.fetch_add(1, Relaxed);
         let sample = tokio::select! {
+            biased;
+            () = &mut cancelled => None,
             s = job.run(index) => Some(s),
-            () = cancel.cancelled() => None,
         };
         shared.in_flight.fetch_sub(1, Relaxed);
         let Some(sample) = sample else { return (rec, StoppedBy::Cancelled) };
@@ -271,6 +335,33 @@ mod tests {
         assert!(uncorrected.abs_diff(50_000) < 1000, "{uncorrected}");
         // The 10th upload was due at 90 ms and finished at 500 ms.
         assert!(corrected.abs_diff(410_000) < 5000, "{corrected}");
+    }
+
+    /// The same load on two threads of their own: every upload once, cancellation reaches them.
+    #[tokio::test]
+    async fn workers_on_threads_run_every_upload_once() {
+        let load = Load {
+            pacing: Pacing::Closed { concurrency: 5 },
+            count: 40,
+            first: 0,
+            max_duration: Duration::from_secs(60),
+        };
+        let job = Arc::new(Sleepy { work: Duration::from_millis(2) });
+        let progress = Arc::new(Progress::default());
+        let (rec, stopped) = run_on(load, job.clone(), CancellationToken::new(), progress.clone(), 2).await;
+        assert_eq!(stopped, StoppedBy::Count);
+        assert_eq!((rec.ok, rec.failed), (32, 8));
+        assert_eq!(progress.ok.load(Relaxed), 32);
+        let mut indexes: Vec<_> = rec.done.iter().map(|d| d.index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        assert_eq!(indexes.len(), 32);
+
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let load = Load { count: 1_000_000, ..load };
+        let (rec, stopped) = run_on(load, job, cancel, Arc::default(), 2).await;
+        assert_eq!((stopped, rec.ok + rec.failed), (StoppedBy::Cancelled, 0));
     }
 
     #[tokio::test(start_paused = true)]

@@ -97,6 +97,25 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
     }
     if let Some(s) = &results.signing {
         let _ = writeln!(out, "<h2>Signing</h2>\n<p>{}</p>", esc(&super::table::signing_line(s)));
+        let rows = super::table::version_rows(s);
+        if !rows.is_empty() {
+            out.push_str("<h2>Presigned flow over HTTP/1.1 and HTTP/2: app-tier bytes per upload</h2>\n<table id=\"http-versions\"><tr>");
+            for (i, c) in super::table::VERSION_COLUMNS.iter().enumerate() {
+                let _ = write!(out, "<th{}>{}</th>", if i > 0 { " class=\"n\"" } else { "" }, esc(c));
+            }
+            out.push_str("</tr>\n");
+            for row in rows {
+                out.push_str("<tr>");
+                for (i, c) in row.iter().enumerate() {
+                    let _ = write!(out, "<td{}>{}</td>", if i > 0 { " class=\"n\"" } else { "" }, esc(c));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</table>\n");
+            if let Some(note) = super::table::version_note(results) {
+                let _ = writeln!(out, "<p>{}</p>", esc(&note));
+            }
+        }
     }
     footer(&mut out, results);
     out.push_str("</body>\n</html>\n");

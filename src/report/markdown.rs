@@ -74,6 +74,22 @@ pub fn render(results: &Results) -> String {
     }
     if let Some(s) = &results.signing {
         let _ = writeln!(out, "\n### Signing\n\n{}", cell(&super::table::signing_line(s)));
+        let rows = super::table::version_rows(s);
+        if !rows.is_empty() {
+            let columns = super::table::VERSION_COLUMNS;
+            let _ = writeln!(
+                out,
+                "\n### Presigned flow over HTTP/1.1 and HTTP/2: app-tier bytes per upload\n\n| {} |\n|---|{}",
+                columns.join(" | "),
+                "---:|".repeat(columns.len() - 1)
+            );
+            for row in rows {
+                let _ = writeln!(out, "| {} |", row.join(" | "));
+            }
+            if let Some(note) = super::table::version_note(results) {
+                let _ = writeln!(out, "\n{}", cell(&note));
+            }
+        }
     }
     let e = &results.environment;
     let _ = writeln!(

@@ -66,6 +66,75 @@ pub fn signing_line(s: &SigningResult) -> String {
     )
 }
 
+/// Columns of [`version_rows`].
+pub const VERSION_COLUMNS: [&str; 7] = [
+    "HTTP",
+    "presign request",
+    "presign response",
+    "complete request",
+    "complete response",
+    "client-facing total",
+    "broker ↔ store",
+];
+
+/// The presigned flow's app-tier bytes per upload over each HTTP version, one row per version
+/// (columns: [`VERSION_COLUMNS`]), in whole bytes.
+#[must_use]
+pub fn version_rows(s: &SigningResult) -> Vec<[String; 7]> {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
+    let b = |v: f64| format!("{} B", grouped(v.round().max(0.0) as u64));
+    s.by_http_version
+        .iter()
+        .map(|v| {
+            let st = &v.steps;
+            [
+                v.http.as_str().to_owned(),
+                b(st.presign_request_bytes),
+                b(st.presign_response_bytes),
+                b(st.complete_request_bytes),
+                b(st.complete_response_bytes),
+                b(v.client_bytes_per_upload),
+                b(st.store_request_bytes + st.store_response_bytes),
+            ]
+        })
+        .collect()
+}
+
+/// What the version rows were measured with, and what HTTP/2 makes of the run's ratio: the
+/// proxied mode's client-facing bytes per upload (measured in the same run) over HTTP/2's.
+#[must_use]
+pub fn version_note(results: &Results) -> Option<String> {
+    let s = results.signing.as_ref()?;
+    let first = s.by_http_version.first()?;
+    let mut note = format!(
+        "{} uploads of {} per version, {} at a time, presign and complete on one kept-alive connection \
+         (as a browser tab makes them), counted on the harness's sockets (the broker's own counters: {}).",
+        first.uploads,
+        crate::units::format_size(first.object_size),
+        first.concurrency,
+        s.by_http_version
+            .iter()
+            .map(|v| format!("{} {:.0} B", v.http.as_str(), v.broker_client_bytes_per_upload))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let proxied = results.modes.proxied.as_ref().map(|m| m.per_upload.client_bytes);
+    let h2 = s.by_http_version.iter().find(|v| v.http == crate::scenario::HttpVersion::Http2);
+    if let (Some(p), Some(h2)) = (proxied, h2)
+        && h2.client_bytes_per_upload > 0.0
+    {
+        let _ = write!(
+            note,
+            " With presign and complete over HTTP/2, proxied ÷ presigned client-facing bytes would be {} \
+             (this run's proxied {:.0} B per upload ÷ {:.0} B).",
+            ratio(p / h2.client_bytes_per_upload),
+            p,
+            h2.client_bytes_per_upload
+        );
+    }
+    Some(note)
+}
+
 /// A ratio as people say it: `4,451×`.
 #[must_use]
 pub fn ratio(r: f64) -> String {

@@ -154,6 +154,33 @@ pub struct SigningResult {
     pub latency_us: LatencySummary,
     /// `/healthz` latency.
     pub healthz_latency_us: LatencySummary,
+    /// Whole presigned uploads over each HTTP version side by side: their app-tier bytes by step
+    /// (empty when none ran).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_http_version: Vec<VersionSteps>,
+}
+
+/// The presigned flow's app-tier bytes per upload over one HTTP version between the clients and
+/// the broker, counted on the sockets (so HPACK's savings are measured, not assumed).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct VersionSteps {
+    /// The HTTP version of presign and complete (`"1.1"` or `"2"`; PUTs to the store are HTTP/1.1).
+    pub http: crate::scenario::HttpVersion,
+    /// Uploads completed.
+    pub uploads: u64,
+    /// Uploads that failed.
+    pub failed: u64,
+    /// Size of each upload's object (the bytes by step do not depend on it beyond its digits).
+    pub object_size: u64,
+    /// Concurrent uploads (over HTTP/2, streams of one connection per load thread).
+    pub concurrency: u64,
+    /// Bytes per upload by step, averaged over the completed uploads.
+    pub steps: PresignSteps,
+    /// Presign and complete, both directions: what one upload costs the broker's client side,
+    /// on the harness's sockets.
+    pub client_bytes_per_upload: f64,
+    /// The same, on the broker's client-side sockets (the other end of the same connections).
+    pub broker_client_bytes_per_upload: f64,
 }
 
 /// Per-mode results.

@@ -24,6 +24,40 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 120_000;
 /// Time bound of each mode's load when the scenario sets none: thirty minutes.
 pub const DEFAULT_MAX_DURATION_MS: u64 = 1_800_000;
 
+/// The HTTP version the harness's clients speak to the broker and the proxy (`[app_tier] http`):
+/// `"1.1"`, or `"2"` (cleartext, prior knowledge, as on loopback; browsers speak it over TLS).
+/// Requests to the store stay HTTP/1.1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum HttpVersion {
+    /// HTTP/1.1 with kept-alive connections.
+    #[default]
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2: one multiplexed connection per server, headers compressed by HPACK.
+    #[serde(rename = "2")]
+    Http2,
+}
+
+impl HttpVersion {
+    /// Both, HTTP/1.1 first.
+    pub const ALL: [Self; 2] = [Self::Http1, Self::Http2];
+
+    /// HTTP/1.1, the default (left out of results.json).
+    #[must_use]
+    pub fn is_http1(&self) -> bool {
+        *self == Self::Http1
+    }
+
+    /// How reports name it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "HTTP/1.1",
+            Self::Http2 => "HTTP/2",
+        }
+    }
+}
+
 /// An upload architecture.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
@@ -234,6 +268,9 @@ pub struct Scenario {
     /// embedded store's `--cors-origin`, MinIO's `MINIO_API_CORS_ALLOW_ORIGIN`). None by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
+    /// The HTTP version of the harness's clients to the app tier (`[app_tier] http`).
+    #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
+    pub app_http: HttpVersion,
     /// Pass/fail conditions on the results, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<thresholds::Threshold>,

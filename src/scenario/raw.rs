@@ -24,6 +24,7 @@ pub struct RawScenario {
 pub struct RawAppTier {
     pub nic: Option<Spanned<String>>,
     pub cors_origins: Option<Spanned<Vec<String>>>,
+    pub http: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

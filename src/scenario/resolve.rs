@@ -134,21 +134,11 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
     };
     let signing = resolve_signing(ctx, raw.signing.as_ref())?;
     let client = resolve_client(ctx, run)?;
-    let app_tier_nic_bytes_per_sec = match raw.app_tier.as_ref().and_then(|a| a.nic.as_ref()) {
-        Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
-        None => None,
-    };
-    let cors_origins = match raw.app_tier.as_ref().and_then(|a| a.cors_origins.as_ref()) {
-        Some(list) => {
-            for origin in list.get_ref() {
-                crate::units::check_origin(origin).map_err(|e| ctx.error(at("app_tier.cors_origins", list), e))?;
-            }
-            list.get_ref().clone()
-        }
-        None => Vec::new(),
-    };
+    let AppTier { nic: app_tier_nic_bytes_per_sec, cors_origins, http: app_http } =
+        resolve_app_tier(ctx, raw.app_tier.as_ref())?;
     let thresholds = super::thresholds::resolve(ctx.file, ctx.text, raw.thresholds.as_ref())?;
     Ok(Scenario {
+        app_http,
         app_tier_nic_bytes_per_sec,
         cors_origins,
         thresholds,
@@ -180,6 +170,41 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
             Duration::from_millis(DEFAULT_MAX_DURATION_MS),
         )?,
     })
+}
+
+/// The `[app_tier]` table, resolved.
+struct AppTier {
+    nic: Option<f64>,
+    cors_origins: Vec<String>,
+    http: super::HttpVersion,
+}
+
+fn resolve_app_tier(ctx: &Ctx<'_>, raw: Option<&super::raw::RawAppTier>) -> Result<AppTier, ScenarioError> {
+    let nic = match raw.and_then(|a| a.nic.as_ref()) {
+        Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
+        None => None,
+    };
+    let cors_origins = match raw.and_then(|a| a.cors_origins.as_ref()) {
+        Some(list) => {
+            for origin in list.get_ref() {
+                crate::units::check_origin(origin).map_err(|e| ctx.error(at("app_tier.cors_origins", list), e))?;
+            }
+            list.get_ref().clone()
+        }
+        None => Vec::new(),
+    };
+    let http = match raw.and_then(|a| a.http.as_ref()) {
+        Some(v) => match v.get_ref().as_str() {
+            "1.1" => super::HttpVersion::Http1,
+            "2" => super::HttpVersion::Http2,
+            other => {
+                let message = format!("`{other}` is not an HTTP version: \"1.1\" or \"2\"");
+                return Err(ctx.error(at("app_tier.http", v), message));
+            }
+        },
+        None => super::HttpVersion::Http1,
+    };
+    Ok(AppTier { nic, cors_origins, http })
 }
 
 fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<ClientLink, ScenarioError> {

@@ -128,6 +128,14 @@ fn cors_origins_are_web_origins() {
 }
 
 #[test]
+fn the_app_tier_http_version_is_1_1_or_2() {
+    assert_eq!(parse(GOOD).unwrap().app_http, HttpVersion::Http1, "HTTP/1.1 by default");
+    assert_eq!(parse(&format!("{GOOD}[app_tier]\nhttp = \"2\"\n")).unwrap().app_http, HttpVersion::Http2);
+    let e = error(&format!("{GOOD}[app_tier]\nhttp = \"3\"\n"));
+    assert!(e.starts_with("s.toml:18:") && e.contains("`app_tier.http`") && e.contains("`3`"), "{e}");
+}
+
+#[test]
 fn minio_storage_and_its_errors() {
     let s = parse(&GOOD.replace("kind = \"embedded\"", "kind = \"minio\"\nnodes = 4\ndrives_per_node = 2")).unwrap();
     assert_eq!(s.storage, Storage::Minio { nodes: 4, drives_per_node: 2, data_dir: None });

@@ -177,6 +177,12 @@ pub(super) fn key_chunks(key: &str) -> impl Iterator<Item = &str> {
 
 #[inline]
 pub(super) fn push_key(url: &mut String, key: &str) {
+    // Keys the broker makes are all unreserved characters and `/`, which encode to themselves:
+    // one scan instead of the encoder's iterator (measured by `sign-bench`).
+    if key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/')) {
+        url.push_str(key);
+        return;
+    }
     for chunk in key_chunks(key) {
         url.push_str(chunk);
     }

@@ -40,6 +40,14 @@ const MAX_HEADERS: usize = 8;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
+/// The object key of a path-style URL of `bucket` (`http://host/bucket/key?...`), decoded.
+#[must_use]
+pub fn path_style_key(url: &str, bucket: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let key = uri.path().strip_prefix('/')?.strip_prefix(bucket)?.strip_prefix('/')?;
+    percent_encoding::percent_decode_str(key).decode_utf8().ok().map(std::borrow::Cow::into_owned)
+}
+
 /// How the bucket appears in URLs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Addressing {
@@ -293,7 +301,7 @@ impl Presigner {
                 c.extend_from_slice(part.as_bytes());
             }
             let mut creq_hex = [0u8; 64];
-            hex::encode_to_slice(Sha256::digest(&*c), &mut creq_hex).expect("64 hex digits");
+            const_hex::encode_to_slice(Sha256::digest(&*c), &mut creq_hex).expect("64 hex digits");
             let canonical_len = c.len();
 
             // The string to sign, into the cached keyed HMAC.
@@ -307,7 +315,7 @@ impl Presigner {
             mac.update(sts);
             scratch.lengths = (canonical_len, sts.len());
             let mut sig_hex = [0u8; 64];
-            hex::encode_to_slice(mac.finalize().into_bytes(), &mut sig_hex).expect("64 hex digits");
+            const_hex::encode_to_slice(mac.finalize().into_bytes(), &mut sig_hex).expect("64 hex digits");
             let signature = std::str::from_utf8(&sig_hex).expect("hex");
 
             let ekey = scratch.key.as_str();

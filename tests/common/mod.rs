@@ -382,6 +382,22 @@ pub async fn presigned_upload(s: &Stack, token: &str, content_type: &str, bytes:
     complete(s, token, grant["upload_id"].as_str().unwrap()).await
 }
 
+/// The stored file behind an upload's answer: the proxy's answer is the file's record; the
+/// broker's completion answers only the file id, so its row is read from the broker's database.
+pub async fn stored(s: &Stack, up: &Uploaded) -> serde_json::Value {
+    if up.body.get("key").is_some() {
+        return up.body.clone();
+    }
+    let id = up.body["file_id"].as_str().unwrap_or_else(|| panic!("no file id in {}", up.body));
+    let record = s.broker_state.app.db.by_id(id).await.unwrap().unwrap_or_else(|| panic!("no row for {id}"));
+    serde_json::to_value(record).unwrap()
+}
+
+/// The key a presigned URL writes (the broker does not send it; it is the URL's path).
+pub fn url_key(s: &Stack, url: &str) -> String {
+    presign_bench::sigv4::path_style_key(url, &s.bucket).unwrap_or_else(|| panic!("no key in {url}"))
+}
+
 pub async fn complete(s: &Stack, token: &str, upload_id: &str) -> Uploaded {
     let r =
         s.http.post(format!("{}/v1/uploads/{upload_id}/complete", s.broker)).bearer_auth(token).send().await.unwrap();
