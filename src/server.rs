@@ -207,18 +207,22 @@ pub async fn serve<S, B>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
-        let counted = Counted::accepted(paced, meter.clone());
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             meter.overloaded_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::spawn(refuse(counted));
+            let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
+            tokio::spawn(refuse(Counted::accepted(paced, meter.clone())));
             continue;
         };
         let service = Timed { inner: service.clone(), meter: meter.clone() };
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(counted), service).into_owned());
+        let (http, meter, watcher) = (http.clone(), meter.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!("connection ended with error: {e}");
+            if version_known(&stream, limits.header_timeout).await {
+                let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
+                let counted = Counted::accepted(paced, meter);
+                let conn = watcher.watch(http.serve_connection(TokioIo::new(counted), service).into_owned());
+                if let Err(e) = conn.await {
+                    tracing::debug!("connection ended with error: {e}");
+                }
             }
             drop(slot);
         });
@@ -227,6 +231,29 @@ pub async fn serve<S, B>(
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
     }
+}
+
+/// Waits, at most `limit`, until the client's first bytes tell HTTP/1.1 from HTTP/2's preface.
+/// hyper-util's auto builder reads them with no timer of its own (the header timeout starts only
+/// after), so without this a socket that sends nothing would hold a connection slot for ever.
+/// False when the time is up or the client left; nothing is consumed (the bytes are peeked).
+async fn version_known(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let wait = async {
+        let mut buf = [0u8; PREFACE.len()];
+        loop {
+            let n = match stream.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            if n == PREFACE.len() || buf[..n] != PREFACE[..n] {
+                return true;
+            }
+            // A beginning of the preface: more is on its way (peek would return at once).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(limit, wait).await.unwrap_or(false)
 }
 
 /// Times app requests (not `/metrics` or `/healthz`) into the meter: in flight, peak, busy time.

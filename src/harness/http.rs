@@ -192,9 +192,12 @@ impl Http {
         let mut c = self.checkout(&authority).await?;
         // An idle connection the server has closed ends here, before the request is sent: then
         // the request goes on a new connection, which is always safe.
+        // Biased, connection first: an idle connection is always "ready", and only polling the
+        // connection itself notices that the server has closed it.
         let ready = tokio::select! {
-            r = c.send.ready() => r.is_ok(),
+            biased;
             _ = &mut c.conn => false,
+            r = c.send.ready() => r.is_ok(),
         };
         if !ready {
             c = self.open_h1(&authority).await?;
@@ -203,13 +206,18 @@ impl Http {
                 _ = &mut c.conn => return Err(Failure::Io),
             }
         }
-        let H1 { send, conn, .. } = &mut c;
-        let exchange = async { read_all(send.send_request(request).await).await };
-        let answer = tokio::select! {
-            r = exchange => r,
-            _ = conn.as_mut() => Err(Failure::Io),
+        let (answer, ended) = {
+            let H1 { send, conn, .. } = &mut c;
+            let exchange = async { read_all(send.send_request(request).await).await };
+            tokio::pin!(exchange);
+            tokio::select! {
+                r = &mut exchange => (r, false),
+                // The connection can end in the same poll that delivers the last of a response
+                // (`Connection: close`): that response is buffered and still arrives.
+                _ = conn.as_mut() => (exchange.await, true),
+            }
         };
-        if answer.is_ok() && !c.send.is_closed() {
+        if answer.is_ok() && !ended && !c.send.is_closed() {
             self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(c);
         }
         answer
