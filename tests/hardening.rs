@@ -130,6 +130,31 @@ async fn unauthenticated_large_bodies_are_refused_before_reading() {
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "body_too_large");
 }
 
+// A socket that never says which HTTP it speaks (nothing at all, or only the start of HTTP/2's
+// preface) is closed after the header timeout, like one that stops inside a request line: it
+// cannot hold a connection slot for ever.
+#[tokio::test]
+async fn silent_sockets_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncReadExt;
+    let s = Stack::start().await;
+    let broker = spawn_app(&s, "broker", &["--header-timeout", "1s"]).await;
+    for first in [&b""[..], b"PRI * HTTP", b"GET /healthz HT"] {
+        let mut c = TcpStream::connect(addr(&broker.url)).await.unwrap();
+        c.write_all(first).await.unwrap();
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(15), c.read(&mut buf)).await;
+        let closed = match read {
+            // Closed, or answered (hyper may say 408 to a started request line) and then closed.
+            Ok(Ok(0) | Err(_)) => true,
+            Ok(Ok(_)) => {
+                matches!(tokio::time::timeout(Duration::from_secs(15), c.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+            }
+            Err(_) => false,
+        };
+        assert!(closed, "{:?} was not closed within 15 s", String::from_utf8_lossy(first));
+    }
+}
+
 // Finding 3: a stalled body is cut after the body idle timeout, on both servers, leaving nothing.
 #[tokio::test]
 async fn a_stalled_body_is_cut_after_the_idle_timeout() {
