@@ -4,6 +4,7 @@
 
 mod raw;
 mod resolve;
+mod sections;
 #[cfg(test)]
 mod tests;
 pub mod thresholds;

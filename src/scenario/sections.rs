@@ -1,0 +1,152 @@
+//! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`, the
+//! client link of `[run]`), with the same file:line:key errors as [`super::resolve`].
+
+use super::raw::{self, RawRun};
+use super::resolve::{Ctx, Origin, at, positive};
+use super::{ClientLink, Overrides, ScenarioError, Signing, Storage, StorageKind};
+use crate::units::parse_duration;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// The `[app_tier]` table, resolved.
+pub(super) struct AppTier {
+    pub(super) nic: Option<f64>,
+    pub(super) cors_origins: Vec<String>,
+    pub(super) http: super::HttpVersion,
+}
+
+pub(super) fn resolve_app_tier(ctx: &Ctx<'_>, raw: Option<&super::raw::RawAppTier>) -> Result<AppTier, ScenarioError> {
+    let nic = match raw.and_then(|a| a.nic.as_ref()) {
+        Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
+        None => None,
+    };
+    let cors_origins = match raw.and_then(|a| a.cors_origins.as_ref()) {
+        Some(list) => {
+            for origin in list.get_ref() {
+                crate::units::check_origin(origin).map_err(|e| ctx.error(at("app_tier.cors_origins", list), e))?;
+            }
+            list.get_ref().clone()
+        }
+        None => Vec::new(),
+    };
+    let http = match raw.and_then(|a| a.http.as_ref()) {
+        Some(v) => match v.get_ref().as_str() {
+            "1.1" => super::HttpVersion::Http1,
+            "2" => super::HttpVersion::Http2,
+            other => {
+                let message = format!("`{other}` is not an HTTP version: \"1.1\" or \"2\"");
+                return Err(ctx.error(at("app_tier.http", v), message));
+            }
+        },
+        None => super::HttpVersion::Http1,
+    };
+    Ok(AppTier { nic, cors_origins, http })
+}
+
+pub(super) fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<ClientLink, ScenarioError> {
+    let bandwidth_bytes_per_sec = match &run.client_bandwidth {
+        Some(b) => {
+            Some(crate::units::parse_bandwidth(b.get_ref()).map_err(|e| ctx.error(at("run.client_bandwidth", b), e))?)
+        }
+        None => None,
+    };
+    let rtt = match &run.rtt {
+        Some(r) => Some(parse_duration(r.get_ref()).map_err(|e| ctx.error(at("run.rtt", r), e))?),
+        None => None,
+    };
+    Ok(ClientLink { bandwidth_bytes_per_sec, rtt_ms: rtt.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)) })
+}
+
+pub(super) fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> Result<Option<Signing>, ScenarioError> {
+    let default = Signing { duration_ms: 5000, concurrency: 64 };
+    let Some(raw) = raw else { return Ok(Some(default)) };
+    if raw.enabled == Some(false) {
+        return Ok(None);
+    }
+    let duration_ms = match &raw.duration {
+        Some(d) => {
+            let parsed = parse_duration(d.get_ref()).map_err(|e| ctx.error(at("signing.duration", d), e))?;
+            if parsed.is_zero() {
+                return Err(ctx.error(at("signing.duration", d), "must be above zero"));
+            }
+            u64::try_from(parsed.as_millis()).unwrap_or(u64::MAX)
+        }
+        None => default.duration_ms,
+    };
+    let concurrency = positive(ctx, "signing.concurrency", raw.concurrency.as_ref(), default.concurrency)?;
+    Ok(Some(Signing { duration_ms, concurrency }))
+}
+
+pub(super) fn resolve_storage(
+    ctx: &Ctx<'_>,
+    raw: Option<&raw::RawStorage>,
+    o: &Overrides,
+) -> Result<Storage, ScenarioError> {
+    let endpoint = |url: &str, origin: Origin<'_>, bucket: Option<&str>, region: Option<&str>| {
+        let parsed: http::Uri = url.parse().map_err(|_| ctx.error(origin, format!("invalid URL {url:?}")))?;
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
+            return Err(ctx.error(origin, format!("invalid URL {url:?}: expected http://host:port")));
+        }
+        Ok(Storage::Endpoint {
+            url: url.trim_end_matches('/').to_owned(),
+            bucket: bucket.unwrap_or("presign-bench").to_owned(),
+            region: region.unwrap_or("us-east-1").to_owned(),
+        })
+    };
+    let bucket = o.bucket.as_deref().or_else(|| raw.and_then(|r| r.bucket.as_deref()));
+    let region = raw.and_then(|r| r.region.as_deref());
+    if let Some(url) = &o.storage_endpoint {
+        return endpoint(url, Origin::Flag("--storage-endpoint"), bucket, region);
+    }
+    let kind = match (o.storage, raw) {
+        (Some(StorageKind::Embedded), _) | (None, None) => return Ok(Storage::Embedded),
+        (Some(StorageKind::Minio), _) => "minio",
+        (None, Some(raw)) => raw.kind.get_ref().as_str(),
+    };
+    let count = |key: &str, v: Option<&Spanned<u64>>, max: u64| match v {
+        None => Ok(1),
+        Some(n) if (1..=max).contains(n.get_ref()) => Ok(*n.get_ref()),
+        Some(n) => Err(ctx.error(at(key, n), format!("must be from 1 to {max}"))),
+    };
+    match kind {
+        "embedded" => Ok(Storage::Embedded),
+        "minio" => {
+            let nodes = count("storage.nodes", raw.and_then(|r| r.nodes.as_ref()), 16)?;
+            let drives_per_node = count("storage.drives_per_node", raw.and_then(|r| r.drives_per_node.as_ref()), 16)?;
+            if nodes > 1 && nodes * drives_per_node < 4 {
+                let n = raw.and_then(|r| r.nodes.as_ref()).expect("nodes > 1 was given");
+                return Err(ctx.error(
+                    at("storage.nodes", n),
+                    "a distributed MinIO needs at least 4 drives in all (erasure coding)",
+                ));
+            }
+            let data_dir = raw.and_then(|r| r.data_dir.as_ref()).map(PathBuf::from);
+            Ok(Storage::Minio { nodes, drives_per_node, data_dir })
+        }
+        "container" => {
+            let raw = raw.expect("kind container comes from the file");
+            match raw.image.as_deref().map(str::trim) {
+                Some(image) if !image.is_empty() => Ok(Storage::Container { image: image.to_owned() }),
+                _ => Err(ctx.error(
+                    at("storage.kind", &raw.kind),
+                    "kind = \"container\" needs `image` (MinIO publishes no maintained image: build one with docker/Dockerfile.minio)",
+                )),
+            }
+        }
+        "endpoint" => {
+            let raw = raw.expect("kind endpoint comes from the file");
+            let url = raw
+                .url
+                .as_ref()
+                .ok_or_else(|| ctx.error(at("storage.kind", &raw.kind), "kind = \"endpoint\" needs `url`"))?;
+            endpoint(url.get_ref(), at("storage.url", url), bucket, region)
+        }
+        other => {
+            let kind = &raw.expect("a kind not from the flag is from the file").kind;
+            Err(ctx.error(
+                at("storage.kind", kind),
+                format!("unknown kind {other:?}; expected \"embedded\", \"minio\", \"container\" or \"endpoint\""),
+            ))
+        }
+    }
+}
