@@ -6,6 +6,7 @@
 //!
 //! **Data** (bottom):
 //! - [`units`]: sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
+//! - [`parts`]: S3's size bounds and how an object is cut into parts (multipart uploads).
 //! - [`scenario`]: scenario TOML resolved into a validated [`scenario::Scenario`].
 //! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
 //! - [`capacity`]: the capacity model (pure) and its inputs.
@@ -45,6 +46,7 @@ pub mod harness;
 pub mod loadgen;
 pub mod merge;
 pub mod metrics;
+pub mod parts;
 pub mod plan;
 pub mod proxy;
 pub mod regression;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: data, servers and harness, rendering and commands.
 const LAYERS: &[&[&str]] = &[
-    &["units"],
+    &["units", "parts"],
     &["scenario"],
     &["results"],
     &["capacity", "sigv4", "regression"],

@@ -1,7 +1,8 @@
 //! File metadata in SQLite: one row per completed upload.
 //!
 //! Presigning writes nothing here (the upload id is self-describing); only completed, verified
-//! files get a row. The key is unique, and so is the upload key a presigned file was completed
+//! files get a row. Multipart uploads in progress get one too (`multipart_uploads`): the store
+//! keeps their parts until someone aborts them, and the sweeper needs to know which to abort. The key is unique, and so is the upload key a presigned file was completed
 //! from, so completing twice (or racing) yields one row.
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -65,6 +66,12 @@ CREATE TABLE IF NOT EXISTS files (
     completed_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_owner ON files(owner);
+CREATE TABLE IF NOT EXISTS multipart_uploads (
+    store_upload_id TEXT PRIMARY KEY,
+    key             TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS multipart_expiry ON multipart_uploads(expires_at);
 ";
 
 /// Databases made before files were copied out of the upload key lack `upload_key`.
@@ -167,6 +174,75 @@ impl Db {
     pub async fn by_upload_key(&self, upload_key: &str) -> Result<Option<FileRecord>, DbError> {
         let key = upload_key.to_owned();
         self.with(move |c| query_one(c, "upload_key", &key)).await
+    }
+
+    /// Records multipart upload `store_upload_id` of `key`, to be aborted after `expires_at`
+    /// (Unix seconds) unless completed or aborted first.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn open_multipart(&self, store_upload_id: &str, key: &str, expires_at: u64) -> Result<(), DbError> {
+        let (id, key) = (store_upload_id.to_owned(), key.to_owned());
+        let at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO multipart_uploads (store_upload_id, key, expires_at) VALUES (?1, ?2, ?3)",
+                params![id, key, at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Forgets multipart upload `store_upload_id` (completed or aborted).
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn close_multipart(&self, store_upload_id: &str) -> Result<(), DbError> {
+        let id = store_upload_id.to_owned();
+        self.with(move |c| c.execute("DELETE FROM multipart_uploads WHERE store_upload_id = ?1", [id]).map(drop)).await
+    }
+
+    /// Whether multipart upload `store_upload_id` is recorded as in progress.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn is_open_multipart(&self, store_upload_id: &str) -> Result<bool, DbError> {
+        let id = store_upload_id.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT COUNT(*) FROM multipart_uploads WHERE store_upload_id = ?1", [id], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
+    /// Up to `limit` multipart uploads whose window closed before `now` (Unix seconds), as
+    /// (store upload id, key).
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn expired_multipart(&self, now: u64, limit: usize) -> Result<Vec<(String, String)>, DbError> {
+        let (now, limit) = (i64::try_from(now).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+        self.with(move |c| {
+            let mut statement = c.prepare(
+                "SELECT store_upload_id, key FROM multipart_uploads WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Number of multipart uploads in progress.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn count_multipart(&self) -> Result<u64, DbError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM multipart_uploads", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| u64::try_from(n).unwrap_or(0))
     }
 
     /// Number of recorded files.

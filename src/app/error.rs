@@ -136,6 +136,29 @@ pub enum ApiError {
         /// The completed file.
         file_id: String,
     },
+    /// A part size outside S3's bounds, or too many parts.
+    #[error("invalid part size: {0}")]
+    InvalidPartSize(String),
+    /// A part number the multipart upload does not have.
+    #[error("part {number} is not one of the upload's parts 1..={count}")]
+    InvalidPartNumber {
+        /// What the client asked for.
+        number: u64,
+        /// The upload's parts.
+        count: u64,
+    },
+    /// A completion whose part list does not match the upload (missing, extra or out-of-order
+    /// parts, or ETags that are not the parts').
+    #[error("invalid parts: {0}")]
+    InvalidParts(String),
+    /// One PUT cannot carry this size; the client must upload it in parts.
+    #[error("size {size} bytes is above the {max} bytes one PUT can carry; use a multipart upload")]
+    UseMultipart {
+        /// What the client declared.
+        size: u64,
+        /// The single-PUT limit.
+        max: u64,
+    },
     /// Too many requests in flight.
     #[error("too many requests in flight; retry later")]
     Overloaded,
@@ -175,6 +198,10 @@ impl ApiError {
             E::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             E::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             E::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            E::InvalidPartSize(_) => (StatusCode::BAD_REQUEST, "invalid_part_size"),
+            E::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "invalid_part_number"),
+            E::InvalidParts(_) => (StatusCode::BAD_REQUEST, "invalid_parts"),
+            E::UseMultipart { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "use_multipart"),
             E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -111,7 +111,7 @@ pub fn body_error(error: &(dyn std::error::Error + 'static), idle: Duration, con
 pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use http::{HeaderName, Method};
     let headers = [header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-filename")];
-    let methods = [Method::GET, Method::POST, Method::PUT];
+    let methods = [Method::GET, Method::POST, Method::PUT, Method::DELETE];
     crate::server::cors(origins, &methods, &headers, &[header::LOCATION, header::ETAG])
 }
 
@@ -121,15 +121,24 @@ pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 /// # Errors
 /// 413 `body_too_large`, 408 `body_timeout`, 400 `incomplete_body`.
 pub async fn small_body(headers: &http::HeaderMap, body: Body, idle: Duration) -> Result<Bytes, ApiError> {
+    json_body(headers, body, idle, JSON_BODY_LIMIT).await
+}
+
+/// Reads a JSON request body of at most `limit` bytes (a multipart completion lists up to
+/// 10,000 parts). A declared `Content-Length` above the limit is refused before a byte is read.
+///
+/// # Errors
+/// 413 `body_too_large`, 408 `body_timeout`, 400 `incomplete_body`.
+pub async fn json_body(headers: &http::HeaderMap, body: Body, idle: Duration, limit: u64) -> Result<Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > JSON_BODY_LIMIT) {
-        return Err(ApiError::BodyTooLarge { limit: JSON_BODY_LIMIT });
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::BodyTooLarge { limit });
     }
-    let limited = http_body_util::Limited::new(body, usize::try_from(JSON_BODY_LIMIT).unwrap_or(usize::MAX));
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::BodyTooLarge { limit: JSON_BODY_LIMIT }),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::BodyTooLarge { limit }),
         Err(e) => Err(body_error(e.as_ref(), idle, "the request body broke off".to_owned())),
     }
 }

@@ -60,8 +60,7 @@ pub struct AppConfig {
     pub cors_origins: Vec<String>,
 }
 
-/// Largest object one PUT (and one CopyObject) may carry in S3.
-pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+pub use crate::parts::MAX_SINGLE_PUT;
 
 /// Errors of starting the broker or the proxy.
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +141,23 @@ impl AppConfig {
         if self.policy.allowed_types.is_empty() {
             return Err(StartError::Config { flag: "--allowed-types", message: "no content type allowed".into() });
         }
-        if self.policy.max_size == 0 || self.policy.max_size > MAX_SINGLE_PUT {
+        if self.policy.max_size == 0 || self.policy.max_size > policy::MAX_MULTIPART_OBJECT {
             return Err(StartError::Config {
                 flag: "--max-size",
+                message: "must be between 1 byte and 5TiB, the largest object in S3".into(),
+            });
+        }
+        let multipart = self.policy.multipart;
+        if multipart.threshold == 0 || multipart.threshold > MAX_SINGLE_PUT {
+            return Err(StartError::Config {
+                flag: "--multipart-threshold",
                 message: "must be between 1 byte and 5GiB, the largest single PUT in S3".into(),
+            });
+        }
+        if !(policy::MIN_PART_SIZE..=policy::MAX_PART_SIZE).contains(&multipart.part_size) {
+            return Err(StartError::Config {
+                flag: "--part-size",
+                message: "must be between 5MiB and 5GiB, S3's bounds on a part".into(),
             });
         }
         let positive = [

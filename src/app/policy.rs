@@ -1,6 +1,7 @@
 //! What may be uploaded and under which key: type and size checks, server-side keys, filenames.
 
 use super::error::ApiError;
+pub use crate::parts::{MAX_MULTIPART_OBJECT, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, Parts, multipart_etag};
 
 /// Longest filename kept as metadata, in bytes.
 pub const MAX_FILENAME_BYTES: usize = 255;
@@ -12,6 +13,37 @@ pub struct Policy {
     pub allowed_types: Vec<String>,
     /// Largest object, in bytes.
     pub max_size: u64,
+    /// How objects are cut into parts.
+    pub multipart: MultipartPolicy,
+}
+
+/// When and how objects travel in parts (`--multipart-threshold`, `--part-size`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MultipartPolicy {
+    /// The proxy stores objects above this size as multipart uploads (at most 5 GiB, the largest
+    /// single PUT).
+    pub threshold: u64,
+    /// The part size when the client names none (grown when the object would need more than
+    /// [`MAX_PARTS`] parts).
+    pub part_size: u64,
+}
+
+impl Default for MultipartPolicy {
+    fn default() -> Self {
+        Self { threshold: 64 * 1024 * 1024, part_size: crate::parts::DEFAULT_PART_SIZE }
+    }
+}
+
+impl MultipartPolicy {
+    /// The parts of an object of `size`: of `requested` bytes if the client names a size, else of
+    /// the policy's part size, grown to the next MiB that fits [`MAX_PARTS`] parts.
+    ///
+    /// # Errors
+    /// 400 `invalid_part_size` for a requested size outside S3's bounds.
+    pub fn parts(self, size: u64, requested: Option<u64>) -> Result<Parts, ApiError> {
+        let part_size = requested.unwrap_or_else(|| crate::parts::fit(size, self.part_size));
+        Parts::new(size, part_size).map_err(ApiError::InvalidPartSize)
+    }
 }
 
 impl Policy {
@@ -103,7 +135,11 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        Policy { allowed_types: vec!["image/jpeg".into(), "application/pdf".into()], max_size: 100 }
+        Policy {
+            allowed_types: vec!["image/jpeg".into(), "application/pdf".into()],
+            max_size: 100,
+            multipart: MultipartPolicy::default(),
+        }
     }
 
     #[test]
@@ -119,6 +155,16 @@ mod tests {
         assert!(matches!(policy().check("text/html", 10), Err(ApiError::UnsupportedType { .. })));
         assert!(matches!(policy().check("image/jpeg", 0), Err(ApiError::InvalidSize)));
         assert!(matches!(policy().check("image/jpeg", 101), Err(ApiError::TooLarge { size: 101, max: 100 })));
+    }
+
+    #[test]
+    fn the_default_part_size_grows_to_fit_ten_thousand_parts() {
+        const MIB: u64 = 1024 * 1024;
+        // 5,242,880 MiB / 525 MiB = 9,986.4: 9,987 parts.
+        let grown = MultipartPolicy::default().parts(MAX_MULTIPART_OBJECT, None).unwrap();
+        assert_eq!((grown.part_size, grown.count()), (525 * MIB, 9987));
+        assert_eq!(MultipartPolicy::default().parts(100 * MIB, None).unwrap().part_size, 16 * MIB);
+        assert!(matches!(MultipartPolicy::default().parts(100 * MIB, Some(MIB)), Err(ApiError::InvalidPartSize(_))));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!   row, as a server killed between the store's commit and the database insert leaves them.
 //!   Deleted once older than the grace period, which covers the moment between the two.
 //!
+//! - **abandoned multipart uploads** (broker): started but never completed or aborted within
+//!   their window. Their parts are not objects (a listing never shows them), so the broker records
+//!   each one it starts ([`Db::open_multipart`]) and the sweeper aborts those whose window closed.
+//!
 //! Counts go to `/metrics` (`presign_bench_orphans_swept_total{kind}`). A pass is bounded: at
 //! most [`PASS_LIMIT`] objects are looked at, the rest wait for the next pass.
 
@@ -55,6 +59,8 @@ pub struct Swept {
     pub uploads: u64,
     /// Unrecorded objects.
     pub unrecorded: u64,
+    /// Multipart uploads aborted.
+    pub multipart: u64,
 }
 
 /// The sweeper of one server.
@@ -85,7 +91,12 @@ impl Sweeper {
             tick.tick().await;
             match self.pass().await {
                 Ok(swept) if swept != Swept::default() => {
-                    tracing::info!(uploads = swept.uploads, unrecorded = swept.unrecorded, "orphans swept");
+                    tracing::info!(
+                        uploads = swept.uploads,
+                        unrecorded = swept.unrecorded,
+                        multipart = swept.multipart,
+                        "orphans swept"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("orphan sweep failed: {e}"),
@@ -119,7 +130,37 @@ impl Sweeper {
                 }
             }
         }
+        swept.multipart = self.abort_expired().await?;
         Ok(swept)
+    }
+
+    /// Aborts the multipart uploads whose window has closed; returns how many. One the store no
+    /// longer knows (completed or aborted meanwhile) is forgotten too.
+    async fn abort_expired(&self) -> Result<u64, String> {
+        let now = super::auth::unix_now();
+        let expired = self.db.expired_multipart(now, PASS_LIMIT).await.map_err(|e| e.to_string())?;
+        let mut aborted = 0;
+        for (upload_id, key) in expired {
+            let abort = self.s3.abort_multipart_upload().bucket(&self.bucket).key(&key).upload_id(&upload_id).send();
+            match abort.await {
+                Ok(_) => {
+                    aborted += 1;
+                    self.meter.swept_multipart.fetch_add(1, Relaxed);
+                }
+                // The store answered that it will not abort it: it does not know the upload (it
+                // was completed or aborted meanwhile; s3s-fs says AccessDenied for that, AWS and
+                // MinIO NoSuchUpload). Nothing is left to abort, so the row goes too.
+                Err(e) if e.as_service_error().is_some() => {
+                    tracing::info!(key, "multipart upload already gone: {}", crate::storage::client::describe(&e));
+                }
+                Err(e) => {
+                    tracing::warn!(key, "aborting a multipart upload failed: {}", crate::storage::client::describe(&e));
+                    continue;
+                }
+            }
+            self.db.close_multipart(&upload_id).await.map_err(|e| e.to_string())?;
+        }
+        Ok(aborted)
     }
 
     /// Keys under `rule.prefix` last modified more than `rule.older_than` ago.

@@ -219,7 +219,7 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         _ => format!("[app_tier]\ncors_origins = [\"{}\"]\n", cases::cors::ALLOWED),
     };
     let text = format!(
-        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"1MiB\"\n{storage}{cors}"
+        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"8MiB\"\n{storage}{cors}"
     );
     let scenario = crate::scenario::Scenario::parse("(audit)", &text, &crate::scenario::Overrides::default())?;
     let stack = crate::harness::stack::Stack::start(&scenario, &o.credentials, work.path(), &logs, None).await?;

@@ -5,11 +5,13 @@
 //! - `POST /v1/uploads/{upload_id}/complete` → copies the object to a key no client URL reaches,
 //!   verifies the copy, records it → 200 with the file's id
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
+//! - `/v1/multipart…` → presigned multipart uploads (see [`multipart`])
 //!
 //! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
 //! verified copies without a row (`files/`, left by a crash between copy and insert).
 
 pub mod cors;
+pub mod multipart;
 pub mod upload_id;
 
 use crate::app::auth::unix_now;
@@ -36,6 +38,7 @@ pub struct Broker {
     pub app: App,
     presigner: Presigner,
     upload_ids: UploadIds,
+    multipart_ids: UploadIds,
 }
 
 impl Broker {
@@ -55,6 +58,7 @@ impl Broker {
         )
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
         let upload_ids = UploadIds::new(config.token_secret.as_bytes());
+        let multipart_ids = UploadIds::keyed(config.token_secret.as_bytes(), multipart::MULTIPART_LABEL);
         if config.insecure_unsigned_content_type {
             tracing::warn!("INSECURE (test only): presigned PUT URLs do not sign Content-Type");
         }
@@ -69,7 +73,7 @@ impl Broker {
             Lifecycle::Kept => tracing::info!(bucket, "the bucket has a lifecycle configuration; left as it is"),
             Lifecycle::Unsupported(why) => tracing::info!(bucket, "no store lifecycle rule ({why}); the sweeper alone"),
         }
-        Ok(Self { app, presigner, upload_ids })
+        Ok(Self { app, presigner, upload_ids, multipart_ids })
     }
 }
 
@@ -110,7 +114,8 @@ pub fn router(broker: &Arc<Broker>) -> Router {
         .route("/v1/uploads", post(create_upload).fallback(method_not_allowed))
         .route("/v1/uploads/{upload_id}/complete", post(complete).fallback(method_not_allowed))
         .route("/v1/files/{file_id}", get(download).fallback(method_not_allowed))
-        .with_state(broker.clone());
+        .with_state(broker.clone())
+        .merge(multipart::routes(broker));
     broker.app.router(routes)
 }
 
@@ -133,6 +138,9 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
     let body = guard::small_body(&parts.headers, body, b.app.config.limits.body_idle_timeout).await?;
     let request: CreateUpload = parse_json(&body)?;
     let content_type = b.app.config.policy.check(&request.content_type, request.size)?;
+    if request.size > crate::app::MAX_SINGLE_PUT {
+        return Err(ApiError::UseMultipart { size: request.size, max: crate::app::MAX_SINGLE_PUT });
+    }
     let key = policy::new_key(policy::UPLOAD_PREFIX, &user, &content_type);
     let expiry = b.app.config.put_expiry;
     let now = SystemTime::now();

@@ -67,15 +67,52 @@ pub struct UploadIds {
 
 impl UploadIds {
     /// Upload ids keyed from the broker's token secret.
+    #[must_use]
+    pub fn new(token_secret: &[u8]) -> Self {
+        Self::keyed(token_secret, LABEL)
+    }
+
+    /// Ids under a key derived from `token_secret` with `label`: ids of different labels never
+    /// open as each other (a single upload's id is not a multipart upload's).
     ///
     /// # Panics
     /// Never: HMAC-SHA256 accepts keys of any length.
     #[must_use]
-    pub fn new(token_secret: &[u8]) -> Self {
+    pub fn keyed(token_secret: &[u8], label: &[u8]) -> Self {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(token_secret).expect("HMAC takes keys of any length");
-        mac.update(LABEL);
+        mac.update(label);
         let key = mac.finalize().into_bytes();
         Self { mac: <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes keys of any length") }
+    }
+
+    /// `fields` (postcard-encoded) with their truncated MAC, in unpadded base64url.
+    ///
+    /// # Errors
+    /// 500 when the fields do not encode.
+    pub fn seal<T: Serialize>(&self, fields: &T) -> Result<String, ApiError> {
+        let mut bytes = postcard::to_allocvec(fields).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut mac = self.mac.clone();
+        mac.update(&bytes);
+        bytes.extend_from_slice(&mac.finalize().into_bytes()[..MAC_BYTES]);
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The fields of an id [`Self::seal`] made with this key.
+    ///
+    /// # Errors
+    /// 400 `invalid_upload_id` when forged or malformed.
+    pub fn unseal<T: serde::de::DeserializeOwned>(&self, id: &str) -> Result<T, ApiError> {
+        if id.len() > MAX_ID_CHARS {
+            return Err(ApiError::InvalidUploadId);
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| ApiError::InvalidUploadId)?;
+        let split = bytes.len().checked_sub(MAC_BYTES).ok_or(ApiError::InvalidUploadId)?;
+        let (fields, tag) = bytes.split_at(split);
+        let mut mac = self.mac.clone();
+        mac.update(fields);
+        // Constant-time comparison of the truncated tag.
+        mac.verify_truncated_left(tag).map_err(|_| ApiError::InvalidUploadId)?;
+        postcard::from_bytes(fields).map_err(|_| ApiError::InvalidUploadId)
     }
 
     /// Signs `upload`, whose key must be one [`policy::key`] made for its user and type.
@@ -93,11 +130,7 @@ impl UploadIds {
             iat: upload.iat,
             valid_for: upload.exp.saturating_sub(upload.iat),
         };
-        let mut bytes = postcard::to_allocvec(&wire).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut mac = self.mac.clone();
-        mac.update(&bytes);
-        bytes.extend_from_slice(&mac.finalize().into_bytes()[..MAC_BYTES]);
-        Ok(URL_SAFE_NO_PAD.encode(bytes))
+        self.seal(&wire)
     }
 
     /// Checks an upload id.
@@ -105,17 +138,7 @@ impl UploadIds {
     /// # Errors
     /// 400 `invalid_upload_id` when forged or malformed, 410 `upload_expired` past its window.
     pub fn open(&self, id: &str) -> Result<Upload, ApiError> {
-        if id.len() > MAX_ID_CHARS {
-            return Err(ApiError::InvalidUploadId);
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| ApiError::InvalidUploadId)?;
-        let split = bytes.len().checked_sub(MAC_BYTES).ok_or(ApiError::InvalidUploadId)?;
-        let (fields, tag) = bytes.split_at(split);
-        let mut mac = self.mac.clone();
-        mac.update(fields);
-        // Constant-time comparison of the truncated tag.
-        mac.verify_truncated_left(tag).map_err(|_| ApiError::InvalidUploadId)?;
-        let wire: Wire = postcard::from_bytes(fields).map_err(|_| ApiError::InvalidUploadId)?;
+        let wire: Wire = self.unseal(id)?;
         let exp = wire.iat.saturating_add(wire.valid_for);
         if crate::app::auth::unix_now() >= exp {
             return Err(ApiError::UploadExpired);

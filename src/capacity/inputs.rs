@@ -1,10 +1,11 @@
 //! The capacity model's inputs: a workload and a server (documented defaults, a scenario's
 //! target, or flags) and per-upload costs (measured in a run, or documented defaults). [`build`]
-//! plans both architectures and returns every input with its unit and source.
+//! plans both architectures (and, with measured downloads, their reads) and returns every input
+//! with its unit and source.
 
-use super::{ServerSpec, UploadCost, Workload, plan};
-use crate::results::capacity::{CapacityReport, Input, Source};
-use crate::results::{ModeResult, Results};
+use super::{ServerSpec, UploadCost, Workload, plan, plan_mix};
+use crate::results::capacity::{CapacityReport, Input, ModePlan, Source};
+use crate::results::{AppTier, DownloadResult, ModeResult, Results};
 use crate::scenario::{Mode, ObjectSize, Scenario};
 use std::collections::BTreeMap;
 
@@ -165,22 +166,33 @@ pub fn default_cost(mode: Mode) -> UploadCost {
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // byte counts per upload
 pub fn measured_cost(m: &ModeResult) -> Option<UploadCost> {
-    if m.uploads_ok == 0 || m.per_upload.object_bytes <= 0.0 {
+    cost_of(&m.app_tier, m.uploads_ok, m.per_upload.object_bytes, m.end_to_end().map_or(0.0, |l| l.mean / 1e6))
+}
+
+/// The per-download cost a mode's downloads imply; `None` without successful downloads.
+#[must_use]
+pub fn measured_read_cost(d: &DownloadResult) -> Option<UploadCost> {
+    let whole = d.latency_us.get(&crate::results::Phase::EndToEnd).map_or(0.0, |l| l.mean / 1e6);
+    cost_of(&d.app_tier, d.downloads_ok, d.per_download.object_bytes, whole)
+}
+
+/// The cost of one of `ok` transfers of `size` bytes that made the app tier count `a`, each
+/// taking `whole_secs` on average.
+#[allow(clippy::cast_precision_loss)] // byte counts per transfer
+fn cost_of(a: &AppTier, ok: u64, size: f64, whole_secs: f64) -> Option<UploadCost> {
+    if ok == 0 || size <= 0.0 {
         return None;
     }
-    let ok = m.uploads_ok as f64;
-    let size = m.per_upload.object_bytes;
-    let a = &m.app_tier;
+    let ok = ok as f64;
     let bytes_in = (a.client_bytes_in + a.storage_bytes_in) as f64 / ok;
     let bytes_out = (a.client_bytes_out + a.storage_bytes_out) as f64 / ok;
-    // The object crosses a direction whole or not at all; the rest is per-upload overhead.
+    // The object crosses a direction whole or not at all; the rest is per-transfer overhead.
     let crossings = |per: f64| if per >= size / 2.0 { (per / size).round() } else { 0.0 };
     let (per_byte_in, per_byte_out) = (crossings(bytes_in), crossings(bytes_out));
     let streams = per_byte_in + per_byte_out > 0.0;
     let cpu = a.cpu_seconds / ok;
-    // The share of an upload's life the app tier spends on it: busy request time per upload over
-    // the upload's mean end-to-end time (keep-alive idling between requests is not counted).
-    let whole_secs = m.end_to_end().map_or(0.0, |l| l.mean / 1e6);
+    // The share of a transfer's life the app tier spends on it: busy request time per transfer
+    // over its mean end-to-end time (keep-alive idling between requests is not counted).
     let share =
         if whole_secs > 0.0 && a.request_seconds > 0.0 { (a.request_seconds / ok / whole_secs).min(1.0) } else { 1.0 };
     Some(UploadCost {
@@ -202,7 +214,10 @@ fn input(name: impl Into<String>, value: f64, unit: &str, source: Source) -> Inp
 }
 
 fn cost_inputs(mode: Mode, c: &UploadCost, source: Source) -> Vec<Input> {
-    let m = mode.as_str();
+    cost_inputs_named(mode.as_str(), c, source)
+}
+
+fn cost_inputs_named(m: &str, c: &UploadCost, source: Source) -> Vec<Input> {
     vec![
         input(format!("{m}.fixed_bytes_in"), c.fixed_bytes_in, "bytes/upload", source),
         input(format!("{m}.fixed_bytes_out"), c.fixed_bytes_out, "bytes/upload", source),
@@ -258,7 +273,37 @@ pub fn build(setting: &Setting, results: Option<&Results>) -> CapacityReport {
             .collect();
         curve.insert(mode, points);
     }
-    CapacityReport { inputs, modes, curve }
+    let (reads, together) = plan_reads(s, results, (&work, &server), &mut inputs);
+    CapacityReport { inputs, modes, curve, reads, together }
+}
+
+/// Reads planned from a run's measured downloads (none without `[downloads]`): each mode's
+/// servers for its reads alone, and for its writes and reads together. Downloads in the window:
+/// uploads × downloads per object, in flight: concurrent × downloads per object.
+fn plan_reads(
+    s: &Setting,
+    results: Option<&Results>,
+    (work, server): (&Workload, &ServerSpec),
+    inputs: &mut Vec<Input>,
+) -> (BTreeMap<Mode, ModePlan>, BTreeMap<Mode, ModePlan>) {
+    let (mut reads, mut together) = (BTreeMap::new(), BTreeMap::new());
+    let Some((results, d)) = results.and_then(|r| r.scenario.downloads.map(|d| (r, d))) else {
+        return (reads, together);
+    };
+    #[allow(clippy::cast_precision_loss)] // small counts
+    let per_object = d.per_object as f64;
+    let read_work = Workload { uploads: work.uploads * per_object, concurrent: work.concurrent * per_object, ..*work };
+    inputs.push(input("downloads_per_object", per_object, "downloads per upload", Source::Scenario));
+    inputs.push(input("downloads", read_work.uploads, "downloads", s.uploads.source));
+    for mode in Mode::ALL {
+        let measured = results.modes.get(mode).and_then(|m| m.downloads.as_ref()).and_then(measured_read_cost);
+        let Some(cost) = measured else { continue };
+        inputs.extend(cost_inputs_named(&format!("{}.read", mode.as_str()), &cost, Source::Measured));
+        reads.insert(mode, plan(&read_work, server, &cost));
+        let write = results.modes.get(mode).and_then(measured_cost).unwrap_or_else(|| default_cost(mode));
+        together.insert(mode, plan_mix(&[(*work, write), (read_work, cost)], server));
+    }
+    (reads, together)
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub mod inputs;
 pub use crate::results::capacity::{ByConstraint, CapacityReport, Constraint, ModePlan};
 pub use inputs::{PlanFlags, Setting, Sourced, build};
 
+// Reads (`[downloads]`) are planned with the same model: a download's cost has the same shape as
+// an upload's (fixed bytes, object crossings per direction, CPU, the share of its life it holds
+// an app connection), measured on the read side; writes and reads together are [`plan_mix`].
+
 /// What has to be carried.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Workload {
@@ -80,14 +84,27 @@ fn servers(need: f64, per_server: f64) -> u64 {
 /// The servers `cost` needs for `work` on `server`.
 #[must_use]
 pub fn plan(work: &Workload, server: &ServerSpec, cost: &UploadCost) -> ModePlan {
-    let bytes_in = work.uploads * (cost.fixed_bytes_in + cost.per_byte_in * work.object_size);
-    let bytes_out = work.uploads * (cost.fixed_bytes_out + cost.per_byte_out * work.object_size);
-    let cpu = work.uploads * (cost.cpu_per_upload + cost.cpu_per_byte * work.object_size);
-    let held = work.concurrent * cost.connection_share;
+    plan_mix(&[(*work, *cost)], server)
+}
+
+/// The servers needed for several kinds of work at once on `server` (writes and reads of one
+/// architecture): each constraint's need is the sum of every kind's (bytes per direction, CPU,
+/// connections held, their memory), all in the first kind's window.
+#[must_use]
+pub fn plan_mix(loads: &[(Workload, UploadCost)], server: &ServerSpec) -> ModePlan {
+    let (mut bytes_in, mut bytes_out, mut cpu, mut held, mut memory) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (work, cost) in loads {
+        bytes_in += work.uploads * (cost.fixed_bytes_in + cost.per_byte_in * work.object_size);
+        bytes_out += work.uploads * (cost.fixed_bytes_out + cost.per_byte_out * work.object_size);
+        cpu += work.uploads * (cost.cpu_per_upload + cost.cpu_per_byte * work.object_size);
+        held += work.concurrent * cost.connection_share;
+        memory += work.concurrent * cost.connection_share * cost.memory_per_connection;
+    }
+    let window = loads.first().map_or(1.0, |(w, _)| w.window_secs);
     let by = ByConstraint {
-        nic: servers(bytes_in.max(bytes_out) / work.window_secs, server.nic_bytes_per_sec),
-        cpu: servers(cpu / work.window_secs, server.cores),
-        memory: servers(held * cost.memory_per_connection, server.memory_bytes),
+        nic: servers(f64::max(bytes_in, bytes_out) / window, server.nic_bytes_per_sec),
+        cpu: servers(cpu / window, server.cores),
+        memory: servers(memory, server.memory_bytes),
         connections: servers(held, server.max_connections),
     };
     let ranked = [
@@ -134,6 +151,18 @@ mod tests {
         let p = plan(&work, &server(), &proxied());
         assert_eq!(p.by_constraint.nic, 7);
         assert_eq!((p.servers, p.binding), (7, Constraint::Nic));
+    }
+
+    #[test]
+    fn writes_and_reads_together_add_their_needs() {
+        // 25,000 uploads and 25,000 downloads of 10 MB, proxied: 250 GB in and 250 GB out for
+        // each kind; together 500 GB each way in 60 s, as 50,000 uploads alone: 7 servers.
+        let work = Workload { uploads: 25_000.0, concurrent: 25_000.0, object_size: 10e6, window_secs: 60.0 };
+        let alone = plan(&work, &server(), &proxied());
+        assert_eq!(alone.by_constraint.nic, 4);
+        let both = plan_mix(&[(work, proxied()), (work, proxied())], &server());
+        assert_eq!((both.servers, both.binding), (7, Constraint::Nic));
+        assert_eq!(both.by_constraint.connections, 1);
     }
 
     #[test]

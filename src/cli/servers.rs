@@ -102,6 +102,13 @@ pub struct ServerArgs {
     /// Largest upload.
     #[arg(long, default_value = "100MiB", value_parser = parse_size)]
     pub max_size: u64,
+    /// The proxy stores larger uploads as multipart uploads, one part at a time (at most 5GiB).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub multipart_threshold: u64,
+    /// Size of the parts of multipart uploads when the client names none (5MiB to 5GiB; grown
+    /// for objects that would need more than 10,000 parts).
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    pub part_size: u64,
     /// Lifetime of presigned PUT URLs (at most 15m).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub put_expiry: Duration,
@@ -172,6 +179,10 @@ impl ServerArgs {
             policy: Policy {
                 allowed_types: self.allowed_types.iter().map(|t| crate::units::normalise_content_type(t)).collect(),
                 max_size: self.max_size,
+                multipart: crate::app::policy::MultipartPolicy {
+                    threshold: self.multipart_threshold,
+                    part_size: self.part_size,
+                },
             },
             put_expiry: self.put_expiry,
             get_expiry: self.get_expiry,

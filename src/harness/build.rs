@@ -5,9 +5,10 @@
 use super::verify::Verdict;
 use crate::loadgen::{self, Recorder, StoppedBy};
 use crate::metrics::{InOut, ProcessStats, Snapshot};
+use crate::results::reads::{DownloadThroughput, ExtrapolatedDownloads, PerDownload};
 use crate::results::{
-    AppTier, Extrapolated, LatencySummary, ModeResult, PerUpload, Phase, PhaseLatency, PresignSteps, SigningResult,
-    StoreUsage, Throughput, TimelineData, VersionSteps,
+    AppTier, DownloadResult, Extrapolated, LatencySummary, ModeResult, MultipartUse, PerUpload, Phase, PhaseLatency,
+    PresignSteps, SigningResult, StoreUsage, Throughput, TimelineData, VersionSteps,
 };
 use crate::scenario::{Scenario, Signing};
 use hdrhistogram::Histogram;
@@ -46,6 +47,8 @@ pub struct Measured {
     pub store: Option<(ProcessStats, ProcessStats)>,
     /// CPU seconds the load generator used during the load.
     pub client_cpu_seconds: Option<f64>,
+    /// The uploads made in parts, when the scenario cuts objects.
+    pub multipart: Option<MultipartUse>,
 }
 
 /// The app tier's counters over a mode: deltas of counters, peaks as reported after it.
@@ -140,6 +143,63 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
             completed: rec.timeline.completed,
             in_flight_max: rec.timeline.in_flight_max,
         },
+        multipart: m.multipart,
+        downloads: None,
+    }
+}
+
+/// The downloads of one mode of `scenario`: `rec` their recorder, `before` and `after` the app
+/// server's /metrics around them, `per_object` the scenario's downloads per object.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // byte counts per download, far below 2^53
+pub fn download_result(
+    scenario: &Scenario,
+    rec: &Recorder,
+    (before, after): (&Snapshot, &Snapshot),
+    per_object: u64,
+    client_cpu_seconds: Option<f64>,
+) -> DownloadResult {
+    let app_tier = app_tier(before, after);
+    let per = |v: f64| if rec.ok == 0 { 0.0 } else { v / rec.ok as f64 };
+    let per_download = PerDownload {
+        object_bytes: per(rec.bytes_ok as f64),
+        client_bytes: per(app_tier.client_bytes() as f64),
+        storage_bytes: per(app_tier.storage_bytes() as f64),
+        app_tier_bytes: per(app_tier.total_bytes() as f64),
+        cpu_seconds: per(app_tier.cpu_seconds),
+    };
+    let downloads = scenario.target_uploads.saturating_mul(per_object);
+    let target = downloads as f64;
+    let extrapolated = ExtrapolatedDownloads {
+        basis: format!(
+            "all app-tier bytes and CPU of the downloads / {} successful downloads ({} failed) x {} target downloads ({} target uploads x {per_object} per object)",
+            rec.ok, rec.failed, downloads, scenario.target_uploads
+        ),
+        downloads,
+        client_bytes: per_download.client_bytes * target,
+        app_tier_bytes: per_download.app_tier_bytes * target,
+        cpu_seconds: per_download.cpu_seconds * target,
+    };
+    let seconds = rec.elapsed.as_secs_f64().max(1e-9);
+    let corrupt = rec.errors.get("corrupt").copied().unwrap_or(0);
+    DownloadResult {
+        downloads_attempted: rec.ok + rec.failed,
+        downloads_ok: rec.ok,
+        downloads_failed: rec.failed,
+        errors: rec.errors.clone(),
+        // Every download that returned the object's length and status was hashed and compared.
+        verified: rec.ok + corrupt,
+        corrupt,
+        duration_ms: millis(rec.elapsed),
+        app_tier,
+        client_cpu_seconds,
+        latency_us: summaries(&rec.corrected),
+        throughput: DownloadThroughput {
+            downloads_per_sec: rec.ok as f64 / seconds,
+            bytes_per_sec: rec.bytes_ok as f64 / seconds,
+        },
+        per_download,
+        extrapolated,
     }
 }
 
@@ -271,6 +331,7 @@ mod tests {
             steps: None,
             store: None,
             client_cpu_seconds: None,
+            multipart: None,
         }
     }
 

@@ -129,6 +129,42 @@ impl Http {
     /// # Errors
     /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
     pub async fn send(&self, request: http::Request<Body>) -> Result<(http::StatusCode, Bytes), Failure> {
+        self.send_with_headers(request).await.map(|(status, _, body)| (status, body))
+    }
+
+    /// [`Self::send`], with the response's headers (a part's `ETag`).
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub async fn send_with_headers(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<(http::StatusCode, http::HeaderMap, Bytes), Failure> {
+        match self.exchange(request, Sink::Collect).await? {
+            (status, headers, Received::Body(body)) => Ok((status, headers, body)),
+            (status, headers, Received::Digest { .. }) => Ok((status, headers, Bytes::new())),
+        }
+    }
+
+    /// Sends `request` and reads the response body as it arrives into SHA-256, keeping none of it
+    /// (downloads of any size in constant memory): the status, the body's length and its digest.
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub async fn send_digest(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<(http::StatusCode, u64, [u8; 32]), Failure> {
+        match self.exchange(request, Sink::Digest).await? {
+            (status, _, Received::Digest { bytes, sha256 }) => Ok((status, bytes, sha256)),
+            (status, _, Received::Body(body)) => {
+                use sha2::Digest;
+                Ok((status, body.len() as u64, sha2::Sha256::digest(&body).into()))
+            }
+        }
+    }
+
+    async fn exchange(&self, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
         if let Some(rtt) = self.link.rtt() {
             tokio::time::sleep(rtt).await;
         }
@@ -145,9 +181,9 @@ impl Http {
                     let host = http::HeaderValue::from_str(authority.as_str()).map_err(|_| Failure::Connect)?;
                     request.headers_mut().entry(http::header::HOST).or_insert(host);
                     *request.uri_mut() = path.into();
-                    self.send_h1(authority, request).await
+                    self.send_h1(authority, request, sink).await
                 }
-                HttpVersion::Http2 => self.send_h2(authority, request).await,
+                HttpVersion::Http2 => self.send_h2(authority, request, sink).await,
             }
         };
         tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(Failure::Timeout))
@@ -184,11 +220,7 @@ impl Http {
         Ok(H1 { authority: authority.clone(), home: home(), send, conn: Box::pin(conn) })
     }
 
-    async fn send_h1(
-        &self,
-        authority: Authority,
-        request: http::Request<Body>,
-    ) -> Result<(http::StatusCode, Bytes), Failure> {
+    async fn send_h1(&self, authority: Authority, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
         let mut c = self.checkout(&authority).await?;
         // An idle connection the server has closed ends here, before the request is sent: then
         // the request goes on a new connection, which is always safe.
@@ -208,7 +240,7 @@ impl Http {
         }
         let (answer, ended) = {
             let H1 { send, conn, .. } = &mut c;
-            let exchange = async { read_all(send.send_request(request).await).await };
+            let exchange = async { read(send.send_request(request).await, sink).await };
             tokio::pin!(exchange);
             tokio::select! {
                 r = &mut exchange => (r, false),
@@ -243,25 +275,50 @@ impl Http {
         Ok(send)
     }
 
-    async fn send_h2(
-        &self,
-        authority: Authority,
-        request: http::Request<Body>,
-    ) -> Result<(http::StatusCode, Bytes), Failure> {
+    async fn send_h2(&self, authority: Authority, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
         let mut send = self.h2(&authority).await?;
         send.ready().await.map_err(|_| Failure::Io)?;
-        read_all(send.send_request(request).await).await
+        read(send.send_request(request).await, sink).await
     }
 }
 
-/// The status and the whole body of a response.
-async fn read_all(
-    response: hyper::Result<http::Response<hyper::body::Incoming>>,
-) -> Result<(http::StatusCode, Bytes), Failure> {
+/// What happens to a response body.
+#[derive(Clone, Copy)]
+enum Sink {
+    /// Kept whole.
+    Collect,
+    /// Hashed as it arrives, then dropped.
+    Digest,
+}
+
+/// A response: status, headers and body.
+type Answer = (http::StatusCode, http::HeaderMap, Received);
+
+/// A response body, as its [`Sink`] left it.
+enum Received {
+    Body(Bytes),
+    Digest { bytes: u64, sha256: [u8; 32] },
+}
+
+/// The status and the body of a response, into `sink`.
+async fn read(response: hyper::Result<http::Response<hyper::body::Incoming>>, sink: Sink) -> Result<Answer, Failure> {
     let response = response.map_err(|_| Failure::Io)?;
-    let status = response.status();
-    let body = response.into_body().collect().await.map_err(|_| Failure::Io)?.to_bytes();
-    Ok((status, body))
+    let (parts, mut body) = response.into_parts();
+    let received = match sink {
+        Sink::Collect => Received::Body(body.collect().await.map_err(|_| Failure::Io)?.to_bytes()),
+        Sink::Digest => {
+            use sha2::Digest;
+            let (mut hash, mut bytes) = (sha2::Sha256::new(), 0u64);
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.map_err(|_| Failure::Io)?.into_data() {
+                    bytes += data.len() as u64;
+                    hash.update(&data);
+                }
+            }
+            Received::Digest { bytes, sha256: hash.finalize().into() }
+        }
+    };
+    Ok((parts.status, parts.headers, received))
 }
 
 /// Scrapes `base/metrics` on a fresh connection (scrapes never share app connections, so the

@@ -21,10 +21,45 @@ pub struct Common {
     pub tokens: Vec<String>,
     /// Content type of every upload.
     pub content_type: String,
+    /// Objects above a size go in parts.
+    pub multipart: Option<crate::scenario::Multipart>,
+    /// Uploads made in parts, their parts, and part attempts retried.
+    pub parts: Arc<PartCounts>,
+}
+
+/// Counts of the uploads a load made in parts.
+#[derive(Debug, Default)]
+pub struct PartCounts {
+    /// Uploads made in parts.
+    pub uploads: std::sync::atomic::AtomicU64,
+    /// Their parts.
+    pub parts: std::sync::atomic::AtomicU64,
+    /// Part attempts that failed and were sent again.
+    pub retries: std::sync::atomic::AtomicU64,
+}
+
+impl PartCounts {
+    /// What the counts hold.
+    #[must_use]
+    pub fn read(&self) -> crate::results::MultipartUse {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::results::MultipartUse {
+            uploads: self.uploads.load(Relaxed),
+            parts: self.parts.load(Relaxed),
+            part_retries: self.retries.load(Relaxed),
+        }
+    }
+
+    fn add(&self, parts: u64, retries: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.uploads.fetch_add(1, Relaxed);
+        self.parts.fetch_add(parts, Relaxed);
+        self.retries.fetch_add(retries, Relaxed);
+    }
 }
 
 impl Common {
-    fn token(&self, index: u64) -> &str {
+    pub(super) fn token(&self, index: u64) -> &str {
         let users = self.tokens.len() as u64;
         &self.tokens[usize::try_from(index % users).unwrap_or(0)]
     }
@@ -32,6 +67,11 @@ impl Common {
     /// The user of upload `index` (the tokens are minted for `user-0`, `user-1`, …).
     fn user(&self, index: u64) -> String {
         format!("user-{}", index % self.tokens.len() as u64)
+    }
+
+    /// The multipart plan of an object of `size`, if it goes in parts.
+    fn in_parts(&self, size: u64) -> Option<crate::scenario::Multipart> {
+        self.multipart.filter(|m| size > m.threshold_bytes)
     }
 
     fn filename(&self, index: u64) -> String {
@@ -65,6 +105,7 @@ fn json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Failure> {
 #[derive(Deserialize)]
 struct Stored {
     key: String,
+    file_id: String,
 }
 
 /// The broker's answer to a completion.
@@ -142,6 +183,9 @@ impl Flow for PresignedUpload {
         let c = &self.common;
         let size = c.payload.size(index);
         let token = format!("Bearer {}", c.token(index));
+        if let Some(m) = c.in_parts(size) {
+            return self.upload_in_parts(index, size, &token, m, sample).await;
+        }
         let t0 = Instant::now();
         let request = c.presign_request(&self.broker, index, &token)?;
         let before = sent_received(&self.presign);
@@ -180,11 +224,52 @@ impl Flow for PresignedUpload {
         let t3 = Instant::now();
         sample.phase(Phase::Complete, t3 - t2);
         sample.phase(Phase::EndToEnd, t3 - t0);
-        // The broker answers only the file's id, which is the UUID of its key.
-        let id = uuid::Uuid::parse_str(&completed.file_id).map_err(|_| Failure::Io)?;
-        let content_type = crate::units::normalise_content_type(&c.content_type);
-        let key = policy::key(policy::FILE_PREFIX, &c.user(index), id, &content_type);
-        Ok(Some(Done { index, size, key, ..Done::default() }))
+        Ok(Some(c.done(index, size, completed.file_id)?))
+    }
+}
+
+impl Common {
+    /// A presigned upload's record: the broker answers only the file's id, which is the UUID of
+    /// its key.
+    fn done(&self, index: u64, size: u64, file_id: String) -> Result<Done, Failure> {
+        let id = uuid::Uuid::parse_str(&file_id).map_err(|_| Failure::Io)?;
+        let content_type = crate::units::normalise_content_type(&self.content_type);
+        let key = policy::key(policy::FILE_PREFIX, &self.user(index), id, &content_type);
+        Ok(Done { index, size, key, file_id, ..Done::default() })
+    }
+}
+
+impl PresignedUpload {
+    /// Upload `index` in parts (see [`super::multipart`]).
+    async fn upload_in_parts(
+        &self,
+        index: u64,
+        size: u64,
+        token: &str,
+        m: crate::scenario::Multipart,
+        sample: &mut Sample,
+    ) -> Result<Option<Done>, Failure> {
+        let c = &self.common;
+        let filename = c.filename(index);
+        let plan = super::multipart::Plan {
+            broker: &self.broker,
+            authorization: token,
+            filename: &filename,
+            content_type: &c.content_type,
+            size,
+            part_size: m.part_size_bytes,
+            parts_in_flight: m.parts_in_flight,
+        };
+        let clients = super::multipart::Clients { app: &self.presign, store: &self.put, complete: &self.complete };
+        let payload = &c.payload;
+        let body = move |offset, length| payload.range(index, size, offset, length);
+        let up = super::multipart::upload(clients, plan, &body).await?;
+        c.parts.add(up.parts, up.retries);
+        sample.phase(Phase::Presign, up.start);
+        sample.phase(Phase::Put, up.transfer);
+        sample.phase(Phase::Complete, up.complete);
+        sample.phase(Phase::EndToEnd, up.start + up.transfer + up.complete);
+        Ok(Some(c.done(index, size, up.file_id)?))
     }
 }
 
@@ -217,12 +302,17 @@ impl Flow for ProxiedUpload {
         let took = t0.elapsed();
         sample.phase(Phase::Upload, took);
         sample.phase(Phase::EndToEnd, took);
-        Ok(Some(Done { index, size, key: stored.key, ..Done::default() }))
+        if let Some(m) = c.in_parts(size) {
+            // The proxy cut it as the scenario says (it was started with the same part size).
+            let parts = policy::Parts { size, part_size: m.part_size_bytes };
+            c.parts.add(parts.count(), 0);
+        }
+        Ok(Some(Done { index, size, key: stored.key, file_id: stored.file_id, ..Done::default() }))
     }
 }
 
 /// An upload flow; every flow is a [`Job`].
-trait Flow: Send + Sync + 'static {
+pub(super) trait Flow: Send + Sync + 'static {
     /// Performs upload `index`, recording its phases into `sample`.
     /// `Ok(Some(done))`: an object to verify later; `Ok(None)`: a request that stores nothing.
     fn upload(&self, index: u64, sample: &mut Sample) -> impl Future<Output = Result<Option<Done>, Failure>> + Send;

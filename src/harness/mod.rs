@@ -5,18 +5,21 @@
 //! - [`stack`]: starting and stopping the server processes ([`children`]: one child process).
 //! - [`phases`]: running the phases (each mode at each sweep size, then the signing phase).
 //! - [`build`]: the pure results builder (per-upload, per-step and extrapolated figures).
-//! - [`job`], [`http`], [`payload`]: one upload as a client does it, over counted sockets.
-//! - [`verify`]: reading objects back after a mode.
+//! - [`job`], [`http`], [`payload`]: one upload as a client does it, over counted sockets
+//!   ([`multipart`]: one presigned upload in parts).
+//! - [`verify`]: reading objects back after a mode; `downloads`: a mode's reads (`[downloads]`).
 //!
 //! Cancellation is a token the caller passes in ([`Options::cancel`]); only the binary's entry
 //! point installs signal handlers. Credentials come in through [`Options`], not the environment.
 
 mod build;
 pub mod children;
+mod downloads;
 mod environment;
 pub mod http;
 mod job;
 pub mod local;
+pub mod multipart;
 pub mod part;
 pub mod payload;
 mod phases;
@@ -76,6 +79,8 @@ pub enum Stage {
     Mode(Mode),
     /// Reading a mode's objects back.
     Verifying(Mode),
+    /// Downloading a mode's objects through its architecture.
+    Downloading(Mode),
     /// The broker under presign-only load.
     Signing,
 }
@@ -85,6 +90,7 @@ impl std::fmt::Display for Stage {
         match self {
             Self::Mode(m) => write!(f, "the {} mode", m.as_str()),
             Self::Verifying(m) => write!(f, "verifying the {} mode", m.as_str()),
+            Self::Downloading(m) => write!(f, "the {} mode's downloads", m.as_str()),
             Self::Signing => f.write_str("the signing phase"),
         }
     }

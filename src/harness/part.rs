@@ -12,14 +12,14 @@ use super::verify::Verdict;
 use crate::loadgen::{Done, Recorder, StoppedBy, TIMELINE_INTERVAL};
 use crate::metrics::Snapshot;
 use crate::results::latency::{decode, encode};
-use crate::results::{Environment, Modes, Phase, Results};
+use crate::results::{Environment, Modes, MultipartUse, Phase, Results};
 use crate::scenario::{Mode, Pacing, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Version of the part layout this build writes and reads.
-pub const PART_VERSION: u32 = 1;
+pub const PART_VERSION: u32 = 2;
 
 /// Shard `index` of `count` (0-based, as a Kubernetes Indexed Job numbers its pods).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +134,9 @@ pub struct PartMode {
     /// CPU seconds the shard's load generator used during the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cpu_seconds: Option<f64>,
+    /// The shard's uploads made in parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartUse>,
 }
 
 fn encoded(hists: &[hdrhistogram::Histogram<u64>]) -> BTreeMap<Phase, String> {
@@ -167,6 +170,7 @@ impl PartMode {
             corrupt: m.verdict.corrupt,
             steps: m.steps,
             client_cpu_seconds: m.client_cpu_seconds,
+            multipart: m.multipart,
         }
     }
 }
@@ -398,6 +402,11 @@ fn measured(parts: &[&PartMode]) -> Measured {
     let after = parts.iter().map(|p| p.after).max_by_key(|s| s.at_unix_ms).unwrap_or_default();
     // Every shard's load generator is a process of its own: their CPU adds up.
     let client_cpu_seconds = parts.iter().map(|p| p.client_cpu_seconds).sum::<Option<f64>>();
+    let multipart = parts.iter().filter_map(|p| p.multipart).reduce(|a, b| MultipartUse {
+        uploads: a.uploads + b.uploads,
+        parts: a.parts + b.parts,
+        part_retries: a.part_retries + b.part_retries,
+    });
     Measured {
         recorder: rec,
         stopped,
@@ -407,6 +416,7 @@ fn measured(parts: &[&PartMode]) -> Measured {
         steps,
         store: None,
         client_cpu_seconds,
+        multipart,
     }
 }
 

@@ -96,6 +96,28 @@ impl Payload {
         chunks
     }
 
+    /// Bytes `offset..offset + length` of the body of upload `index` (a part), as slices.
+    #[must_use]
+    pub fn range(&self, index: u64, size: u64, offset: u64, length: u64) -> Vec<Bytes> {
+        let (mut at, end) = (offset, offset.saturating_add(length).min(size));
+        let mut pos = 0u64;
+        let mut out = Vec::new();
+        for chunk in self.chunks(index, size) {
+            let len = chunk.len() as u64;
+            if pos + len > at && at < end {
+                let from = usize::try_from(at - pos).unwrap_or(0);
+                let to = usize::try_from(end.min(pos + len) - pos).unwrap_or(chunk.len());
+                out.push(chunk.slice(from..to));
+                at = pos + to as u64;
+            }
+            pos += len;
+            if pos >= end {
+                break;
+            }
+        }
+        out
+    }
+
     /// SHA-256 of the body of upload `index`.
     #[must_use]
     pub fn sha256(&self, index: u64, size: u64) -> [u8; 32] {
@@ -133,5 +155,17 @@ mod tests {
         assert!(sizes.iter().all(|s| (100..=200).contains(s)));
         assert!(sizes.iter().any(|&s| s < 120) && sizes.iter().any(|&s| s > 180));
         assert_eq!(p.chunks(3, 100).concat().len(), 100);
+    }
+
+    #[test]
+    fn ranges_are_the_bytes_of_the_body_they_cut() {
+        let size = 3 * BLOCK as u64 + 77;
+        let p = Payload::new(5, "image/png", ObjectSize::Fixed(size));
+        let whole = p.chunks(2, size).concat();
+        for (offset, length) in [(0, 10), (0, size), (60, 10), (BLOCK as u64 - 3, 7), (size - 5, 100), (size, 4)] {
+            let end = usize::try_from((offset + length).min(size)).unwrap();
+            let start = usize::try_from(offset.min(size)).unwrap();
+            assert_eq!(p.range(2, size, offset, length).concat(), whole[start..end], "{offset}+{length}");
+        }
     }
 }

@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 /// What every phase of a run shares.
 pub struct Ctx<'a> {
-    scenario: &'a Scenario,
-    payload: Arc<Payload>,
+    pub(super) scenario: &'a Scenario,
+    pub(super) payload: Arc<Payload>,
     /// One bearer token per simulated user.
     tokens: Vec<String>,
     cancel: &'a CancellationToken,
@@ -62,15 +62,17 @@ impl<'a> Ctx<'a> {
             .unwrap_or_default()
     }
 
-    fn common(&self) -> Common {
+    pub(super) fn common(&self) -> Common {
         Common {
             payload: self.payload.clone(),
             tokens: self.tokens.clone(),
             content_type: self.scenario.content_type.clone(),
+            multipart: self.scenario.multipart,
+            parts: Arc::default(),
         }
     }
 
-    fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         Duration::from_millis(self.scenario.request_timeout_ms)
     }
 }
@@ -135,7 +137,7 @@ pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, O
 }
 
 /// Scrapes `url`'s /metrics; a failure becomes the reason the run stops (with zeros measured).
-async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
+pub(super) async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
     match http::scrape(url).await {
         Ok(s) => s,
         Err(message) => {
@@ -168,6 +170,13 @@ impl Clients {
                 complete: client(),
                 tally: None,
             })),
+        }
+    }
+
+    fn common(&self) -> &Common {
+        match self {
+            Self::Proxied(j) => &j.common,
+            Self::Presigned(j) => &j.common,
         }
     }
 
@@ -228,6 +237,15 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     } else {
         verify::Verdict::default()
     };
+    // Reads come before the cleanup below deletes the objects. A shard does not read: its part
+    // carries no downloads to merge.
+    let mut downloads = None;
+    if let (Some(d), None, None) = (scenario.downloads, &reason, &ctx.captured)
+        && !recorder.done.is_empty()
+    {
+        let (result, stopped) = super::downloads::run(mode, d, ctx, stack, &server, &recorder.done).await;
+        (downloads, reason) = (result, stopped);
+    }
     let prefixes: &[&str] = match mode {
         Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
         Mode::Proxied => &[policy::PROXIED_PREFIX],
@@ -250,13 +268,25 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         // run stored, count and delete nothing else.
         Storage::Endpoint { .. } => verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await,
     }
-    let measured =
-        Measured { recorder, stopped, before, after, verdict, steps: clients.steps(), store, client_cpu_seconds };
+    let multipart = scenario.multipart.map(|_| clients.common().parts.read());
+    let measured = Measured {
+        recorder,
+        stopped,
+        before,
+        after,
+        verdict,
+        steps: clients.steps(),
+        store,
+        client_cpu_seconds,
+        multipart,
+    };
     if let Some(captured) = &ctx.captured {
         let part = PartMode::capture(mode, started_at, &measured, (before_at, after_at));
         captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(part);
     }
-    (build::mode_result(scenario, measured), reason)
+    let mut result = build::mode_result(scenario, measured);
+    result.downloads = downloads;
+    (result, reason)
 }
 
 /// Now, Unix milliseconds.
@@ -266,7 +296,7 @@ fn unix_ms() -> u64 {
 
 /// Runs a load with a progress bar, stopping it when the run is cancelled or a server dies;
 /// returns what was measured and, if it was stopped, why.
-async fn guarded_load(
+pub(super) async fn guarded_load(
     load: Load,
     job: Arc<dyn Job>,
     ctx: &Ctx<'_>,

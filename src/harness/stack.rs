@@ -391,6 +391,18 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
         args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
     }
     args.extend(cors_args(&scenario.cors_origins));
+    // The proxy cuts bodies where the scenario's clients do; without multipart, never (a
+    // scenario's objects then fit one PUT).
+    let (threshold, part_size) = match scenario.multipart {
+        Some(m) => (m.threshold_bytes, m.part_size_bytes),
+        None => (crate::app::MAX_SINGLE_PUT, crate::app::policy::MultipartPolicy::default().part_size),
+    };
+    args.extend([
+        "--multipart-threshold".to_owned(),
+        threshold.to_string(),
+        "--part-size".to_owned(),
+        part_size.to_string(),
+    ]);
     // The servers' overload caps sit above anything this scenario sends, so a run measures the
     // architectures, never the shedding (the defaults stay when they are higher).
     let defaults = crate::server::Limits::default();
@@ -398,7 +410,9 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
         Pacing::Closed { concurrency } => concurrency,
         Pacing::Open { max_in_flight, .. } => max_in_flight,
     };
-    let peak = load.max(scenario.signing.as_ref().map_or(0, |s| s.concurrency));
+    // A presigned multipart upload asks for its parts' URLs `parts_in_flight` at a time.
+    let per_upload = scenario.multipart.map_or(1, |m| m.parts_in_flight);
+    let peak = (load * per_upload).max(scenario.signing.as_ref().map_or(0, |s| s.concurrency));
     let in_flight = (2 * peak).max(defaults.max_in_flight as u64).min(u64::from(u32::MAX));
     let connections = (4 * peak).max(defaults.max_connections as u64).min(u64::from(u32::MAX));
     args.extend(["--max-in-flight".to_owned(), in_flight.to_string()]);

@@ -28,6 +28,8 @@ pub enum Failure {
     Timeout,
     /// The connection failed mid-request, or the response was unusable.
     Io,
+    /// A download whose bytes are not the object's (length or SHA-256).
+    Corrupt,
 }
 
 impl Failure {
@@ -39,6 +41,7 @@ impl Failure {
             Self::Connect => "connect".into(),
             Self::Timeout => "timeout".into(),
             Self::Io => "io".into(),
+            Self::Corrupt => "corrupt".into(),
         }
     }
 }
@@ -52,16 +55,19 @@ pub struct Done {
     pub size: u64,
     /// Object key the app reported.
     pub key: String,
+    /// The file's id the app answered (what downloads ask for).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file_id: String,
     /// Latency per phase (indexed by `Phase as usize`), microseconds, exactly as recorded in the
     /// corrected histograms (0: the phase was not timed). Filled in by [`Recorder::record`].
     #[serde(default)]
-    pub latency_us: [u64; 5],
+    pub latency_us: [u64; Phase::COUNT],
 }
 
 /// What one upload produced.
 #[derive(Clone, Debug, Default)]
 pub struct Sample {
-    phases: [Option<Duration>; 5],
+    phases: [Option<Duration>; Phase::COUNT],
     /// `Ok(None)`: succeeded, nothing to verify later (e.g. a presign-only request).
     outcome: Option<Result<Option<Done>, Failure>>,
     first: Option<Phase>,
@@ -159,7 +165,7 @@ impl Recorder {
     /// Records `sample`, which started `waited` after its intended time and finished `at`
     /// after the load began.
     pub fn record(&mut self, sample: Sample, waited: Duration, at: Duration) {
-        let mut latency_us = [0; 5];
+        let mut latency_us = [0; Phase::COUNT];
         for phase in Phase::ALL {
             let Some(took) = sample.phases[phase as usize] else { continue };
             // The wait before the first step belongs to the first step and to the whole upload.

@@ -101,6 +101,8 @@ pub struct Meter {
     pub swept_uploads: AtomicU64,
     /// Orphans the sweeper deleted: stored objects that no metadata row references.
     pub swept_unrecorded: AtomicU64,
+    /// Multipart uploads the sweeper aborted (never completed within their window).
+    pub swept_multipart: AtomicU64,
     /// The emulated NIC every socket of this server shares, if any (`--nic`).
     pub nic: Option<Arc<crate::shaping::Nic>>,
 }
@@ -122,6 +124,7 @@ impl Default for Meter {
             storage_timeouts: AtomicU64::new(0),
             swept_uploads: AtomicU64::new(0),
             swept_unrecorded: AtomicU64::new(0),
+            swept_multipart: AtomicU64::new(0),
             nic: None,
         }
     }

@@ -40,7 +40,7 @@ pub mod names {
     pub const OVERLOADED: &str = "presign_bench_overloaded_total";
     /// Store calls that ran out of time.
     pub const STORAGE_TIMEOUTS: &str = "presign_bench_storage_timeouts_total";
-    /// Orphans the sweeper deleted, by `kind` (upload, unrecorded).
+    /// Orphans the sweeper deleted, by `kind` (upload, unrecorded, multipart).
     pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
     /// CPU time of the process.
     pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
@@ -103,6 +103,9 @@ pub struct Snapshot {
     pub swept_uploads: u64,
     /// Unrecorded objects the sweeper deleted.
     pub swept_unrecorded: u64,
+    /// Abandoned multipart uploads the sweeper aborted.
+    #[serde(default)]
+    pub swept_multipart: u64,
     /// Process CPU seconds.
     pub cpu_seconds: f64,
     /// Process peak RSS, bytes.
@@ -142,6 +145,7 @@ impl Snapshot {
             storage_timeouts: meter.storage_timeouts.load(Relaxed),
             swept_uploads: meter.swept_uploads.load(Relaxed),
             swept_unrecorded: meter.swept_unrecorded.load(Relaxed),
+            swept_multipart: meter.swept_multipart.load(Relaxed),
             cpu_seconds: process.cpu_seconds,
             peak_rss_bytes: process.peak_rss_bytes,
         }
@@ -170,6 +174,7 @@ impl Snapshot {
         header(&mut out, ORPHANS_SWEPT, "counter", "Orphaned objects the sweeper deleted, by kind.");
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"upload\"}} {}", self.swept_uploads);
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"unrecorded\"}} {}", self.swept_unrecorded);
+        let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"multipart\"}} {}", self.swept_multipart);
         let series: [(&str, &str, &str, String); 13] = [
             (REQUESTS, "counter", "App requests answered (scrapes excluded).", self.requests.to_string()),
             (REQUESTS_PEAK, "gauge", "Most app requests handled at once.", self.requests_peak.to_string()),
@@ -282,6 +287,7 @@ impl Snapshot {
             storage_timeouts: count(STORAGE_TIMEOUTS, &[])?,
             swept_uploads: count(ORPHANS_SWEPT, &[("kind", "upload")])?,
             swept_unrecorded: count(ORPHANS_SWEPT, &[("kind", "unrecorded")])?,
+            swept_multipart: count(ORPHANS_SWEPT, &[("kind", "multipart")])?,
             cpu_seconds: value(CPU_SECONDS, &[])?,
             peak_rss_bytes: count(PEAK_RSS, &[])?,
         })
@@ -338,6 +344,7 @@ mod tests {
             storage_timeouts: 21,
             swept_uploads: 22,
             swept_unrecorded: 23,
+            swept_multipart: 2,
             cpu_seconds: 17.125,
             peak_rss_bytes: 18,
         };

@@ -1,7 +1,8 @@
 //! The streaming upload proxy: the broker's auth, validation, checks and metadata, but every byte
 //! of every file crosses the app tier on its way to the store.
 //!
-//! - `PUT /v1/proxy/uploads` (Authorization, Content-Type, Content-Length, X-Filename) → 201
+//! - `PUT /v1/proxy/uploads` (Authorization, Content-Type, Content-Length, X-Filename) → 201;
+//!   a body above `--multipart-threshold` goes to the store as a multipart upload ([`parts`])
 //! - `GET /v1/proxy/files/{file_id}` → owner only → the object's bytes, streamed
 //!
 //! The body is streamed, never buffered: memory per upload is bounded by hyper's read buffer
@@ -14,6 +15,7 @@
 //! between the store's commit and the database insert).
 
 mod body;
+mod parts;
 
 use crate::app::db::FileRecord;
 use crate::app::error::{ApiError, method_not_allowed};
@@ -131,32 +133,57 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     let limits = app.config.limits;
     let store_timeout = app.config.store_timeouts.operation;
     let (body, outcome, progress) = UploadBody::new(body, d.size, d.content_type.clone(), limits.body_idle_timeout);
-    let put =
-        app.s3
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .content_type(&d.content_type)
-            .content_length(i64::try_from(d.size).unwrap_or(i64::MAX))
-            .body(ByteStream::from_body_1_x(body))
-            .customize()
-            // The body takes as long as the client does: the store is watched by `progress` instead.
-            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(
-                aws_smithy_types::timeout::TimeoutConfig::builder().disable_operation_timeout().build(),
-            ))
-            .send();
-    // Dropping the PutObject aborts it: the store discards the partial object.
-    let put = tokio::select! {
-        put = tokio::time::timeout(limits.request_timeout, put) => put.map_err(|_| ApiError::RequestTimeout(limits.request_timeout)),
+    let multipart = if d.size > app.config.policy.multipart.threshold {
+        let parts = app.config.policy.multipart.parts(d.size, None)?;
+        Some((parts, start_parts(app, &key, &d.content_type).await?))
+    } else {
+        None
+    };
+    let transfer = async {
+        if let Some((parts, upload_id)) = &multipart {
+            parts::stream(&app.s3, (bucket, &key, upload_id), body, *parts).await
+        } else {
+            let put = app
+                .s3
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .content_type(&d.content_type)
+                .content_length(i64::try_from(d.size).unwrap_or(i64::MAX))
+                .body(ByteStream::from_body_1_x(body))
+                .customize()
+                // The body takes as long as the client does: the store is watched by `progress`.
+                .config_override(aws_sdk_s3::config::Builder::default().timeout_config(
+                    aws_smithy_types::timeout::TimeoutConfig::builder().disable_operation_timeout().build(),
+                ))
+                .send()
+                .await;
+            put.map(|o| o.e_tag().unwrap_or_default().trim_matches('"').to_owned()).map_err(|e| ApiError::storage(&e))
+        }
+    };
+    // Dropping the transfer aborts it: a PutObject's partial object is discarded by the store, a
+    // multipart upload is aborted below.
+    let stored = tokio::select! {
+        put = tokio::time::timeout(limits.request_timeout, transfer) => {
+            put.unwrap_or(Err(ApiError::RequestTimeout(limits.request_timeout)))
+        }
         () = progress.stalled(store_timeout) => Err(ApiError::StorageTimeout(format!("no progress for {store_timeout:?}"))),
     };
-    let output = match put {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => {
-            let why = outcome.failure().unwrap_or_else(|| ApiError::storage(&e));
+    if let Some((_, upload_id)) = &multipart {
+        if stored.is_err() {
+            abort_parts(app, &key, upload_id).await;
+        } else if let Err(e) = app.db.close_multipart(upload_id).await {
+            // The sweeper will try to abort a completed upload, which the store refuses: harmless.
+            tracing::warn!("forgetting a completed multipart upload failed: {e}");
+        }
+    }
+    let etag = match stored {
+        Ok(etag) => etag,
+        Err(e) => {
+            // The body's own failure (short, long, wrong magic numbers, stalled client) is the cause.
+            let why = outcome.failure().unwrap_or(e);
             return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
         }
-        Err(why) => return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await),
     };
     let record = FileRecord {
         file_id: uuid::Uuid::new_v4().to_string(),
@@ -165,7 +192,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
         filename: d.filename,
         content_type: d.content_type,
         size: d.size,
-        etag: output.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+        etag,
         created_at,
         completed_at: App::now_rfc3339(),
         upload_key: None,
@@ -173,6 +200,34 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     match app.db.insert(record.clone()).await {
         Ok(stored) => Ok(stored),
         Err(e) => Err(crate::app::check::reject(&app.s3, bucket, &record.key, e.into()).await),
+    }
+}
+
+/// Starts a multipart upload of `key` and records it, so the sweeper aborts it should this
+/// process die before it ends; returns the store's upload id.
+async fn start_parts(app: &App, key: &str, content_type: &str) -> Result<String, ApiError> {
+    let bucket = &app.config.s3.bucket;
+    let created = app.s3.create_multipart_upload().bucket(bucket).key(key).content_type(content_type).send();
+    let created = created.await.map_err(|e| ApiError::storage(&e))?;
+    let upload_id = created.upload_id().ok_or_else(|| ApiError::Storage("no upload id from the store".into()))?;
+    let window = app.config.limits.request_timeout + app.config.sweep.grace;
+    let expires_at = crate::app::auth::unix_now() + window.as_secs();
+    if let Err(e) = app.db.open_multipart(upload_id, key, expires_at).await {
+        abort_parts(app, key, upload_id).await;
+        return Err(e.into());
+    }
+    Ok(upload_id.to_owned())
+}
+
+/// Aborts multipart upload `upload_id` of `key`, dropping its parts; a failure is left to the
+/// sweeper (the upload stays recorded).
+async fn abort_parts(app: &App, key: &str, upload_id: &str) {
+    let abort = app.s3.abort_multipart_upload().bucket(&app.config.s3.bucket).key(key).upload_id(upload_id).send();
+    match abort.await {
+        Ok(_) => {
+            let _ = app.db.close_multipart(upload_id).await;
+        }
+        Err(e) => tracing::warn!(key, "aborting a multipart upload failed: {}", crate::storage::client::describe(&e)),
     }
 }
 

@@ -63,6 +63,10 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
         let _ = writeln!(out, "<p class=\"sub\">{}</p>", esc(&headline(results)));
     }
     mode_table(&mut out, results);
+    if let Some(line) = super::reads::multipart_line(results) {
+        let _ = writeln!(out, "<p id=\"multipart\">{}</p>", esc(&line));
+    }
+    reads_table(&mut out, results);
     explanation(&mut out, results);
     for plot in ["bandwidth", "latency", "timeline", "resources"] {
         let _ = writeln!(out, "<figure id=\"{plot}\">\n{}\n</figure>", svg(plot));
@@ -120,6 +124,26 @@ pub fn render(results: &Results, svg: &dyn Fn(&str) -> String) -> String {
     footer(&mut out, results);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+fn reads_table(out: &mut String, results: &Results) {
+    let Some((modes, rows)) = super::reads::table(results) else { return };
+    let _ = write!(out, "<h2>{}</h2>\n<table id=\"downloads\">\n<tr><th></th>", esc(super::reads::TITLE));
+    for mode in &modes {
+        let _ = write!(out, "<th class=\"n {0}\">{0}</th>", mode.as_str());
+    }
+    out.push_str("</tr>\n");
+    for (label, cells) in rows {
+        let _ = write!(out, "<tr><td>{}</td>", esc(&label));
+        for c in cells {
+            let _ = write!(out, "<td class=\"n\">{}</td>", esc(&c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    for note in super::reads::notes(results) {
+        let _ = writeln!(out, "<p>{}</p>", esc(&note));
+    }
 }
 
 fn mode_table(out: &mut String, results: &Results) {

@@ -64,6 +64,10 @@ pub fn render(results: &Results) -> String {
             cell(&c.basis)
         );
     }
+    if let Some(line) = super::reads::multipart_line(results) {
+        let _ = writeln!(out, "\n{}", cell(&line));
+    }
+    reads_table(&mut out, results);
     latency_table(&mut out, results);
     steps_table(&mut out, results);
     if !results.sweep.is_empty() {
@@ -147,5 +151,25 @@ fn steps_table(out: &mut String, results: &Results) {
     );
     for (step, req, resp) in super::html::steps(steps) {
         let _ = writeln!(out, "| {step} | {} | {} |", si_bytes(req), si_bytes(resp));
+    }
+}
+
+/// The downloads table and its notes (`[downloads]`).
+fn reads_table(out: &mut String, results: &Results) {
+    let Some((modes, rows)) = super::reads::table(results) else { return };
+    let names: Vec<&str> = modes.iter().map(|m| m.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "\n### {}\n\n| | {} |\n|---|{}",
+        super::reads::TITLE,
+        names.join(" | "),
+        "---:|".repeat(names.len())
+    );
+    for (label, cells) in rows {
+        let cells: Vec<String> = cells.iter().map(|c| cell(c)).collect();
+        let _ = writeln!(out, "| {} | {} |", cell(&label), cells.join(" | "));
+    }
+    for note in super::reads::notes(results) {
+        let _ = writeln!(out, "\n{}", cell(&note));
     }
 }

@@ -14,6 +14,7 @@ pub mod gate;
 mod html;
 mod markdown;
 pub mod plots;
+pub mod reads;
 mod render;
 pub mod table;
 

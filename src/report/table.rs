@@ -157,8 +157,10 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// `in / out` bytes, for display.
+#[must_use]
 #[allow(clippy::cast_precision_loss)] // display only
-fn in_out(bytes_in: u64, bytes_out: u64) -> String {
+pub fn in_out(bytes_in: u64, bytes_out: u64) -> String {
     format!("{} / {}", si_bytes(bytes_in as f64), si_bytes(bytes_out as f64))
 }
 
@@ -294,6 +296,12 @@ pub fn summary(results: &Results, report_dir: &std::path::Path) -> String {
             "\nproxied carries {:.0}x the client-facing bytes and {:.0}x all app-tier bytes of presigned\n  ({})",
             c.client_bytes_ratio, c.app_tier_bytes_ratio, c.basis
         );
+    }
+    if let Some(line) = super::reads::multipart_line(results) {
+        let _ = writeln!(out, "\n{line}");
+    }
+    if let Some(reads) = super::reads::text(results) {
+        out.push_str(&reads);
     }
     if !results.sweep.is_empty() {
         out.push_str(&sweep_table(results));

@@ -108,6 +108,12 @@ pub struct CapacityReport {
     /// Servers needed as concurrent uploads grow (uploads in the window = concurrent uploads),
     /// other inputs unchanged: `[concurrent, servers]` pairs, for the capacity plot.
     pub curve: BTreeMap<Mode, Vec<[f64; 2]>>,
+    /// Per architecture, servers for the reads alone (a run with `[downloads]`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reads: BTreeMap<Mode, ModePlan>,
+    /// Per architecture, servers for the writes and the reads together.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub together: BTreeMap<Mode, ModePlan>,
 }
 
 impl CapacityReport {

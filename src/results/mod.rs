@@ -7,12 +7,14 @@
 //! - `comparison`: proxied over presigned, per successful upload.
 //! - [`load`]: reading a results.json of any supported version (version 1 is migrated).
 //! - [`signing`]: the broker under presign-only load, and the flow over each HTTP version.
+//! - [`reads`]: a mode's downloads, and its uploads made in parts.
 //! - [`schema`]: the JSON Schema of this layout, generated from these types.
 
 pub mod capacity;
 mod comparison;
 pub mod latency;
 pub mod load;
+pub mod reads;
 pub mod schema;
 pub mod signing;
 pub mod thresholds;
@@ -21,6 +23,7 @@ pub use capacity::CapacityReport;
 pub use comparison::Comparison;
 pub use latency::LatencySummary;
 pub use load::{LoadError, load};
+pub use reads::{DownloadResult, MultipartUse};
 pub use signing::{SigningResult, VersionSteps};
 
 use crate::scenario::{Mode, Scenario};
@@ -76,7 +79,7 @@ pub struct Results {
     pub thresholds: Vec<thresholds::ThresholdOutcome>,
 }
 
-/// A timed step of an upload; the keys of `latency_us`.
+/// A timed step of an upload or a download; the keys of `latency_us`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -86,11 +89,16 @@ pub enum Phase {
     Complete = 2,
     Upload = 3,
     EndToEnd = 4,
+    Resolve = 5,
+    Transfer = 6,
 }
 
 impl Phase {
     /// Every phase, in report order.
-    pub const ALL: [Self; 5] = [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd];
+    pub const ALL: [Self; 7] =
+        [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd, Self::Resolve, Self::Transfer];
+    /// How many phases there are.
+    pub const COUNT: usize = Self::ALL.len();
 
     /// Name in results.json.
     #[must_use]
@@ -101,6 +109,8 @@ impl Phase {
             Self::Complete => "complete",
             Self::Upload => "upload",
             Self::EndToEnd => "end_to_end",
+            Self::Resolve => "resolve",
+            Self::Transfer => "transfer",
         }
     }
 
@@ -112,7 +122,9 @@ impl Phase {
             Self::Put => "presigned: PUT to the store",
             Self::Complete => "presigned: tell the broker it is done",
             Self::Upload => "proxied: the single PUT through the proxy",
-            Self::EndToEnd => "both: the whole upload",
+            Self::EndToEnd => "both: the whole upload (downloads: the whole download)",
+            Self::Resolve => "presigned download: ask the broker for the URL",
+            Self::Transfer => "download: the GET that carries the bytes (proxied: through the proxy)",
         }
     }
 }
@@ -267,6 +279,12 @@ pub struct ModeResult {
     pub steps_per_upload: Option<PresignSteps>,
     /// Completions and uploads in flight over time.
     pub timeline: TimelineData,
+    /// The uploads made in parts (present when the scenario sets a multipart threshold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartUse>,
+    /// Downloads of the stored objects through this architecture (present with `[downloads]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<DownloadResult>,
 }
 
 impl ModeResult {

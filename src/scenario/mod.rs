@@ -204,6 +204,27 @@ pub struct Signing {
     pub concurrency: u64,
 }
 
+/// Objects above a size travel in parts (`[run] multipart_threshold`, `part_size`,
+/// `parts_in_flight`): presigned, a URL per part and the parts straight to the store; proxied,
+/// the proxy streams the body to the store part by part (it gets the same threshold and size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Multipart {
+    /// Objects larger than this, in bytes, are uploaded in parts.
+    pub threshold_bytes: u64,
+    /// Every part but the last, in bytes.
+    pub part_size_bytes: u64,
+    /// Parts of one upload in flight at once (presigned; the proxy sends its parts one by one).
+    pub parts_in_flight: u64,
+}
+
+/// Reads after the uploads (`[downloads]`): each object a mode stored is downloaded through the
+/// same architecture, `per_object` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Downloads {
+    /// Downloads of each stored object.
+    pub per_object: u64,
+}
+
 /// How a simulated client's link behaves (both modes alike).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientLink {
@@ -272,6 +293,12 @@ pub struct Scenario {
     /// The HTTP version of the harness's clients to the app tier (`[app_tier] http`).
     #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
     pub app_http: HttpVersion,
+    /// Uploads above a size in parts, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<Multipart>,
+    /// Downloads after each mode's uploads, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads: Option<Downloads>,
     /// Pass/fail conditions on the results, in file order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<thresholds::Threshold>,

@@ -16,6 +16,7 @@ pub struct RawScenario {
     pub broker: Option<RawBroker>,
     pub signing: Option<RawSigning>,
     pub app_tier: Option<RawAppTier>,
+    pub downloads: Option<RawDownloads>,
     pub thresholds: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
@@ -25,6 +26,12 @@ pub struct RawAppTier {
     pub nic: Option<Spanned<String>>,
     pub cors_origins: Option<Spanned<Vec<String>>>,
     pub http: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDownloads {
+    pub per_object: Spanned<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +64,9 @@ pub struct RawRun {
     pub client_bandwidth: Option<Spanned<String>>,
     pub rtt: Option<Spanned<String>>,
     pub max_duration: Option<Spanned<String>>,
+    pub multipart_threshold: Option<Spanned<String>>,
+    pub part_size: Option<Spanned<String>>,
+    pub parts_in_flight: Option<Spanned<u64>>,
 }
 
 /// `"10MiB"`, `{ min = "1MiB", max = "20MiB" }` or `{ sweep = ["4KiB", "1MiB"] }`.

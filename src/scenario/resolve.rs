@@ -137,8 +137,13 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
     let client = sections::resolve_client(ctx, run)?;
     let sections::AppTier { nic: app_tier_nic_bytes_per_sec, cors_origins, http: app_http } =
         sections::resolve_app_tier(ctx, raw.app_tier.as_ref())?;
+    let largest = sweep.last().copied().unwrap_or_else(|| object_size.max());
+    let multipart = sections::resolve_multipart(ctx, run, largest)?;
+    let downloads = sections::resolve_downloads(ctx, raw.downloads.as_ref())?;
     let thresholds = super::thresholds::resolve(ctx.file, ctx.text, raw.thresholds.as_ref())?;
     Ok(Scenario {
+        multipart,
+        downloads,
         app_http,
         app_tier_nic_bytes_per_sec,
         cors_origins,

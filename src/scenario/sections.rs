@@ -1,10 +1,10 @@
-//! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`, the
-//! client link of `[run]`), with the same file:line:key errors as [`super::resolve`].
+//! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`,
+//! `[downloads]`, the client link and multipart keys of `[run]`), with the same file:line:key errors as [`super::resolve`].
 
 use super::raw::{self, RawRun};
 use super::resolve::{Ctx, Origin, at, positive};
-use super::{ClientLink, Overrides, ScenarioError, Signing, Storage, StorageKind};
-use crate::units::parse_duration;
+use super::{ClientLink, Downloads, Multipart, Overrides, ScenarioError, Signing, Storage, StorageKind};
+use crate::units::{parse_duration, parse_size};
 use std::path::PathBuf;
 use toml::Spanned;
 
@@ -149,4 +149,56 @@ pub(super) fn resolve_storage(
             ))
         }
     }
+}
+
+/// `[run] multipart_threshold`, `part_size`, `parts_in_flight`, checked against S3's bounds for
+/// the largest object the run makes (`largest`).
+pub(super) fn resolve_multipart(ctx: &Ctx<'_>, run: &RawRun, largest: u64) -> Result<Option<Multipart>, ScenarioError> {
+    use crate::parts::{DEFAULT_PART_SIZE, MAX_SINGLE_PUT, MIN_PART_SIZE, Parts, fit};
+    let size = |key, v: &Spanned<String>| parse_size(v.get_ref()).map_err(|e| ctx.error(at(key, v), e));
+    let Some(threshold) = &run.multipart_threshold else {
+        if let Some(v) = &run.part_size {
+            return Err(ctx.error(at("run.part_size", v), "needs `multipart_threshold`"));
+        }
+        if let Some(v) = &run.parts_in_flight {
+            return Err(ctx.error(at("run.parts_in_flight", v), "needs `multipart_threshold`"));
+        }
+        if largest > MAX_SINGLE_PUT {
+            let origin = Origin::File { key: "run.object_size", offset: run.object_size.span().start };
+            return Err(ctx.error(origin, "above 5GiB, the largest single PUT: set `multipart_threshold`"));
+        }
+        return Ok(None);
+    };
+    let threshold_bytes = size("run.multipart_threshold", threshold)?;
+    if threshold_bytes == 0 || threshold_bytes > MAX_SINGLE_PUT {
+        return Err(ctx.error(at("run.multipart_threshold", threshold), "must be from 1 byte to 5GiB"));
+    }
+    let part_size_bytes = if let Some(v) = &run.part_size {
+        let bytes = size("run.part_size", v)?;
+        Parts::new(largest, bytes).map_err(|e| ctx.error(at("run.part_size", v), e))?;
+        bytes
+    } else {
+        // Grown for objects that would need more than 10,000 parts.
+        fit(largest, DEFAULT_PART_SIZE)
+    };
+    debug_assert!(part_size_bytes >= MIN_PART_SIZE);
+    let parts_in_flight = positive(ctx, "run.parts_in_flight", run.parts_in_flight.as_ref(), 4)?;
+    if parts_in_flight > 64 {
+        let v = run.parts_in_flight.as_ref().expect("the default is 4");
+        return Err(ctx.error(at("run.parts_in_flight", v), "at most 64"));
+    }
+    Ok(Some(Multipart { threshold_bytes, part_size_bytes, parts_in_flight }))
+}
+
+/// `[downloads] per_object`.
+pub(super) fn resolve_downloads(
+    ctx: &Ctx<'_>,
+    raw: Option<&raw::RawDownloads>,
+) -> Result<Option<Downloads>, ScenarioError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let per_object = *raw.per_object.get_ref();
+    if !(1..=1000).contains(&per_object) {
+        return Err(ctx.error(at("downloads.per_object", &raw.per_object), "must be from 1 to 1000"));
+    }
+    Ok(Some(Downloads { per_object }))
 }

@@ -158,3 +158,37 @@ fn container_storage_needs_an_image() {
     let e = error(&GOOD.replace("kind = \"embedded\"", "kind = \"container\""));
     assert!(e.contains("`storage.kind`") && e.contains("needs `image`"), "{e}");
 }
+
+#[test]
+fn multipart_keys_resolve_and_their_errors_name_the_key() {
+    let with = |keys: &str| parse(&GOOD.replace("verify = \"all\"", &format!("verify = \"all\"\n{keys}")));
+    let s = with("multipart_threshold = \"8MiB\"\npart_size = \"5MiB\"\nparts_in_flight = 2").unwrap();
+    let mib = 1024 * 1024;
+    assert_eq!(s.multipart, Some(Multipart { threshold_bytes: 8 * mib, part_size_bytes: 5 * mib, parts_in_flight: 2 }));
+    // Defaults: 16 MiB parts, 4 in flight.
+    let s = with("multipart_threshold = \"8MiB\"").unwrap();
+    assert_eq!(s.multipart.map(|m| (m.part_size_bytes, m.parts_in_flight)), Some((16 * mib, 4)));
+    assert_eq!(parse(GOOD).unwrap().multipart, None);
+    let message = |keys: &str| with(keys).unwrap_err().to_string();
+    assert!(message("part_size = \"5MiB\"").contains("`run.part_size`: needs `multipart_threshold`"));
+    assert!(message("multipart_threshold = \"8MiB\"\npart_size = \"1MiB\"").contains("`run.part_size`: part_size"));
+    assert!(message("multipart_threshold = \"6GiB\"").contains("`run.multipart_threshold`"));
+    assert!(
+        message("multipart_threshold = \"8MiB\"\nparts_in_flight = 65").contains("`run.parts_in_flight`: at most 64")
+    );
+    // Above 5 GiB, one PUT cannot carry an object: the scenario must say how to cut it.
+    let big = GOOD.replace("object_size = \"10MiB\"", "object_size = \"6GiB\"") + "[broker]\nmax_size = \"8GiB\"\n";
+    let e = parse(&big).unwrap_err().to_string();
+    assert!(e.starts_with("s.toml:10:") && e.contains("`run.object_size`") && e.contains("multipart_threshold"), "{e}");
+}
+
+#[test]
+fn downloads_resolve_and_their_errors_name_the_key() {
+    let s = parse(&format!("{GOOD}[downloads]\nper_object = 3\n")).unwrap();
+    assert_eq!(s.downloads, Some(Downloads { per_object: 3 }));
+    assert_eq!(parse(GOOD).unwrap().downloads, None);
+    let e = parse(&format!("{GOOD}[downloads]\nper_object = 0\n")).unwrap_err().to_string();
+    assert!(e.contains("`downloads.per_object`: must be from 1 to 1000"), "{e}");
+    let e = parse(&format!("{GOOD}[downloads]\nper_object = 2\nrange = \"1MiB\"\n")).unwrap_err().to_string();
+    assert!(e.contains("range"), "{e}");
+}

@@ -262,6 +262,56 @@ impl Presigner {
         expires_in: Duration,
         now: SystemTime,
     ) -> Result<String, PresignError> {
+        self.sign_query(method, key, headers, &[], expires_in, now)
+    }
+
+    /// A PUT URL for part `part_number` of multipart upload `upload_id` of `key`, exactly
+    /// `content_length` bytes long (signed: the store refuses another length).
+    ///
+    /// # Errors
+    /// As [`Self::sign`].
+    pub fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u64,
+        content_length: u64,
+        expires_in: Duration,
+        now: SystemTime,
+    ) -> Result<String, PresignError> {
+        let (mut length, mut number) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let query = [("partNumber", number.format(part_number)), ("uploadId", upload_id)];
+        self.sign_query("PUT", key, &[("content-length", length.format(content_length))], &query, expires_in, now)
+    }
+
+    /// [`Self::sign`] with more query parameters signed in: `query`, names in byte order, each
+    /// starting with a lowercase letter (so they sort after the `X-Amz-` ones, as the canonical
+    /// query string orders them), values as they are (they are encoded here).
+    ///
+    /// # Errors
+    /// As [`Self::sign`].
+    ///
+    /// # Panics
+    /// Never: the `expect`s are on hex and ASCII digits this function wrote itself.
+    pub fn sign_query(
+        &self,
+        method: &str,
+        key: &str,
+        headers: &[(&'static str, &str)],
+        query: &[(&str, &str)],
+        expires_in: Duration,
+        now: SystemTime,
+    ) -> Result<String, PresignError> {
+        debug_assert!(query.windows(2).all(|w| w[0].0 < w[1].0), "query names in byte order");
+        debug_assert!(query.iter().all(|(n, _)| n.starts_with(|c: char| c.is_ascii_lowercase())));
+        // Empty (and so no allocation) for plain object URLs, the hot path.
+        let mut extra = String::new();
+        for (name, value) in query {
+            extra.push('&');
+            extra.push_str(name);
+            extra.push('=');
+            extra.extend(utf8_percent_encode(value, canonical::KEY_SEGMENT));
+        }
         if expires_in > MAX_EXPIRY {
             return Err(PresignError::ExpiryTooLong { secs: expires_in.as_secs() });
         }
@@ -288,7 +338,8 @@ impl Presigner {
             for part in [&self.credential_prefix, date, &self.credential_suffix, "&X-Amz-Date=", datetime] {
                 c.extend_from_slice(part.as_bytes());
             }
-            for part in ["&X-Amz-Expires=", expires, "&X-Amz-SignedHeaders=", &scratch.set.signed_encoded, "\n"] {
+            for part in ["&X-Amz-Expires=", expires, "&X-Amz-SignedHeaders=", &scratch.set.signed_encoded, &extra, "\n"]
+            {
                 c.extend_from_slice(part.as_bytes());
             }
             // Canonical headers, in name order, `host` among them.
@@ -334,6 +385,7 @@ impl Presigner {
                 expires,
                 "&X-Amz-SignedHeaders=",
                 &scratch.set.signed_encoded,
+                &extra,
                 "&X-Amz-Signature=",
                 signature,
             ];

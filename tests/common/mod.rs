@@ -65,6 +65,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
                 .map(String::from)
                 .to_vec(),
             max_size: 100 * 1024 * 1024,
+            multipart: presign_bench::app::policy::MultipartPolicy::default(),
         },
         put_expiry: Duration::from_secs(600),
         get_expiry: Duration::from_secs(900),

@@ -218,10 +218,10 @@ pub(super) fn all() -> Vec<Case> {
             "size-above-limit",
             "sizes are limited",
             Medium,
-            "size 2 MiB with --max-size 1MiB",
+            "size 9 MiB with --max-size 8MiB",
             Expect::Status(413),
             run!(|c| {
-                with_json(c, &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 2 * 1024 * 1024})).await
+                with_json(c, &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 9 * 1024 * 1024})).await
             }),
         ),
         broker(

@@ -1,8 +1,9 @@
 //! Every audit case, as data: where it is aimed, the rule, its severity, what is sent, the answer
 //! the rule requires, what the broker does about it, and a few lines that send it. By target:
 //! [`store`] (URLs the broker signed, tampered; keys that break naive signers) and [`broker`]
-//! (tokens, ownership, filenames, lying content, configuration), and [`cors`] (pages on foreign
-//! origins).
+//! (tokens, ownership, filenames, lying content, configuration), `parts` (presigned multipart
+//! uploads: part URLs used for other parts or uploads, lengths, forged ETags) and [`cors`] (pages
+//! on foreign origins).
 
 use super::Case;
 use super::steps::{BoxFuture, Ctx, Observed, jpeg};
@@ -20,6 +21,7 @@ macro_rules! run {
 
 mod broker;
 pub mod cors;
+mod parts;
 mod store;
 
 /// A case's sending function.
@@ -30,6 +32,7 @@ pub type Run = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>;
 pub fn all() -> Vec<Case> {
     let mut cases = store::all();
     cases.extend(broker::all());
+    cases.extend(parts::all());
     cases.extend(cors::all());
     cases
 }

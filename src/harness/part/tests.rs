@@ -78,6 +78,7 @@ fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u
         steps: None,
         store: None,
         client_cpu_seconds: Some(0.25),
+        multipart: None,
     };
     Part {
         part_version: PART_VERSION,

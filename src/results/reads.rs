@@ -1,0 +1,91 @@
+//! Reads and parts: a mode's downloads (`[downloads]`), measured as its uploads are, and how many
+//! of its uploads went in parts.
+
+use super::{AppTier, PhaseLatency};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The uploads of a mode that went in parts.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct MultipartUse {
+    /// Uploads made in parts.
+    pub uploads: u64,
+    /// Their parts.
+    pub parts: u64,
+    /// Part attempts that failed and were sent again alone (presigned; the proxy cannot resend a
+    /// part it has streamed, so a failure there fails the upload).
+    pub part_retries: u64,
+}
+
+/// One architecture's downloads of the objects it stored: proxied, `GET` through the proxy;
+/// presigned, the broker's presigned GET URL then a `GET` to the store.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DownloadResult {
+    /// Downloads started.
+    pub downloads_attempted: u64,
+    /// Downloads that returned the whole object.
+    pub downloads_ok: u64,
+    /// Downloads that failed.
+    pub downloads_failed: u64,
+    /// Failures by kind (`http_404`, `timeout`, `io`, `corrupt`, …).
+    pub errors: BTreeMap<String, u64>,
+    /// Downloads whose bytes were hashed and compared with what was uploaded (all of them).
+    pub verified: u64,
+    /// Downloads whose SHA-256 or length differed.
+    pub corrupt: u64,
+    /// Wall time of the downloads.
+    pub duration_ms: u64,
+    /// What the app tier (proxy or broker) carried during the downloads, from its /metrics.
+    pub app_tier: AppTier,
+    /// CPU seconds the load generator used during the downloads (it hashes every byte).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_seconds: Option<f64>,
+    /// Latency per phase, microseconds: `resolve` (presigned), `transfer`, `end_to_end`.
+    pub latency_us: PhaseLatency,
+    /// Successful downloads and bytes per second.
+    pub throughput: DownloadThroughput,
+    /// Measured app-tier cost of one successful download (the inputs of `extrapolated`).
+    pub per_download: PerDownload,
+    /// `per_download` × the target's downloads. Extrapolated, not measured.
+    pub extrapolated: ExtrapolatedDownloads,
+}
+
+/// Rates over the downloads.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct DownloadThroughput {
+    /// Successful downloads per second.
+    pub downloads_per_sec: f64,
+    /// Object bytes of successful downloads per second.
+    pub bytes_per_sec: f64,
+}
+
+/// Measured app-tier cost of one successful download.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct PerDownload {
+    /// Object bytes downloaded.
+    pub object_bytes: f64,
+    /// App-tier bytes on its client side (requests in, answers out).
+    pub client_bytes: f64,
+    /// App-tier bytes on its storage side.
+    pub storage_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
+
+/// The downloads' extrapolation to the scenario's target.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct ExtrapolatedDownloads {
+    /// How the figures were derived.
+    pub basis: String,
+    /// Target downloads: target uploads × downloads per object.
+    pub downloads: u64,
+    /// Client-facing app-tier bytes.
+    pub client_bytes: f64,
+    /// All app-tier bytes.
+    pub app_tier_bytes: f64,
+    /// App-tier CPU seconds.
+    pub cpu_seconds: f64,
+}
