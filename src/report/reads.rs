@@ -95,7 +95,6 @@ pub fn notes(results: &Results) -> Vec<String> {
 
 /// Uploads made in parts, per mode, in one sentence (`None` without a multipart threshold).
 #[must_use]
-#[allow(clippy::cast_precision_loss)] // display only
 pub fn multipart_line(results: &Results) -> Option<String> {
     let m = results.scenario.multipart?;
     let per_mode: Vec<String> = results
@@ -116,8 +115,8 @@ pub fn multipart_line(results: &Results) -> Option<String> {
         .collect();
     Some(format!(
         "Objects above {} were uploaded in parts of {} ({} in flight per presigned upload; the proxy streams its parts one by one): {}.",
-        si_bytes(m.threshold_bytes as f64),
-        si_bytes(m.part_size_bytes as f64),
+        crate::units::format_size(m.threshold_bytes),
+        crate::units::format_size(m.part_size_bytes),
         m.parts_in_flight,
         per_mode.join("; ")
     ))
