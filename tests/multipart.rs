@@ -85,6 +85,10 @@ async fn three_parts_then_both_downloads(store: Store) {
     assert_eq!(complete(&s, &token, id, &parts).await.1["file_id"], file_id);
     assert_eq!(complete(&s, &s.token("mallory"), id, &parts).await.0, 403);
     assert_eq!(s.broker_state.app.db.count_multipart().await.unwrap(), 0);
+    // A completed upload cannot be aborted.
+    let r = s.http.delete(format!("{}/v1/multipart/{id}", s.broker)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "already_completed");
 
     // The same bytes through the proxy, which streams them to the store in parts.
     let up = common::UploadPath::Proxied.upload(&s, &token, "image/jpeg", bytes.clone()).await;
@@ -134,6 +138,9 @@ async fn forged_completions(store: Store) {
         assert_eq!(r.status(), 204);
     }
     assert_eq!(s.broker_state.app.db.count_multipart().await.unwrap(), 0);
+    // Nothing is left to complete.
+    let (status, body) = complete(&s, &token, id, &parts).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (410, Some("upload_expired")), "{body}");
 }
 
 #[tokio::test]
@@ -252,6 +259,10 @@ async fn abandoned(store: Store) {
         c.put_expiry = Duration::from_secs(1);
         c.complete_grace = Duration::from_secs(1);
         c.sweep.every = Duration::from_millis(500);
+        // The sweeper waits the request and store timeouts past the window, for a completion
+        // that started just before it closed.
+        c.limits.request_timeout = Duration::from_secs(3);
+        c.store_timeouts.operation = Duration::from_secs(2);
     })
     .await;
     let token = s.token("alice");

@@ -218,6 +218,19 @@ impl Db {
         .map(|n| n > 0)
     }
 
+    /// Whether a multipart upload in progress writes `key`.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn is_multipart_key(&self, key: &str) -> Result<bool, DbError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT COUNT(*) FROM multipart_uploads WHERE key = ?1", [key], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .map(|n| n > 0)
+    }
+
     /// Up to `limit` multipart uploads whose window closed before `now` (Unix seconds), as
     /// (store upload id, key).
     ///

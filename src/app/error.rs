@@ -151,6 +151,12 @@ pub enum ApiError {
     /// parts, or ETags that are not the parts').
     #[error("invalid parts: {0}")]
     InvalidParts(String),
+    /// A multipart upload that is completed cannot be aborted.
+    #[error("the upload is completed as file {file_id}; it can no longer be aborted")]
+    Completed {
+        /// The completed file.
+        file_id: String,
+    },
     /// One PUT cannot carry this size; the client must upload it in parts.
     #[error("size {size} bytes is above the {max} bytes one PUT can carry; use a multipart upload")]
     UseMultipart {
@@ -202,7 +208,7 @@ impl ApiError {
             E::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "invalid_part_number"),
             E::InvalidParts(_) => (StatusCode::BAD_REQUEST, "invalid_parts"),
             E::UseMultipart { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "use_multipart"),
-            E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
+            E::Completed { .. } | E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

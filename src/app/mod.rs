@@ -108,6 +108,12 @@ pub async fn run<S>(
 }
 
 impl AppConfig {
+    /// How long a presigned multipart upload may take from start to completion.
+    #[must_use]
+    pub fn multipart_window(&self) -> Duration {
+        self.policy.multipart.window.unwrap_or(self.put_expiry + self.complete_grace)
+    }
+
     /// Checks the limits the security rules set.
     ///
     /// # Errors
@@ -152,6 +158,14 @@ impl AppConfig {
             return Err(StartError::Config {
                 flag: "--multipart-threshold",
                 message: "must be between 1 byte and 5GiB, the largest single PUT in S3".into(),
+            });
+        }
+        if let Some(window) = multipart.window
+            && (window < self.put_expiry || window > Duration::from_secs(7 * 24 * 3600))
+        {
+            return Err(StartError::Config {
+                flag: "--multipart-window",
+                message: "must be at least --put-expiry and at most 7 days".into(),
             });
         }
         if !(policy::MIN_PART_SIZE..=policy::MAX_PART_SIZE).contains(&multipart.part_size) {

@@ -26,11 +26,14 @@ pub struct MultipartPolicy {
     /// The part size when the client names none (grown when the object would need more than
     /// [`MAX_PARTS`] parts).
     pub part_size: u64,
+    /// How long a presigned multipart upload may take from start to completion
+    /// (`--multipart-window`); `None`: the PUT expiry plus the completion grace, as a single PUT.
+    pub window: Option<std::time::Duration>,
 }
 
 impl Default for MultipartPolicy {
     fn default() -> Self {
-        Self { threshold: 64 * 1024 * 1024, part_size: crate::parts::DEFAULT_PART_SIZE }
+        Self { threshold: 64 * 1024 * 1024, part_size: crate::parts::DEFAULT_PART_SIZE, window: None }
     }
 }
 

@@ -17,6 +17,7 @@
 
 use super::db::Db;
 use crate::metrics::Meter;
+use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
@@ -112,7 +113,12 @@ impl Sweeper {
         let mut swept = Swept::default();
         for rule in &self.rules {
             for key in self.candidates(rule).await? {
-                if rule.unless_recorded && self.db.by_key(&key).await.map_err(|e| e.to_string())?.is_some() {
+                // A multipart upload's object is recorded only after its completion's checks.
+                let recorded = async {
+                    let file = self.db.by_key(&key).await?.is_some();
+                    Ok::<_, super::db::DbError>(file || self.db.is_multipart_key(&key).await?)
+                };
+                if rule.unless_recorded && recorded.await.map_err(|e| e.to_string())? {
                     continue;
                 }
                 match self.s3.delete_object().bucket(&self.bucket).key(&key).send().await {
@@ -147,10 +153,12 @@ impl Sweeper {
                     aborted += 1;
                     self.meter.swept_multipart.fetch_add(1, Relaxed);
                 }
-                // The store answered that it will not abort it: it does not know the upload (it
-                // was completed or aborted meanwhile; s3s-fs says AccessDenied for that, AWS and
-                // MinIO NoSuchUpload). Nothing is left to abort, so the row goes too.
-                Err(e) if e.as_service_error().is_some() => {
+                // Gone already: completed or aborted meanwhile.
+                Err(e) if e.as_service_error().is_some_and(AbortMultipartUploadError::is_no_such_upload) => {}
+                // s3s-fs answers AccessDenied for an upload it does not know: gone only if the
+                // store lists no part of it. Any other refusal (throttling, a missing permission)
+                // keeps the row, and the next pass tries again.
+                Err(e) if e.as_service_error().is_some() && self.holds_no_parts(&key, &upload_id).await => {
                     tracing::info!(key, "multipart upload already gone: {}", crate::storage::client::describe(&e));
                 }
                 Err(e) => {
@@ -161,6 +169,12 @@ impl Sweeper {
             self.db.close_multipart(&upload_id).await.map_err(|e| e.to_string())?;
         }
         Ok(aborted)
+    }
+
+    /// Whether the store answers that multipart upload `upload_id` of `key` has no part.
+    async fn holds_no_parts(&self, key: &str, upload_id: &str) -> bool {
+        let listed = self.s3.list_parts().bucket(&self.bucket).key(key).upload_id(upload_id).send().await;
+        listed.is_ok_and(|l| l.parts().is_empty())
     }
 
     /// Keys under `rule.prefix` last modified more than `rule.older_than` ago.

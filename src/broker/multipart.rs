@@ -14,13 +14,13 @@
 //!   (a store that ignores the list, as s3s-fs does, cannot be fooled into a file made of other
 //!   parts), then the same size, type and magic-number checks as a single PUT. What fails is
 //!   deleted and answered 400 `invalid_parts` or 422.
-//! - `DELETE /v1/multipart/{upload_id}` → 204: the store drops the parts.
+//! - `DELETE /v1/multipart/{upload_id}` → 204: the store drops the parts (409 once completed).
 //!
 //! The object key is final from the start: once the upload is completed or aborted, no part URL
 //! can write to it (the store has no upload of that id any more), so unlike a single PUT there is
 //! nothing to copy. Every upload started is recorded ([`crate::app::db::Db::open_multipart`]);
-//! the sweeper aborts the ones still open when their window (PUT expiry + completion grace) has
-//! closed, so no parts linger. The upload id itself is stateless, as for single PUTs: signed
+//! the sweeper aborts the ones still open when their window (`--multipart-window`, by default the
+//! PUT expiry + completion grace) has closed, so no parts linger. The upload id itself is stateless, as for single PUTs: signed
 //! fields under a key of its own ([`MULTIPART_LABEL`]), so neither kind of id opens as the other.
 
 use super::Broker;
@@ -108,17 +108,20 @@ struct Started {
     parts: u64,
 }
 
-/// Opens a multipart id of `user`: 400 forged, 410 past its window, 403 another user's.
+/// Opens a multipart id of the request's user: 400 forged, 403 another user's. Its window is
+/// checked by [`live`] where it matters (a completed upload answers after it too).
 fn open(b: &Broker, ids: &UploadIds, id: &str, headers: &HeaderMap) -> Result<MultipartId, ApiError> {
     let user = b.app.user(headers)?;
     let upload: MultipartId = ids.unseal(id)?;
-    if unix_now() >= upload.exp {
-        return Err(ApiError::UploadExpired);
-    }
     if upload.sub != user {
         return Err(ApiError::Forbidden);
     }
     Ok(upload)
+}
+
+/// 410 `upload_expired` once `upload`'s window has closed.
+fn live(upload: &MultipartId) -> Result<(), ApiError> {
+    if unix_now() >= upload.exp { Err(ApiError::UploadExpired) } else { Ok(()) }
 }
 
 async fn start(State(b): State<Arc<Broker>>, request: Request) -> Result<Response, ApiError> {
@@ -138,8 +141,10 @@ async fn start(State(b): State<Arc<Broker>>, request: Request) -> Result<Respons
         .map_err(|e| ApiError::storage(&e))?;
     let store_id = created.upload_id().ok_or_else(|| ApiError::Storage("no upload id from the store".into()))?;
     let iat = unix_now();
-    let exp = iat + (b.app.config.put_expiry + b.app.config.complete_grace).as_secs();
-    if let Err(e) = b.app.db.open_multipart(store_id, &key, exp).await {
+    let exp = iat + b.app.config.multipart_window().as_secs();
+    // The sweeper waits out a completion that starts just before the window closes.
+    let margin = b.app.config.limits.request_timeout + b.app.config.store_timeouts.operation;
+    if let Err(e) = b.app.db.open_multipart(store_id, &key, exp + margin.as_secs()).await {
         let _ = b.app.s3.abort_multipart_upload().bucket(bucket).key(&key).upload_id(store_id).send().await;
         return Err(e.into());
     }
@@ -165,6 +170,7 @@ async fn part_url(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let upload = open(&b, &b.multipart_ids, &upload_id, &headers)?;
+    live(&upload)?;
     let parts = upload.parts();
     let number = part_number
         .parse::<u64>()
@@ -193,7 +199,7 @@ struct Complete {
     parts: Vec<CompletedPart>,
 }
 
-/// Checks that `parts` names every part of `cut` once, in order, each with a hex MD5 ETag.
+/// Checks that `parts` names every part of `cut` once, in order, each with an ETag.
 fn check_list(parts: &[CompletedPart], cut: policy::Parts) -> Result<(), ApiError> {
     if parts.len() as u64 != cut.count() {
         return Err(ApiError::InvalidParts(format!("{} parts listed; the upload has {}", parts.len(), cut.count())));
@@ -202,8 +208,8 @@ fn check_list(parts: &[CompletedPart], cut: policy::Parts) -> Result<(), ApiErro
         if part.part_number != i {
             return Err(ApiError::InvalidParts(format!("part {} listed where part {i} belongs", part.part_number)));
         }
-        if policy::multipart_etag([part.etag.as_str()]).is_none() {
-            return Err(ApiError::InvalidParts(format!("part {i}'s ETag {:?} is not a hex MD5", echo(&part.etag))));
+        if part.etag.trim_matches('"').is_empty() {
+            return Err(ApiError::InvalidParts(format!("part {i} has no ETag")));
         }
     }
     Ok(())
@@ -225,6 +231,11 @@ async fn complete(
     if let Some(done) = b.app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
         return Ok(answer(done.file_id));
     }
+    live(&upload)?;
+    if !b.app.db.is_open_multipart(&upload.store_id).await? {
+        // Aborted (by the client or the sweeper), or refused at an earlier completion.
+        return Err(ApiError::UploadExpired);
+    }
     let limit = COMPLETE_BODY_LIMIT;
     let body = guard::json_body(&request.headers, body, b.app.config.limits.body_idle_timeout, limit).await?;
     let list: Complete = parse_json(&body)?;
@@ -238,18 +249,24 @@ async fn complete(
             Part::builder().part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX)).e_tag(&p.etag).build()
         });
         let assembled = CompletedMultipartUpload::builder().set_parts(Some(parts.collect())).build();
-        let call = app
-            .s3
+        app.s3
             .complete_multipart_upload()
             .bucket(bucket)
             .key(&key)
             .upload_id(&upload.store_id)
             .multipart_upload(assembled)
-            .send();
-        // Assembling a large object takes the store a while: bounded by the request timeout.
-        tokio::time::timeout(app.config.limits.request_timeout, call)
+            .customize()
+            // Assembling a large object takes the store a while: the request timeout bounds it,
+            // not the store timeout of one ordinary call.
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(
+                    aws_smithy_types::timeout::TimeoutConfig::builder()
+                        .operation_timeout(app.config.limits.request_timeout)
+                        .build(),
+                ),
+            )
+            .send()
             .await
-            .map_err(|_| ApiError::StorageTimeout("completing a multipart upload".into()))?
     };
     let completed = match completed {
         Ok(c) => c,
@@ -260,16 +277,20 @@ async fn complete(
                 return Ok(answer(done.file_id));
             }
             return Err(match code {
-                Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "NoSuchUpload") => {
+                Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
                     ApiError::InvalidParts(format!("the store refused the part list ({})", code.unwrap_or_default()))
                 }
+                Some("NoSuchUpload") => ApiError::UploadExpired,
                 _ => ApiError::storage(&e),
             });
         }
     };
     let store_etag = completed.e_tag().unwrap_or_default().trim_matches('"');
-    let listed = policy::multipart_etag(list.parts.iter().map(|p| p.etag.as_str()));
-    if listed.as_deref() != Some(store_etag) {
+    // Part ETags are MD5s unless the bucket encrypts with KMS or customer keys; then the store's
+    // own validation of the list is all there is.
+    if let Some(listed) = policy::multipart_etag(list.parts.iter().map(|p| p.etag.as_str()))
+        && listed != store_etag
+    {
         app.db.close_multipart(&upload.store_id).await?;
         let why = ApiError::InvalidParts(
             "the listed ETags are not those of the uploaded parts; the object was deleted".into(),
@@ -278,8 +299,13 @@ async fn complete(
     }
     let expected = Expected { key: &key, size: upload.size, content_type: &upload.ct };
     let verdict = check::stored_object(&app.s3, bucket, expected, app.config.store_timeouts.operation).await;
-    app.db.close_multipart(&upload.store_id).await?;
-    let etag = verdict?;
+    let etag = match verdict {
+        Ok(etag) => etag,
+        Err(e) => {
+            app.db.close_multipart(&upload.store_id).await?;
+            return Err(e);
+        }
+    };
     let record = FileRecord {
         file_id: uuid::Uuid::from_bytes(upload.id).to_string(),
         owner: upload.sub,
@@ -292,7 +318,10 @@ async fn complete(
         completed_at: App::now_rfc3339(),
         upload_key: Some(recorded_as(&upload.store_id)),
     };
+    // The row goes after the file's: until then the sweeper takes the key for an upload in
+    // progress, never for an unrecorded object.
     let stored = app.db.insert(record).await?;
+    app.db.close_multipart(&upload.store_id).await?;
     Ok(answer(stored.file_id))
 }
 
@@ -303,8 +332,8 @@ async fn abort(
 ) -> Result<StatusCode, ApiError> {
     let upload = open(&b, &b.multipart_ids, &upload_id, &headers)?;
     let app = &b.app;
-    if app.db.by_upload_key(&recorded_as(&upload.store_id)).await?.is_some() {
-        return Err(ApiError::InvalidParts("the upload is completed; delete the file instead".into()));
+    if let Some(done) = app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
+        return Err(ApiError::Completed { file_id: done.file_id });
     }
     if !app.db.is_open_multipart(&upload.store_id).await? {
         // Aborted before (by the client or the sweeper), or refused at completion: nothing is left.

@@ -109,6 +109,11 @@ pub struct ServerArgs {
     /// for objects that would need more than 10,000 parts).
     #[arg(long, default_value = "16MiB", value_parser = parse_size)]
     pub part_size: u64,
+    /// How long a presigned multipart upload may take from start to completion; each part's URL
+    /// still lives at most --put-expiry. Uploads still open after it are aborted [default:
+    /// --put-expiry + --complete-grace].
+    #[arg(long, value_parser = parse_duration)]
+    pub multipart_window: Option<Duration>,
     /// Lifetime of presigned PUT URLs (at most 15m).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub put_expiry: Duration,
@@ -182,6 +187,7 @@ impl ServerArgs {
                 multipart: crate::app::policy::MultipartPolicy {
                     threshold: self.multipart_threshold,
                     part_size: self.part_size,
+                    window: self.multipart_window,
                 },
             },
             put_expiry: self.put_expiry,

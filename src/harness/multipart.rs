@@ -152,11 +152,13 @@ pub async fn upload(
         .header(header::CONTENT_TYPE, "application/json")
         .body(http::full(serde_json::json!({ "parts": list }).to_string()))
         .map_err(|_| Failure::Io)?;
-    let (status, answer) = complete.send(request).await?;
-    if status != StatusCode::OK {
-        abort(app, &base, plan.authorization).await;
-        return Err(Failure::Http(status.as_u16()));
-    }
+    let answer = match complete.send(request).await {
+        Ok((StatusCode::OK, answer)) => answer,
+        failed => {
+            abort(app, &base, plan.authorization).await;
+            return Err(failed.map_or_else(|f| f, |(status, _)| Failure::Http(status.as_u16())));
+        }
+    };
     let file_id = json::<serde_json::Value>(&answer)?["file_id"].as_str().ok_or(Failure::Io)?.to_owned();
     Ok(Uploaded {
         file_id,

@@ -141,7 +141,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     };
     let transfer = async {
         if let Some((parts, upload_id)) = &multipart {
-            parts::stream(&app.s3, (bucket, &key, upload_id), body, *parts).await
+            parts::send(&app.s3, (bucket, &key, upload_id), body, *parts).await.map(Sent::Parts)
         } else {
             let put = app
                 .s3
@@ -158,7 +158,8 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
                 ))
                 .send()
                 .await;
-            put.map(|o| o.e_tag().unwrap_or_default().trim_matches('"').to_owned()).map_err(|e| ApiError::storage(&e))
+            put.map(|o| Sent::Object(o.e_tag().unwrap_or_default().trim_matches('"').to_owned()))
+                .map_err(|e| ApiError::storage(&e))
         }
     };
     // Dropping the transfer aborts it: a PutObject's partial object is discarded by the store, a
@@ -169,13 +170,17 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
         }
         () = progress.stalled(store_timeout) => Err(ApiError::StorageTimeout(format!("no progress for {store_timeout:?}"))),
     };
-    if let Some((_, upload_id)) = &multipart {
-        if stored.is_err() {
-            abort_parts(app, &key, upload_id).await;
-        } else if let Err(e) = app.db.close_multipart(upload_id).await {
-            // The sweeper will try to abort a completed upload, which the store refuses: harmless.
-            tracing::warn!("forgetting a completed multipart upload failed: {e}");
+    // The store's stall watch ends with the body: assembling the parts is bounded on its own.
+    let stored = match (stored, &multipart) {
+        (Ok(Sent::Parts(list)), Some((_, upload_id))) => {
+            parts::complete(&app.s3, (bucket, &key, upload_id), list, limits.request_timeout).await
         }
+        (Ok(Sent::Object(etag)), _) => Ok(etag),
+        (Ok(Sent::Parts(_)), None) => Err(ApiError::Internal("parts without a multipart upload".into())),
+        (Err(e), _) => Err(e),
+    };
+    if let (Err(_), Some((_, upload_id))) = (&stored, &multipart) {
+        abort_parts(app, &key, upload_id).await;
     }
     let etag = match stored {
         Ok(etag) => etag,
@@ -197,10 +202,24 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
         completed_at: App::now_rfc3339(),
         upload_key: None,
     };
-    match app.db.insert(record.clone()).await {
+    let inserted = match app.db.insert(record.clone()).await {
         Ok(stored) => Ok(stored),
         Err(e) => Err(crate::app::check::reject(&app.s3, bucket, &record.key, e.into()).await),
+    };
+    // The upload's row goes after the file's: until then the sweeper takes the key for an upload
+    // in progress, never for an unrecorded object.
+    if let Some((_, upload_id)) = &multipart
+        && let Err(e) = app.db.close_multipart(upload_id).await
+    {
+        tracing::warn!("forgetting a completed multipart upload failed: {e}");
     }
+    inserted
+}
+
+/// What the transfer to the store left: a stored object's ETag, or parts still to assemble.
+enum Sent {
+    Object(String),
+    Parts(Vec<aws_sdk_s3::types::CompletedPart>),
 }
 
 /// Starts a multipart upload of `key` and records it, so the sweeper aborts it should this

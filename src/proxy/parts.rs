@@ -73,17 +73,18 @@ impl Body for PartBody {
     }
 }
 
-/// Streams `body` into multipart upload `upload_id` of `key` as `parts`, then completes it;
-/// returns the object's ETag. The caller aborts the upload when this fails (or is dropped).
+/// Streams `body` into multipart upload `upload_id` of `key` as `parts`; returns the parts to
+/// complete it with ([`complete`]). The caller aborts the upload when this fails (or is dropped).
 ///
 /// # Errors
-/// The store's refusal (the body's own failure, if any, is in its outcome).
-pub async fn stream(
+/// The store's refusal, or a body longer than declared (the body's own failure, if any, is in
+/// its outcome).
+pub async fn send(
     s3: &aws_sdk_s3::Client,
     (bucket, key, upload_id): (&str, &str, &str),
     body: UploadBody,
     parts: Parts,
-) -> Result<String, ApiError> {
+) -> Result<Vec<CompletedPart>, ApiError> {
     let source = Arc::new(Mutex::new(Source { body, rest: Bytes::new() }));
     let mut completed = Vec::new();
     for number in 1..=parts.count() {
@@ -109,21 +110,49 @@ pub async fn stream(
         let etag = answer.e_tag().unwrap_or_default().to_owned();
         completed.push(CompletedPart::builder().part_number(number).e_tag(etag).build());
     }
-    // Every part is sent: one more poll tells a client that sent more than it declared.
-    let trailing = std::future::poll_fn(|cx| {
-        let mut source = source.lock().unwrap_or_else(PoisonError::into_inner);
-        Pin::new(&mut source.body).poll_frame(cx).map(|f| f.and_then(Result::ok).is_some())
-    });
-    if trailing.await {
-        return Err(ApiError::IncompleteBody(format!("received more than the declared {} bytes", parts.size)));
+    // Every part is sent: the body must end here. More data is a client that sent more than it
+    // declared; an error is its failure; trailers are polled past.
+    loop {
+        let next = std::future::poll_fn(|cx| {
+            let mut source = source.lock().unwrap_or_else(PoisonError::into_inner);
+            Pin::new(&mut source.body).poll_frame(cx)
+        });
+        match next.await {
+            None => return Ok(completed),
+            Some(Ok(frame)) if frame.is_trailers() => {}
+            Some(Ok(_)) => {
+                let why = format!("received more than the declared {} bytes", parts.size);
+                return Err(ApiError::IncompleteBody(why));
+            }
+            Some(Err(e)) => return Err(ApiError::IncompleteBody(format!("the client body failed at its end: {e}"))),
+        }
     }
-    let assembled = CompletedMultipartUpload::builder().set_parts(Some(completed)).build();
+}
+
+/// Completes multipart upload `upload_id` of `key` with `parts`; returns the object's ETag.
+/// Assembling a large object takes the store a while: `limit` bounds it, not the store timeout
+/// of one ordinary call.
+///
+/// # Errors
+/// The store's refusal, or its silence past `limit`.
+pub async fn complete(
+    s3: &aws_sdk_s3::Client,
+    (bucket, key, upload_id): (&str, &str, &str),
+    parts: Vec<CompletedPart>,
+    limit: std::time::Duration,
+) -> Result<String, ApiError> {
+    let assembled = CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
     let done = s3
         .complete_multipart_upload()
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
         .multipart_upload(assembled)
+        .customize()
+        .config_override(
+            aws_sdk_s3::config::Builder::default()
+                .timeout_config(aws_smithy_types::timeout::TimeoutConfig::builder().operation_timeout(limit).build()),
+        )
         .send()
         .await
         .map_err(|e| ApiError::storage(&e))?;

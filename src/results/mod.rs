@@ -118,8 +118,8 @@ impl Phase {
     #[must_use]
     pub fn about(self) -> &'static str {
         match self {
-            Self::Presign => "presigned: ask the broker for a URL",
-            Self::Put => "presigned: PUT to the store",
+            Self::Presign => "presigned: ask the broker for a URL (in parts: start the upload)",
+            Self::Put => "presigned: PUT to the store (in parts: every part's URL from the broker, and its PUT)",
             Self::Complete => "presigned: tell the broker it is done",
             Self::Upload => "proxied: the single PUT through the proxy",
             Self::EndToEnd => "both: the whole upload (downloads: the whole download)",
@@ -397,7 +397,8 @@ pub struct Extrapolated {
 /// The presigned flow's app-tier bytes for one upload, by step (averages over successful uploads).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct PresignSteps {
-    /// Presign request (client → broker), counted on the harness's sockets.
+    /// Presign request (client → broker), counted on the harness's sockets. In parts: the start
+    /// and every part's URL request.
     pub presign_request_bytes: f64,
     /// Presign response (broker → client).
     pub presign_response_bytes: f64,

@@ -17,6 +17,7 @@
 //! both produce byte-identical URLs.
 
 mod canonical;
+mod parts;
 pub mod yardstick;
 
 use canonical::{HeaderSet, QUERY_VALUE, amz_date, canonical_value, hmac, push_key};
@@ -263,25 +264,6 @@ impl Presigner {
         now: SystemTime,
     ) -> Result<String, PresignError> {
         self.sign_query(method, key, headers, &[], expires_in, now)
-    }
-
-    /// A PUT URL for part `part_number` of multipart upload `upload_id` of `key`, exactly
-    /// `content_length` bytes long (signed: the store refuses another length).
-    ///
-    /// # Errors
-    /// As [`Self::sign`].
-    pub fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part_number: u64,
-        content_length: u64,
-        expires_in: Duration,
-        now: SystemTime,
-    ) -> Result<String, PresignError> {
-        let (mut length, mut number) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let query = [("partNumber", number.format(part_number)), ("uploadId", upload_id)];
-        self.sign_query("PUT", key, &[("content-length", length.format(content_length))], &query, expires_in, now)
     }
 
     /// [`Self::sign`] with more query parameters signed in: `query`, names in byte order, each

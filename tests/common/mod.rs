@@ -3,7 +3,10 @@
 
 #![allow(dead_code, clippy::unused_self)] // each test binary uses a different subset
 
+mod minio;
 pub mod raw;
+
+pub use minio::Minio;
 
 use presign_bench::app::AppConfig;
 use presign_bench::app::policy::Policy;
@@ -88,46 +91,6 @@ pub enum Store {
     Minio,
     /// The embedded store as a child process (`presign-bench storage`), so it can be frozen.
     EmbeddedChild,
-}
-
-/// A single-node MinIO process with the tests' credentials; killed when dropped.
-pub struct Minio {
-    pub url: String,
-    child: tokio::process::Child,
-}
-
-impl Minio {
-    /// Starts MinIO on `data_dir` and waits until it is ready. Panics, naming the install command,
-    /// when MinIO is not installed: a MinIO test never passes without MinIO.
-    pub async fn start(data_dir: &std::path::Path) -> Self {
-        let bin = presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
-        let ports: Vec<u16> = {
-            let l: Vec<std::net::TcpListener> =
-                (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-            l.iter().map(|l| l.local_addr().unwrap().port()).collect()
-        };
-        let address = format!("127.0.0.1:{}", ports[0]);
-        let child = tokio::process::Command::new(bin)
-            .args(["server", "--quiet", "--address", &address, "--console-address"])
-            .arg(format!("127.0.0.1:{}", ports[1]))
-            .arg(data_dir)
-            .env("MINIO_ROOT_USER", ACCESS_KEY)
-            .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
-            .env("MINIO_UPDATE", "off")
-            .env("MINIO_CI_CD", "1")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let url = format!("http://{address}");
-        assert!(presign_bench::storage::minio::wait_ready(&url, "/minio/health/ready").await, "MinIO not ready");
-        Self { url, child }
-    }
-
-    /// The process id, for tests that freeze or kill it.
-    pub fn pid(&self) -> u32 {
-        self.child.id().unwrap()
-    }
 }
 
 /// Starts the embedded store in process with the tests' credentials; returns its URL.
