@@ -1,11 +1,10 @@
 //! The accept loop every server shares: counted sockets, HTTP/1.1 and HTTP/2, graceful shutdown, and the
-//! connection-level guards of [`Limits`] (header timeout, half-closed clients, the cap on open
-//! connections). Request-level guards live with the app (`app::guard`).
+//! connection-level guards of [`Limits`] (header timeout, idle kept-alive connections, half-closed
+//! clients, the cap on open connections). Request-level guards live with the app (`app::guard`).
 
 use crate::metrics::{Counted, Meter};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write;
@@ -185,7 +184,11 @@ pub async fn serve<S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let graceful = GracefulShutdown::new();
+    // Hand-written drain instead of hyper-util's `GracefulShutdown`: each connection must also be
+    // shut down gracefully when it has been idle too long (below), and hyper-util's watcher
+    // offers no second trigger. A token tells every connection to finish; the tracker waits.
+    let closing = CancellationToken::new();
+    let connections = tokio_util::task::TaskTracker::new();
     // HTTP/1.1, and HTTP/2 to clients that open with its preface (h2c with prior knowledge: these
     // servers speak no TLS, so there is no ALPN to negotiate; a TLS front end does that).
     let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -213,14 +216,38 @@ pub async fn serve<S, B>(
             tokio::spawn(refuse(Counted::accepted(paced, meter.clone())));
             continue;
         };
-        let service = Timed { inner: service.clone(), meter: meter.clone() };
-        let (http, meter, watcher) = (http.clone(), meter.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            if version_known(&stream, limits.header_timeout).await {
+        let activity = Arc::new(Activity::new());
+        let service = Timed { inner: service.clone(), meter: meter.clone(), activity: activity.clone() };
+        let (http, meter, closing) = (http.clone(), meter.clone(), closing.clone());
+        connections.spawn(async move {
+            let known = tokio::select! {
+                known = version_known(&stream, limits.header_timeout) => known,
+                () = closing.cancelled() => false,
+            };
+            if known {
                 let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
                 let counted = Counted::accepted(paced, meter);
-                let conn = watcher.watch(http.serve_connection(TokioIo::new(counted), service).into_owned());
-                if let Err(e) = conn.await {
+                let conn = http.serve_connection(TokioIo::new(counted), service).into_owned();
+                tokio::pin!(conn);
+                // Shut down gracefully (in-flight requests finish) when the server stops, or when
+                // no request has been in flight for the header timeout: an idle HTTP/2
+                // connection would otherwise hold its slot for ever (HTTP/1.1's header timeout
+                // covers only a request that has begun).
+                let mut finishing = false;
+                let ended = loop {
+                    tokio::select! {
+                        ended = conn.as_mut() => break ended,
+                        () = closing.cancelled(), if !finishing => {
+                            conn.as_mut().graceful_shutdown();
+                            finishing = true;
+                        }
+                        () = activity.idle_for(limits.header_timeout), if !finishing => {
+                            conn.as_mut().graceful_shutdown();
+                            finishing = true;
+                        }
+                    }
+                };
+                if let Err(e) = ended {
                     tracing::debug!("connection ended with error: {e}");
                 }
             }
@@ -228,8 +255,51 @@ pub async fn serve<S, B>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    closing.cancel();
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()).await.is_err() {
         tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
+    }
+}
+
+/// One connection's requests: how many are in flight, and when the last one ended.
+struct Activity {
+    epoch: std::time::Instant,
+    in_flight: std::sync::atomic::AtomicU64,
+    /// Milliseconds since `epoch` when the last request ended (or the connection opened).
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            epoch: std::time::Instant::now(),
+            in_flight: std::sync::atomic::AtomicU64::new(0),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// A request began; it ends when the guard drops (answered, or abandoned by its client).
+    fn started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Resolves once no request has been in flight for `limit`; checks again at most every
+    /// `limit` (a quarter of it while requests run).
+    async fn idle_for(&self, limit: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        loop {
+            if self.in_flight.load(Relaxed) > 0 {
+                tokio::time::sleep(limit / 4).await;
+                continue;
+            }
+            let idle = self.epoch.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Relaxed)));
+            if idle >= limit {
+                return;
+            }
+            tokio::time::sleep(limit.saturating_sub(idle)).await;
+        }
     }
 }
 
@@ -256,11 +326,25 @@ async fn version_known(stream: &tokio::net::TcpStream, limit: Duration) -> bool 
     tokio::time::timeout(limit, wait).await.unwrap_or(false)
 }
 
-/// Times app requests (not `/metrics` or `/healthz`) into the meter: in flight, peak, busy time.
+/// A request in flight on a connection (see [`Activity::started`]).
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        let ms = u64::try_from(a.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        a.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+        a.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Times app requests (not `/metrics` or `/healthz`) into the meter: in flight, peak, busy time;
+/// and every request into its connection's [`Activity`].
 #[derive(Clone)]
 struct Timed<S> {
     inner: S,
     meter: Arc<Meter>,
+    activity: Arc<Activity>,
 }
 
 type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
@@ -275,14 +359,14 @@ where
     type Future = BoxFuture<Result<S::Response, S::Error>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        if matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz") {
-            return Box::pin(self.inner.call(req));
-        }
-        let busy = self.meter.request_started();
+        let on_connection = self.activity.started();
+        let busy =
+            (!matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz")).then(|| self.meter.request_started());
         let response = self.inner.call(req);
         Box::pin(async move {
             let r = response.await;
             drop(busy);
+            drop(on_connection);
             r
         })
     }

@@ -155,6 +155,31 @@ async fn silent_sockets_are_closed_after_the_header_timeout() {
     }
 }
 
+// An idle kept-alive connection, HTTP/2 (where hyper has no timeout of its own) as well as
+// HTTP/1.1, is closed once no request has been in flight for the header timeout.
+#[tokio::test]
+async fn idle_connections_of_both_http_versions_are_closed_after_the_header_timeout() {
+    let s = Stack::start().await;
+    let broker = spawn_app(&s, "broker", &["--header-timeout", "1s"]).await;
+    let token = s.token("alice");
+    for http2 in [false, true] {
+        let builder = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(600));
+        let client = if http2 { builder.http2_prior_knowledge() } else { builder }.build().unwrap();
+        // An app request (an unknown file: 404), so the connection counts as the app's.
+        let r = client.get(format!("{}/v1/files/nothing", broker.url)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(metrics(&broker.url).await.connections_open, 1, "http2 = {http2}");
+        let closed =
+            eventually(Duration::from_secs(10), async || metrics(&broker.url).await.connections_open == 0).await;
+        assert!(closed, "an idle connection (http2 = {http2}) stayed open past the header timeout");
+        // The client notices and opens a new connection for its next request.
+        let r = client.get(format!("{}/v1/files/nothing", broker.url)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 404);
+        drop(client);
+        assert!(eventually(Duration::from_secs(10), async || metrics(&broker.url).await.connections_open == 0).await);
+    }
+}
+
 // Finding 3: a stalled body is cut after the body idle timeout, on both servers, leaving nothing.
 #[tokio::test]
 async fn a_stalled_body_is_cut_after_the_idle_timeout() {
