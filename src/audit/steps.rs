@@ -319,7 +319,9 @@ pub enum Tamper {
     None,
 }
 
-fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
+/// `url` with the value of query parameter `name` replaced by `f(value)`.
+#[must_use]
+pub fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
     let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
     let parts: Vec<String> = query
         .split('&')

@@ -2,7 +2,7 @@
 //! upload, a part longer than its signed length, a completion with a forged ETag, and a multipart
 //! id passed off as a single upload's. Each case aborts the uploads it started, leaving no parts.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg};
+use super::super::steps::{AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg, replace_param};
 use super::super::{Case, Expect, Severity};
 use crate::harness::http::full;
 use serde_json::{Value, json};
@@ -68,19 +68,6 @@ async fn abort(c: &Ctx, id: &str) {
     let _ = c.broker("DELETE", &format!("/v1/multipart/{id}"), Some(&c.token(AUDITOR)), None).await;
 }
 
-/// `url` with query parameter `name` set to `value`.
-fn with_param(url: &str, name: &str, value: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|p| match p.split_once('=') {
-            Some((k, _)) if k == name => format!("{k}={value}"),
-            _ => p.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", query.join("&"))
-}
-
 /// The value of query parameter `name` in `url`.
 fn param(url: &str, name: &str) -> String {
     let query = url.split_once('?').map_or("", |(_, q)| q);
@@ -90,7 +77,7 @@ fn param(url: &str, name: &str) -> String {
 /// Part 2's URL used to send part 1.
 async fn other_part_number(c: &Ctx) -> Result<Observed, String> {
     let id = start(c).await?;
-    let url = with_param(&part_url(c, &id, 2).await?, "partNumber", "1");
+    let url = replace_param(&part_url(c, &id, 2).await?, "partNumber", |_| "1".to_owned());
     let sent = put(c, &url, part_bytes(2)).await;
     abort(c, &id).await;
     sent.map(|(o, _)| o)
@@ -103,7 +90,8 @@ async fn other_upload(c: &Ctx) -> Result<Observed, String> {
     let url_b = part_url(c, &b, 2).await;
     let sent = match (url_a, url_b) {
         (Ok(url_a), Ok(url_b)) => {
-            put(c, &with_param(&url_a, "uploadId", &param(&url_b, "uploadId")), part_bytes(2)).await.map(|(o, _)| o)
+            let other = param(&url_b, "uploadId");
+            put(c, &replace_param(&url_a, "uploadId", |_| other.clone()), part_bytes(2)).await.map(|(o, _)| o)
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
