@@ -69,9 +69,14 @@ async fn the_embedded_store_and_the_broker_hold_every_rule() {
     let (code, report) = audit(&["--junit", xml.to_str().unwrap(), "--out", dir.path().to_str().unwrap()], &[]).await;
     assert_eq!(code, Some(0), "{report}");
     pinned(&report, &[], &[]);
-    let wrong_sha =
-        report["outcomes"].as_array().unwrap().iter().find(|o| o["name"] == "wrong-content-sha256").unwrap();
-    assert_eq!(wrong_sha["status"], 500, "s3s-fs refuses a contradicting hash, with a 500: {wrong_sha}");
+    // A contradicted digest is refused as S3 refuses it (s3s alone answered 500 to the hash, and
+    // s3s-fs stored the body it refused for its MD5), and nothing is left under the key.
+    let outcome = |name: &str| {
+        let o = report["outcomes"].as_array().unwrap().iter().find(|o| o["name"] == name).unwrap().clone();
+        (o["status"].as_u64().unwrap(), o["code"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(outcome("wrong-content-sha256"), (400, "XAmzContentSHA256Mismatch".to_owned()));
+    assert_eq!(outcome("wrong-content-md5"), (400, "BadDigest".to_owned()));
     let xml = std::fs::read_to_string(xml).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
@@ -134,6 +139,36 @@ async fn an_endpoint_is_audited_and_left_clean() {
     assert!(dir.path().join("presign-bench").is_dir(), "the audit used the endpoint's bucket");
     let left: Vec<_> = walk(&dir.path().join("presign-bench"));
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn an_endpoint_in_another_region_is_audited_in_its_own_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let minio = common::Minio::start_with(dir.path(), &[("MINIO_SITE_REGION", "garage")]).await;
+    let target = presign_bench::storage::client::S3Target {
+        endpoint: minio.url.clone(),
+        region: "garage".into(),
+        bucket: "made-by-its-owner".into(),
+        credentials: common::credentials(),
+    };
+    let s3 = common::bucket_client(&target).await;
+    let buckets = async || {
+        let listed = s3.list_buckets().send().await.unwrap();
+        listed.buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect::<Vec<_>>()
+    };
+    let before = buckets().await;
+    let env = [("AWS_ACCESS_KEY_ID", common::ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", common::SECRET_KEY)];
+    let args = ["--storage", "endpoint", &minio.url, "--bucket", "made-by-its-owner"];
+    // Signed for us-east-1, the store refuses; with its region (flag or AWS_REGION), it is audited.
+    let out = tokio::process::Command::new(common::BIN).arg("audit").args(args).envs(env).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, report) = audit(&args, &[env[0], env[1], ("AWS_REGION", "garage")]).await;
+    assert_eq!(code, Some(0), "{report}");
+    assert!(verdicts(&report).values().filter(|v| *v == "held").count() >= 36, "{report}");
+    // No bucket made, none left changed: the owner's bucket is as empty as it was.
+    assert_eq!(buckets().await, before);
+    let left = s3.list_objects_v2().bucket("made-by-its-owner").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0), "left behind: {:?}", left.contents());
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::raw::{ANSWER_LIMIT, addr, code, download, grant, read_response, spawn_app};
-use common::{Stack, Store, complete, eventually, jpeg, metrics};
+use common::{Stack, Store, complete, eventually, jpeg, metrics, rss_kib};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -69,13 +69,6 @@ async fn a_verified_file_survives_an_overwrite_race() {
 #[tokio::test]
 async fn a_verified_file_survives_an_overwrite_race_on_minio() {
     overwrite_race(Store::Minio).await;
-}
-
-/// `presign-bench COMMAND` (broker or proxy) as a child process on `s`'s store and bucket.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 // Finding 2: bodies without a token are refused before they are read.

@@ -155,13 +155,7 @@ async fn every_sign_bench_implementation_signs_urls_the_store_accepts() {
         bucket: "uploads".into(),
         credentials: presign_bench::storage::Credentials::default(),
     };
-    let s3 = presign_bench::storage::client::build(
-        &target,
-        presign_bench::metrics::Meter::new(),
-        presign_bench::storage::client::Timeouts::default(),
-    )
-    .unwrap();
-    presign_bench::storage::client::ensure_bucket(&s3, &target).await.unwrap();
+    let s3 = common::bucket_client(&target).await;
     for which in Impl::ALL {
         let key = format!("sign-bench/{}/a b+c~é.jpg", which.name());
         let body = jpeg(2048, 9);

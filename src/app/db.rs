@@ -37,6 +37,19 @@ pub struct FileRecord {
     pub upload_key: Option<String>,
 }
 
+/// A multipart upload in progress, as [`Db::open_multipart`] records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenMultipart {
+    /// The store's id of the upload.
+    pub store_upload_id: String,
+    /// The object key it writes.
+    pub key: String,
+    /// The user who started it.
+    pub owner: String,
+    /// When the sweeper may abort it (Unix seconds).
+    pub expires_at: u64,
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 #[error("database {path}: {source}")]
@@ -69,7 +82,8 @@ CREATE INDEX IF NOT EXISTS files_owner ON files(owner);
 CREATE TABLE IF NOT EXISTS multipart_uploads (
     store_upload_id TEXT PRIMARY KEY,
     key             TEXT NOT NULL,
-    expires_at      INTEGER NOT NULL
+    expires_at      INTEGER NOT NULL,
+    owner           TEXT
 );
 CREATE INDEX IF NOT EXISTS multipart_expiry ON multipart_uploads(expires_at);
 ";
@@ -77,6 +91,10 @@ CREATE INDEX IF NOT EXISTS multipart_expiry ON multipart_uploads(expires_at);
 /// Databases made before files were copied out of the upload key lack `upload_key`.
 const ADD_UPLOAD_KEY: &str = "ALTER TABLE files ADD COLUMN upload_key TEXT";
 const UPLOAD_KEY_INDEX: &str = "CREATE UNIQUE INDEX IF NOT EXISTS files_upload_key ON files(upload_key)";
+/// Databases made before the per-user cap on open multipart uploads lack their `owner` (their
+/// rows count for nobody).
+const ADD_MULTIPART_OWNER: &str = "ALTER TABLE multipart_uploads ADD COLUMN owner TEXT";
+const MULTIPART_OWNER_INDEX: &str = "CREATE INDEX IF NOT EXISTS multipart_owner ON multipart_uploads(owner)";
 
 impl Db {
     /// Opens (or creates) the database at `path`.
@@ -98,6 +116,15 @@ impl Db {
             conn.execute_batch(ADD_UPLOAD_KEY).map_err(err)?;
         }
         conn.execute_batch(UPLOAD_KEY_INDEX).map_err(err)?;
+        let has_owner: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('multipart_uploads') WHERE name = 'owner'", [], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        if !has_owner {
+            conn.execute_batch(ADD_MULTIPART_OWNER).map_err(err)?;
+        }
+        conn.execute_batch(MULTIPART_OWNER_INDEX).map_err(err)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: name })
     }
 
@@ -176,22 +203,38 @@ impl Db {
         self.with(move |c| query_one(c, "upload_key", &key)).await
     }
 
-    /// Records multipart upload `store_upload_id` of `key`, to be aborted after `expires_at`
-    /// (Unix seconds) unless completed or aborted first.
+    /// Records multipart upload `store_upload_id` of `key` by `owner`, to be aborted after
+    /// `expires_at` (Unix seconds) unless completed or aborted first, if `owner` has fewer than
+    /// `cap` open; returns whether it was recorded. Count and insert are one statement, so
+    /// concurrent starts never pass the cap.
     ///
     /// # Errors
     /// [`DbError`] when SQLite fails.
-    pub async fn open_multipart(&self, store_upload_id: &str, key: &str, expires_at: u64) -> Result<(), DbError> {
-        let (id, key) = (store_upload_id.to_owned(), key.to_owned());
-        let at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+    pub async fn open_multipart(&self, upload: OpenMultipart, cap: u64) -> Result<bool, DbError> {
+        let at = i64::try_from(upload.expires_at).unwrap_or(i64::MAX);
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         self.with(move |c| {
             c.execute(
-                "INSERT OR REPLACE INTO multipart_uploads (store_upload_id, key, expires_at) VALUES (?1, ?2, ?3)",
-                params![id, key, at],
+                "INSERT OR REPLACE INTO multipart_uploads (store_upload_id, key, expires_at, owner)
+                 SELECT ?1, ?2, ?3, ?4 WHERE (SELECT COUNT(*) FROM multipart_uploads WHERE owner = ?4) < ?5",
+                params![upload.store_upload_id, upload.key, at, upload.owner, cap],
             )
-            .map(drop)
+            .map(|n| n == 1)
         })
         .await
+    }
+
+    /// Multipart uploads `owner` has open.
+    ///
+    /// # Errors
+    /// [`DbError`] when SQLite fails.
+    pub async fn open_multipart_of(&self, owner: &str) -> Result<u64, DbError> {
+        let owner = owner.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT COUNT(*) FROM multipart_uploads WHERE owner = ?1", [owner], |r| r.get::<_, i64>(0))
+        })
+        .await
+        .map(|n| u64::try_from(n).unwrap_or(0))
     }
 
     /// Forgets multipart upload `store_upload_id` (completed or aborted).

@@ -168,6 +168,12 @@ pub enum ApiError {
     /// Too many requests in flight.
     #[error("too many requests in flight; retry later")]
     Overloaded,
+    /// The user has as many multipart uploads open as they may.
+    #[error("{limit} multipart uploads are open already; complete or abort one first")]
+    TooManyUploads {
+        /// The cap (`--max-open-multipart`).
+        limit: u64,
+    },
     /// Anything else on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -210,6 +216,7 @@ impl ApiError {
             E::UseMultipart { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "use_multipart"),
             E::Completed { .. } | E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            E::TooManyUploads { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_uploads"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

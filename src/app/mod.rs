@@ -178,6 +178,7 @@ impl AppConfig {
             ("--header-timeout", self.limits.header_timeout),
             ("--body-idle-timeout", self.limits.body_idle_timeout),
             ("--request-timeout", self.limits.request_timeout),
+            ("--send-timeout", self.limits.send_timeout),
             ("--store-connect-timeout", self.store_timeouts.connect),
             ("--store-timeout", self.store_timeouts.operation),
         ];

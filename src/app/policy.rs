@@ -29,11 +29,19 @@ pub struct MultipartPolicy {
     /// How long a presigned multipart upload may take from start to completion
     /// (`--multipart-window`); `None`: the PUT expiry plus the completion grace, as a single PUT.
     pub window: Option<std::time::Duration>,
+    /// Multipart uploads one user may have open at once (`--max-open-multipart`): each holds a
+    /// store upload and a row until completed, aborted or swept.
+    pub max_open_per_user: u64,
 }
 
 impl Default for MultipartPolicy {
     fn default() -> Self {
-        Self { threshold: 64 * 1024 * 1024, part_size: crate::parts::DEFAULT_PART_SIZE, window: None }
+        Self {
+            threshold: 64 * 1024 * 1024,
+            part_size: crate::parts::DEFAULT_PART_SIZE,
+            window: None,
+            max_open_per_user: 100,
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod cases;
 pub mod steps;
+pub mod tamper;
 
 use crate::exit::ChecksFailed;
 use crate::report::gate;
@@ -177,6 +178,10 @@ pub async fn run_cases(ctx: &Ctx, cases: &[Case]) -> Vec<Outcome> {
 pub struct Options {
     /// `embedded`, `minio`, or an endpoint URL (credentials from the `AWS_*` variables).
     pub storage: Storage,
+    /// An endpoint's bucket (`None`: `presign-bench`); it may exist already.
+    pub bucket: Option<String>,
+    /// The region requests to an endpoint are signed for.
+    pub region: String,
     /// How the report is printed.
     pub format: gate::Format,
     /// Also write JUnit XML here.
@@ -210,7 +215,12 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
     let storage = match &o.storage {
         Storage::Embedded => "[storage]\nkind = \"embedded\"\n".to_owned(),
         Storage::Minio => "[storage]\nkind = \"minio\"\n".to_owned(),
-        Storage::Endpoint(url) => format!("[storage]\nkind = \"endpoint\"\nurl = \"{url}\"\n"),
+        Storage::Endpoint(url) => {
+            let bucket = o.bucket.as_deref().unwrap_or("presign-bench");
+            let fields = [("url", url.as_str()), ("bucket", bucket), ("region", o.region.as_str())];
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {}", toml_string(v))).collect();
+            format!("[storage]\nkind = \"endpoint\"\n{}\n", fields.join("\n"))
+        }
     };
     // The stores the audit starts allow one origin, so the CORS cases see both sides; an
     // endpoint's CORS belongs to its owner and is audited as it is.
@@ -277,6 +287,11 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `value` as a TOML basic string: JSON's string escapes are a subset of TOML's.
+fn toml_string(value: &str) -> String {
+    serde_json::Value::String(value.to_owned()).to_string()
 }
 
 fn counts(r: &AuditReport) -> String {

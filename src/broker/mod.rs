@@ -39,7 +39,38 @@ pub struct Broker {
     presigner: Presigner,
     upload_ids: UploadIds,
     multipart_ids: UploadIds,
+    /// Derives the id of the file an upload becomes from its key (see [`FILE_ID_LABEL`]).
+    file_ids: UploadIds,
+    /// One completion of an upload at a time in this process: every completion copies to the
+    /// same key, and a store whose copy is not atomic (s3s-fs writes the bytes, then the content
+    /// type) would let one completion check another's half-written copy and delete it.
+    completing: Stripes,
 }
+
+/// Locks striped by key: a fixed set of mutexes, a key takes the one its hash picks. Hand-written
+/// (a few lines) where a keyed lock map would need a cleanup of unused entries; 64 stripes make
+/// two completions of different uploads wait on each other about once in 64.
+#[derive(Debug)]
+struct Stripes(Box<[tokio::sync::Mutex<()>]>);
+
+impl Stripes {
+    fn new(count: usize) -> Self {
+        Self((0..count).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+
+    async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        let stripe = usize::try_from(h.finish() % self.0.len() as u64).unwrap_or(0);
+        self.0[stripe].lock().await
+    }
+}
+
+/// Label of the key that derives a file's id from its upload's key: every completion of one
+/// upload (concurrent ones, and a retry after a crash) copies to the same key, so a retry finds
+/// the copy an earlier attempt made after that attempt deleted the upload key.
+const FILE_ID_LABEL: &[u8] = b"presign-bench/file-id/v1";
 
 impl Broker {
     /// Starts the shared app state and the presigner.
@@ -59,6 +90,7 @@ impl Broker {
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
         let upload_ids = UploadIds::new(config.token_secret.as_bytes());
         let multipart_ids = UploadIds::keyed(config.token_secret.as_bytes(), multipart::MULTIPART_LABEL);
+        let file_ids = UploadIds::keyed(config.token_secret.as_bytes(), FILE_ID_LABEL);
         if config.insecure_unsigned_content_type {
             tracing::warn!("INSECURE (test only): presigned PUT URLs do not sign Content-Type");
         }
@@ -73,7 +105,7 @@ impl Broker {
             Lifecycle::Kept => tracing::info!(bucket, "the bucket has a lifecycle configuration; left as it is"),
             Lifecycle::Unsupported(why) => tracing::info!(bucket, "no store lifecycle rule ({why}); the sweeper alone"),
         }
-        Ok(Self { app, presigner, upload_ids, multipart_ids })
+        Ok(Self { app, presigner, upload_ids, multipart_ids, file_ids, completing: Stripes::new(64) })
     }
 }
 
@@ -225,23 +257,30 @@ async fn complete(
     if upload.sub != user {
         return Err(ApiError::Forbidden);
     }
+    let _one_at_a_time = b.completing.lock(&upload.key).await;
     if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
         return recomplete(&b.app, &upload.key, done).await.map(|f| Json(Completed { file_id: f.file_id }));
     }
     // The file is a copy at a key only the broker knows, verified after copying: whatever the
     // client's URL writes to the upload key later never reaches what is served.
-    // The file's id is the UUID of its key: clients learn nothing from it they could use (the
-    // bucket is private, and downloads check ownership), and the answer needs no key.
-    let file_uuid = uuid::Uuid::new_v4();
+    // The file's id is the UUID of its key, derived from the upload key under a secret: the
+    // client learns nothing it could use (the bucket is private, downloads check ownership), and
+    // every completion of this upload copies to the same key.
+    let file_uuid = b.file_ids.derive_uuid(upload.key.as_bytes());
     let file_key = policy::key(policy::FILE_PREFIX, &upload.sub, file_uuid, &upload.ct);
     let expected = Expected { key: &file_key, size: upload.size, content_type: &upload.ct };
     let bucket = &b.app.config.s3.bucket;
     let timeout = b.app.config.store_timeouts.operation;
     let etag = match check::copy_verified(&b.app.s3, bucket, &upload.key, expected, timeout).await {
         Ok(etag) => etag,
-        // A concurrent completion copied the upload and deleted its key first.
-        Err(ApiError::ObjectMissing { .. }) if let Some(done) = b.app.db.by_upload_key(&upload.key).await? => {
-            return Ok(Json(Completed { file_id: done.file_id }));
+        // The upload key is gone. A completion before this one copied it and deleted it: a
+        // concurrent one (its row may be on its way), or one cut off by a crash before its row.
+        // Its copy is the file; 409 object_missing when there is none either.
+        Err(ApiError::ObjectMissing { .. }) => {
+            if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
+                return Ok(Json(Completed { file_id: done.file_id }));
+            }
+            check::stored_object(&b.app.s3, bucket, expected, timeout).await?
         }
         Err(e) => return Err(e),
     };
@@ -257,11 +296,8 @@ async fn complete(
         completed_at: App::now_rfc3339(),
         upload_key: Some(upload.key),
     };
-    let stored = b.app.db.insert(record.clone()).await?;
-    if stored.file_id != record.file_id {
-        // A concurrent completion of the same upload won; its copy is the file.
-        let _ = b.app.s3.delete_object().bucket(bucket).key(&record.key).send().await;
-    }
+    // Concurrent completions insert the same row; the first one stays.
+    let stored = b.app.db.insert(record).await?;
     Ok(Json(Completed { file_id: stored.file_id }))
 }
 

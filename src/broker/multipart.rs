@@ -27,10 +27,11 @@ use super::Broker;
 use super::upload_id::UploadIds;
 use crate::app::auth::unix_now;
 use crate::app::check::{self, Expected};
-use crate::app::db::FileRecord;
+use crate::app::db::{FileRecord, OpenMultipart};
 use crate::app::error::{ApiError, echo, method_not_allowed};
 use crate::app::{App, guard, parse_json, policy};
 use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
@@ -43,8 +44,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Label of the multipart ids' key derivation.
 pub const MULTIPART_LABEL: &[u8] = b"presign-bench/multipart-id/v1";
 
-/// Largest completion body: 10,000 parts of about 60 bytes each.
-const COMPLETE_BODY_LIMIT: u64 = 1024 * 1024;
+/// Bytes a completion body may take per part: `{"part_number":10000,"etag":"\"<32 hex>\""},`
+/// is 59, so this leaves room for white space and a longer ETag (KMS-encrypted buckets).
+const COMPLETE_BYTES_PER_PART: u64 = 160;
+/// Bytes a completion body may take besides its parts (`{"parts":[]}` and white space).
+const COMPLETE_BYTES_FIXED: u64 = 1024;
+
+/// The largest completion body of an upload of `parts` parts: a completion is buffered whole, so
+/// its bound follows the upload it completes rather than the largest upload there could be (one
+/// part: 1.2 kB; 10,000 parts: 1.6 MB).
+fn complete_body_limit(parts: u64) -> u64 {
+    COMPLETE_BYTES_FIXED + COMPLETE_BYTES_PER_PART * parts
+}
 
 /// What a multipart id authorises.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +142,11 @@ async fn start(State(b): State<Arc<Broker>>, request: Request) -> Result<Respons
     let request: Start = parse_json(&body)?;
     let content_type = b.app.config.policy.check(&request.content_type, request.size)?;
     let cut = b.app.config.policy.multipart.parts(request.size, request.part_size)?;
+    let cap = b.app.config.policy.multipart.max_open_per_user;
+    // Checked before the store is asked, and again (atomically) when the upload is recorded.
+    if b.app.db.open_multipart_of(&user).await? >= cap {
+        return Err(ApiError::TooManyUploads { limit: cap });
+    }
     let id = uuid::Uuid::new_v4();
     let key = policy::key(policy::FILE_PREFIX, &user, id, &content_type);
     let bucket = &b.app.config.s3.bucket;
@@ -144,9 +160,19 @@ async fn start(State(b): State<Arc<Broker>>, request: Request) -> Result<Respons
     let exp = iat + b.app.config.multipart_window().as_secs();
     // The sweeper waits out a completion that starts just before the window closes.
     let margin = b.app.config.limits.request_timeout + b.app.config.store_timeouts.operation;
-    if let Err(e) = b.app.db.open_multipart(store_id, &key, exp + margin.as_secs()).await {
+    let open = OpenMultipart {
+        store_upload_id: store_id.to_owned(),
+        key: key.clone(),
+        owner: user.clone(),
+        expires_at: exp + margin.as_secs(),
+    };
+    let recorded = b.app.db.open_multipart(open, cap).await;
+    if !matches!(recorded, Ok(true)) {
         let _ = b.app.s3.abort_multipart_upload().bucket(bucket).key(&key).upload_id(store_id).send().await;
-        return Err(e.into());
+        return Err(match recorded {
+            Err(e) => e.into(),
+            Ok(_) => ApiError::TooManyUploads { limit: cap },
+        });
     }
     let upload = MultipartId {
         sub: user,
@@ -171,6 +197,14 @@ async fn part_url(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let upload = open(&b, &b.multipart_ids, &upload_id, &headers)?;
     live(&upload)?;
+    if !b.app.db.is_open_multipart(&upload.store_id).await? {
+        // Completed (409 already_completed) or aborted (410 upload_expired): no part can be
+        // added any more, so no URL is signed for one.
+        return Err(match b.app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
+            Some(done) => ApiError::Completed { file_id: done.file_id },
+            None => ApiError::UploadExpired,
+        });
+    }
     let parts = upload.parts();
     let number = part_number
         .parse::<u64>()
@@ -228,6 +262,9 @@ async fn complete(
     let (request, body) = request.into_parts();
     let upload = open(&b, &b.multipart_ids, &upload_id, &request.headers)?;
     let answer = |file_id: String| Json(serde_json::json!({ "file_id": file_id }));
+    // One completion of an upload at a time here: a retry must never check an object that a
+    // concurrent completion is still assembling.
+    let _one_at_a_time = b.completing.lock(&upload.store_id).await;
     if let Some(done) = b.app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
         return Ok(answer(done.file_id));
     }
@@ -236,8 +273,13 @@ async fn complete(
         // Aborted (by the client or the sweeper), or refused at an earlier completion.
         return Err(ApiError::UploadExpired);
     }
-    let limit = COMPLETE_BODY_LIMIT;
-    let body = guard::json_body(&request.headers, body, b.app.config.limits.body_idle_timeout, limit).await?;
+    // Bounded in size by the upload's parts, and in time as a whole (not just between two
+    // pieces): a client trickling its body cannot hold the buffer for the request timeout.
+    let limit = complete_body_limit(upload.parts().count());
+    let idle = b.app.config.limits.body_idle_timeout;
+    let body = tokio::time::timeout(idle, guard::json_body(&request.headers, body, idle, limit))
+        .await
+        .map_err(|_| ApiError::BodyTimeout(idle))??;
     let list: Complete = parse_json(&body)?;
     check_list(&list.parts, upload.parts())?;
     let key = upload.key();
@@ -268,24 +310,23 @@ async fn complete(
             .send()
             .await
     };
-    let completed = match completed {
-        Ok(c) => c,
+    let store_etag = match completed {
+        Ok(c) => c.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
         Err(e) => {
-            let code = e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
             // A concurrent completion of the same upload won.
             if let Some(done) = app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
                 return Ok(answer(done.file_id));
             }
-            return Err(match code {
-                Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
-                    ApiError::InvalidParts(format!("the store refused the part list ({})", code.unwrap_or_default()))
-                }
-                Some("NoSuchUpload") => ApiError::UploadExpired,
-                _ => ApiError::storage(&e),
-            });
+            // An earlier completion assembled the object and was cut off (a crash) before its
+            // row: the store no longer knows the upload, but the key, which no other upload
+            // writes, holds the object. It goes through the same checks.
+            match assembled_etag(app, &key).await? {
+                Some(etag) => etag,
+                None => return Err(refused(&e)),
+            }
         }
     };
-    let store_etag = completed.e_tag().unwrap_or_default().trim_matches('"');
+    let store_etag = store_etag.as_str();
     // Part ETags are MD5s unless the bucket encrypts with KMS or customer keys; then the store's
     // own validation of the list is all there is.
     if let Some(listed) = policy::multipart_etag(list.parts.iter().map(|p| p.etag.as_str()))
@@ -323,6 +364,36 @@ async fn complete(
     let stored = app.db.insert(record).await?;
     app.db.close_multipart(&upload.store_id).await?;
     Ok(answer(stored.file_id))
+}
+
+/// The ETag of the object at `key`, if there is one.
+async fn assembled_etag(app: &App, key: &str) -> Result<Option<String>, ApiError> {
+    let head = app.s3.head_object().bucket(&app.config.s3.bucket).key(key).send();
+    let head = tokio::time::timeout(app.config.store_timeouts.operation, head)
+        .await
+        .map_err(|_| ApiError::StorageTimeout("looking for an assembled object".into()))?;
+    match head {
+        Ok(object) => Ok(Some(object.e_tag().unwrap_or_default().trim_matches('"').to_owned())),
+        Err(e) if e.as_service_error().is_some_and(HeadObjectError::is_not_found) => Ok(None),
+        Err(e) => Err(ApiError::storage(&e)),
+    }
+}
+
+/// What a refused CompleteMultipartUpload means for the client.
+fn refused(
+    e: &aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> ApiError {
+    let code = e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+    match code {
+        Some("InvalidPart" | "InvalidPartOrder" | "EntityTooSmall") => {
+            ApiError::InvalidParts(format!("the store refused the part list ({})", code.unwrap_or_default()))
+        }
+        Some("NoSuchUpload") => ApiError::UploadExpired,
+        _ => ApiError::storage(e),
+    }
 }
 
 async fn abort(

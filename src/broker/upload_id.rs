@@ -85,6 +85,19 @@ impl UploadIds {
         Self { mac: <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes keys of any length") }
     }
 
+    /// A UUID derived from `name` under this key: the same on every call, unguessable without
+    /// the token secret (used with its own label: the id of the file an upload becomes, so a
+    /// completion retried after a crash finds the copy an earlier attempt made).
+    #[must_use]
+    pub fn derive_uuid(&self, name: &[u8]) -> uuid::Uuid {
+        let mut mac = self.mac.clone();
+        mac.update(name);
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
     /// `fields` (postcard-encoded) with their truncated MAC, in unpadded base64url.
     ///
     /// # Errors

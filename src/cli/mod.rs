@@ -118,6 +118,13 @@ pub struct AuditArgs {
     /// Also write audit.json, audit.md and the servers' logs into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With an endpoint: the bucket to audit in, which may exist already (then no right to
+    /// create buckets is needed); it is left as it was [default: presign-bench].
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// With an endpoint: the region to sign for, as the store expects it (e.g. garage).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
 }
 
 impl AuditArgs {
@@ -137,8 +144,13 @@ impl AuditArgs {
             }
         };
         let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        if !matches!(storage, Storage::Endpoint(_)) && self.bucket.is_some() {
+            return Err(crate::exit::Usage("--bucket goes with --storage endpoint URL".into()).into());
+        }
         Ok(crate::audit::Options {
             storage,
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
             format: self.format,
             junit: self.junit.clone(),
             out: self.out.clone(),

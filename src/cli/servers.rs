@@ -114,6 +114,10 @@ pub struct ServerArgs {
     /// --put-expiry + --complete-grace].
     #[arg(long, value_parser = parse_duration)]
     pub multipart_window: Option<Duration>,
+    /// Multipart uploads one user may have open at once; another start is answered 429
+    /// too_many_uploads until one is completed or aborted.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_open_multipart: u64,
     /// Lifetime of presigned PUT URLs (at most 15m).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub put_expiry: Duration,
@@ -136,6 +140,10 @@ pub struct ServerArgs {
     /// Longest time one request may take, body included (answered 408 request_timeout).
     #[arg(long, default_value = "10m", value_parser = parse_duration, help_heading = "Timeouts and limits")]
     pub request_timeout: Duration,
+    /// Longest wait for a client to take the next piece of a response (a download it stopped
+    /// reading); the connection is closed and its store connection freed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, help_heading = "Timeouts and limits")]
+    pub send_timeout: Duration,
     /// Client connections open at once; above it, 503 overloaded with Retry-After.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Timeouts and limits")]
     pub max_connections: u32,
@@ -188,6 +196,7 @@ impl ServerArgs {
                     threshold: self.multipart_threshold,
                     part_size: self.part_size,
                     window: self.multipart_window,
+                    max_open_per_user: self.max_open_multipart,
                 },
             },
             put_expiry: self.put_expiry,
@@ -200,6 +209,7 @@ impl ServerArgs {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,
                 request_timeout: self.request_timeout,
+                send_timeout: self.send_timeout,
                 max_connections: self.max_connections as usize,
                 max_in_flight: self.max_in_flight as usize,
             },

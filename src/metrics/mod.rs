@@ -96,6 +96,9 @@ pub struct Meter {
     pub overloaded_requests: AtomicU64,
     /// Store calls that ran out of time (answered `504 storage_timeout`).
     pub storage_timeouts: AtomicU64,
+    /// Connections closed because a response waited `--send-timeout` for its client to read
+    /// (a stalled client, never a stalled store).
+    pub send_timeouts: AtomicU64,
     /// Orphans the sweeper deleted: abandoned uploads (presigned, never completed or written
     /// after completion).
     pub swept_uploads: AtomicU64,
@@ -122,6 +125,7 @@ impl Default for Meter {
             overloaded_connections: AtomicU64::new(0),
             overloaded_requests: AtomicU64::new(0),
             storage_timeouts: AtomicU64::new(0),
+            send_timeouts: AtomicU64::new(0),
             swept_uploads: AtomicU64::new(0),
             swept_unrecorded: AtomicU64::new(0),
             swept_multipart: AtomicU64::new(0),

@@ -40,6 +40,8 @@ pub mod names {
     pub const OVERLOADED: &str = "presign_bench_overloaded_total";
     /// Store calls that ran out of time.
     pub const STORAGE_TIMEOUTS: &str = "presign_bench_storage_timeouts_total";
+    /// Connections closed because a response waited too long for its client to read.
+    pub const SEND_TIMEOUTS: &str = "presign_bench_send_timeouts_total";
     /// Orphans the sweeper deleted, by `kind` (upload, unrecorded, multipart).
     pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
     /// CPU time of the process.
@@ -99,6 +101,9 @@ pub struct Snapshot {
     pub overloaded_requests: u64,
     /// Store calls that ran out of time.
     pub storage_timeouts: u64,
+    /// Connections closed because a response waited `--send-timeout` for its client.
+    #[serde(default)]
+    pub send_timeouts: u64,
     /// Abandoned uploads the sweeper deleted.
     pub swept_uploads: u64,
     /// Unrecorded objects the sweeper deleted.
@@ -143,6 +148,7 @@ impl Snapshot {
             overloaded_connections: meter.overloaded_connections.load(Relaxed),
             overloaded_requests: meter.overloaded_requests.load(Relaxed),
             storage_timeouts: meter.storage_timeouts.load(Relaxed),
+            send_timeouts: meter.send_timeouts.load(Relaxed),
             swept_uploads: meter.swept_uploads.load(Relaxed),
             swept_unrecorded: meter.swept_unrecorded.load(Relaxed),
             swept_multipart: meter.swept_multipart.load(Relaxed),
@@ -156,8 +162,8 @@ impl Snapshot {
     pub fn render(&self) -> String {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS,
-            STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
+            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
+            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
         };
         let mut out = String::with_capacity(2048);
         header(&mut out, APP_BYTES, "counter", "Bytes crossing app-tier sockets, headers included (scrapes excluded).");
@@ -175,7 +181,7 @@ impl Snapshot {
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"upload\"}} {}", self.swept_uploads);
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"unrecorded\"}} {}", self.swept_unrecorded);
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"multipart\"}} {}", self.swept_multipart);
-        let series: [(&str, &str, &str, String); 13] = [
+        let series: [(&str, &str, &str, String); 14] = [
             (REQUESTS, "counter", "App requests answered (scrapes excluded).", self.requests.to_string()),
             (REQUESTS_PEAK, "gauge", "Most app requests handled at once.", self.requests_peak.to_string()),
             (
@@ -217,6 +223,12 @@ impl Snapshot {
                 "Store calls that ran out of time (answered 504 storage_timeout).",
                 self.storage_timeouts.to_string(),
             ),
+            (
+                SEND_TIMEOUTS,
+                "counter",
+                "Connections closed because a response waited --send-timeout for its client to read.",
+                self.send_timeouts.to_string(),
+            ),
             (CPU_SECONDS, "counter", "User and system CPU time of this process.", format!("{:.6}", self.cpu_seconds)),
             (PEAK_RSS, "gauge", "Peak resident set size of this process.", self.peak_rss_bytes.to_string()),
         ];
@@ -234,8 +246,8 @@ impl Snapshot {
     pub fn parse(text: &str) -> Result<Self, MissingSeries> {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, STORAGE_CONNECTIONS,
-            STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
+            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
+            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
         };
         let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
             .map_err(|e| MissingSeries(format!("(unreadable text: {e})")))?;
@@ -285,6 +297,7 @@ impl Snapshot {
             overloaded_connections: count(OVERLOADED, &[("limit", "connections")])?,
             overloaded_requests: count(OVERLOADED, &[("limit", "in_flight")])?,
             storage_timeouts: count(STORAGE_TIMEOUTS, &[])?,
+            send_timeouts: count(SEND_TIMEOUTS, &[])?,
             swept_uploads: count(ORPHANS_SWEPT, &[("kind", "upload")])?,
             swept_unrecorded: count(ORPHANS_SWEPT, &[("kind", "unrecorded")])?,
             swept_multipart: count(ORPHANS_SWEPT, &[("kind", "multipart")])?,
@@ -342,6 +355,7 @@ mod tests {
             overloaded_connections: 19,
             overloaded_requests: 20,
             storage_timeouts: 21,
+            send_timeouts: 24,
             swept_uploads: 22,
             swept_unrecorded: 23,
             swept_multipart: 2,

@@ -17,7 +17,7 @@
 mod body;
 mod parts;
 
-use crate::app::db::FileRecord;
+use crate::app::db::{FileRecord, OpenMultipart};
 use crate::app::error::{ApiError, method_not_allowed};
 use crate::app::{App, AppConfig, StartError, policy, sweep};
 use aws_smithy_types::byte_stream::ByteStream;
@@ -135,7 +135,7 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     let (body, outcome, progress) = UploadBody::new(body, d.size, d.content_type.clone(), limits.body_idle_timeout);
     let multipart = if d.size > app.config.policy.multipart.threshold {
         let parts = app.config.policy.multipart.parts(d.size, None)?;
-        Some((parts, start_parts(app, &key, &d.content_type).await?))
+        Some((parts, start_parts(app, &key, &d.user, &d.content_type).await?))
     } else {
         None
     };
@@ -223,15 +223,22 @@ enum Sent {
 }
 
 /// Starts a multipart upload of `key` and records it, so the sweeper aborts it should this
-/// process die before it ends; returns the store's upload id.
-async fn start_parts(app: &App, key: &str, content_type: &str) -> Result<String, ApiError> {
+/// process die before it ends; returns the store's upload id. No per-user cap: each one is a
+/// request in flight, which `--max-in-flight` caps already.
+async fn start_parts(app: &App, key: &str, owner: &str, content_type: &str) -> Result<String, ApiError> {
     let bucket = &app.config.s3.bucket;
     let created = app.s3.create_multipart_upload().bucket(bucket).key(key).content_type(content_type).send();
     let created = created.await.map_err(|e| ApiError::storage(&e))?;
     let upload_id = created.upload_id().ok_or_else(|| ApiError::Storage("no upload id from the store".into()))?;
     let window = app.config.limits.request_timeout + app.config.sweep.grace;
     let expires_at = crate::app::auth::unix_now() + window.as_secs();
-    if let Err(e) = app.db.open_multipart(upload_id, key, expires_at).await {
+    let open = OpenMultipart {
+        store_upload_id: upload_id.to_owned(),
+        key: key.to_owned(),
+        owner: owner.to_owned(),
+        expires_at,
+    };
+    if let Err(e) = app.db.open_multipart(open, u64::MAX).await {
         abort_parts(app, key, upload_id).await;
         return Err(e.into());
     }

@@ -8,6 +8,10 @@
 //! s3s-fs writes each PUT to a `.tmp.N.internal.part` file in the data directory and renames it
 //! when done; it removes those files only at start. [`TempSweep`] removes the ones nobody has
 //! written to for the grace period (a PUT that is still moving writes to its file all the time).
+//! It also removes the parts of multipart uploads that no longer exist
+//! (`.upload_id-<id>.part-<n>` without its `.upload-<id>.json`): a part PUT that began before
+//! its upload was completed or aborted lands after the store dropped the upload's parts, and
+//! s3s-fs never looks at it again.
 //!
 //! s3s-fs 0.14 has no bucket CORS API, so browsers are let in by origin with `--cors-origin`
 //! (tower-http's CORS layer in front of the store): preflights for PUT and GET with the headers a
@@ -74,8 +78,10 @@ pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     server::cors(origins, &methods, &[header::CONTENT_TYPE, header::IF_NONE_MATCH], &[header::ETAG])
 }
 
-/// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`; returns how
-/// many it removed.
+/// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`, and the parts
+/// of multipart uploads the store no longer has, once as old; returns how many it removed.
+/// (An upload being assembled has no upload file either, while its parts are read: the grace
+/// covers that.)
 #[must_use]
 pub fn sweep_temp_files(data_dir: &Path, grace: std::time::Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(data_dir) else { return 0 };
@@ -84,12 +90,13 @@ pub fn sweep_temp_files(data_dir: &Path, grace: std::time::Duration) -> usize {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
+        let temporary = name.starts_with(".tmp.") && name.ends_with(".internal.part");
+        let orphan_part = name
+            .strip_prefix(".upload_id-")
+            .and_then(|rest| rest.split_once(".part-"))
+            .is_some_and(|(id, _)| !data_dir.join(format!(".upload-{id}.json")).exists());
         let abandoned = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= cutoff);
-        if name.starts_with(".tmp.")
-            && name.ends_with(".internal.part")
-            && abandoned
-            && std::fs::remove_file(entry.path()).is_ok()
-        {
+        if (temporary || orphan_part) && abandoned && std::fs::remove_file(entry.path()).is_ok() {
             removed += 1;
         }
     }
@@ -183,8 +190,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// Refuses presigned requests whose `X-Amz-Expires` exceeds seven days, as AWS does, and turns
-/// s3s's internal errors into 500 responses.
+/// Refuses presigned requests whose `X-Amz-Expires` exceeds seven days, as AWS does; checks a
+/// PUT's declared digests before its write lands ([`super::digest`]), so a refused write leaves
+/// nothing; and turns s3s's internal errors into 500 responses.
 #[derive(Clone, Debug)]
 pub struct ExpiryGuard {
     inner: S3Service,
@@ -203,9 +211,23 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
         {
             return Box::pin(std::future::ready(Ok(too_long_expiry())));
         }
-        let inner = self.inner.clone();
+        let mut inner = self.inner.clone();
+        let declared = (req.method() == http::Method::PUT).then(|| super::digest::declared(req.headers())).flatten();
         Box::pin(async move {
-            Ok(hyper::service::Service::call(&inner, req).await.unwrap_or_else(|e| {
+            let (answer, verdict) = match declared {
+                None => (hyper::service::Service::call(&inner, req).await, None),
+                Some(declared) => {
+                    let (parts, body) = req.into_parts();
+                    let (body, verdict) = super::digest::Checked::new(body, declared);
+                    let request = http::Request::from_parts(parts, body);
+                    (tower::Service::call(&mut inner, request).await, Some(verdict))
+                }
+            };
+            if let Some(which) = verdict.as_ref().and_then(|v| v.get()) {
+                let (code, message) = which.code_and_message();
+                return Ok(xml_error(http::StatusCode::BAD_REQUEST, code, message));
+            }
+            Ok(answer.unwrap_or_else(|e| {
                 tracing::error!("s3 service error: {e:?}");
                 xml_error(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
             }))

@@ -4,6 +4,7 @@
 pub mod client;
 #[cfg(feature = "containers")]
 pub mod container;
+pub mod digest;
 pub mod embedded;
 pub mod minio;
 

@@ -13,6 +13,11 @@ impl Minio {
     /// Starts MinIO on `data_dir` and waits until it is ready. Panics, naming the install command,
     /// when MinIO is not installed: a MinIO test never passes without MinIO.
     pub async fn start(data_dir: &std::path::Path) -> Self {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    /// [`Self::start`] with more environment variables (e.g. `MINIO_SITE_REGION`).
+    pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let bin = presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
         let ports: Vec<u16> = {
             let l: Vec<std::net::TcpListener> =
@@ -28,6 +33,7 @@ impl Minio {
             .env("MINIO_ROOT_PASSWORD", SECRET_KEY)
             .env("MINIO_UPDATE", "off")
             .env("MINIO_CI_CD", "1")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()

@@ -222,10 +222,40 @@ impl Stack {
         out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect()
     }
 
+    /// Multipart uploads the store holds open (s3s-fs has no ListMultipartUploads: its
+    /// `.upload-<id>.json` files are counted).
+    pub async fn open_multipart_uploads(&self) -> usize {
+        if self.minio_process.is_some() {
+            let listed = self.s3().list_multipart_uploads().bucket(&self.bucket).send().await.unwrap();
+            return listed.uploads().len();
+        }
+        let names = std::fs::read_dir(&self.data_dir).unwrap().flatten().map(|e| e.file_name());
+        names.filter(|n| n.to_string_lossy().starts_with(".upload-")).count()
+    }
+
     pub async fn object_bytes(&self, key: &str) -> Option<Vec<u8>> {
         let out = self.s3().get_object().bucket(&self.bucket).key(key).send().await.ok()?;
         Some(out.body.collect().await.unwrap().into_bytes().to_vec())
     }
+}
+
+/// Resident memory of process `pid`, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// An S3 client for `target` (uncounted), with its bucket made if it does not exist.
+pub async fn bucket_client(target: &S3Target) -> aws_sdk_s3::Client {
+    let s3 = presign_bench::storage::client::build(
+        target,
+        presign_bench::metrics::Meter::new(),
+        presign_bench::storage::client::Timeouts::default(),
+    )
+    .unwrap();
+    presign_bench::storage::client::ensure_bucket(&s3, target).await.unwrap();
+    s3
 }
 
 /// An HTTP client that never follows redirects.

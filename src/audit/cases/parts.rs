@@ -2,7 +2,8 @@
 //! upload, a part longer than its signed length, a completion with a forged ETag, and a multipart
 //! id passed off as a single upload's. Each case aborts the uploads it started, leaving no parts.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg, replace_param};
+use super::super::steps::{AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg};
+use super::super::tamper::replace_param;
 use super::super::{Case, Expect, Severity};
 use crate::harness::http::full;
 use serde_json::{Value, json};

@@ -1,7 +1,8 @@
 //! Cases aimed at the store: URLs the broker signed, tampered one way each, and keys that break
 //! naive signers, uploaded and read back through the broker's signer.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, Observed, Tamper, jpeg, tampered_put};
+use super::super::steps::{AUDITOR, BoxFuture, Ctx, Observed, jpeg};
+use super::super::tamper::{Tamper, tampered_put};
 use super::super::{Case, Expect, Severity};
 use super::{Run, file_of, header_pairs};
 use std::time::{Duration, SystemTime};

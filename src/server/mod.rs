@@ -1,6 +1,8 @@
 //! The accept loop every server shares: counted sockets, HTTP/1.1 and HTTP/2, graceful shutdown, and the
-//! connection-level guards of [`Limits`] (header timeout, idle kept-alive connections, half-closed
-//! clients, the cap on open connections). Request-level guards live with the app (`app::guard`).
+//! connection-level guards of [`Limits`] (header timeout, idle kept-alive connections, a bounded
+//! graceful close, responses whose client stopped reading, half-closed clients, the cap on open
+//! connections), fed by what `watch` sees of each connection. Request-level guards live with the
+//! app (`app::guard`).
 
 use crate::metrics::{Counted, Meter};
 use hyper::body::Incoming;
@@ -10,9 +12,13 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use watch::{Activity, Timed, sleep_until};
+
+mod watch;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +33,10 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
     /// Longest time one request may take, body included (`--request-timeout`).
     pub request_timeout: Duration,
+    /// Longest time a response body may wait for its client to take the next piece
+    /// (`--send-timeout`): a client that stops reading a download is disconnected, and the
+    /// store connection behind the download is freed. A slow store never counts here.
+    pub send_timeout: Duration,
     /// Client connections open at once; above it, a 503 and the connection is closed
     /// (`--max-connections`).
     pub max_connections: usize,
@@ -41,6 +51,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(30),
             body_idle_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(600),
+            send_timeout: Duration::from_secs(30),
             max_connections: 4096,
             max_in_flight: 512,
         }
@@ -211,7 +222,7 @@ pub async fn serve<S, B>(
         };
         let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            meter.overloaded_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            meter.overloaded_connections.fetch_add(1, Relaxed);
             let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
             tokio::spawn(refuse(Counted::accepted(paced, meter.clone())));
             continue;
@@ -226,24 +237,41 @@ pub async fn serve<S, B>(
             };
             if known {
                 let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
-                let counted = Counted::accepted(paced, meter);
+                let counted = Counted::accepted(paced, meter.clone());
                 let conn = http.serve_connection(TokioIo::new(counted), service).into_owned();
                 tokio::pin!(conn);
                 // Shut down gracefully (in-flight requests finish) when the server stops, or when
                 // no request has been in flight for the header timeout: an idle HTTP/2
                 // connection would otherwise hold its slot for ever (HTTP/1.1's header timeout
-                // covers only a request that has begun).
-                let mut finishing = false;
+                // covers only a request that has begun). A graceful close is bounded too: a
+                // client that never answers HTTP/2's closing PING is cut off once nothing has
+                // been in flight for another header timeout. A response whose client has not
+                // taken a piece for the send timeout ends the connection at once.
+                let mut closing_since: Option<tokio::time::Instant> = None;
                 let ended = loop {
+                    let cut_off = closing_since.map(|since| since + limits.header_timeout);
                     tokio::select! {
                         ended = conn.as_mut() => break ended,
-                        () = closing.cancelled(), if !finishing => {
+                        () = closing.cancelled(), if closing_since.is_none() => {
                             conn.as_mut().graceful_shutdown();
-                            finishing = true;
+                            closing_since = Some(tokio::time::Instant::now());
                         }
-                        () = activity.idle_for(limits.header_timeout), if !finishing => {
+                        () = activity.idle_for(limits.header_timeout), if closing_since.is_none() => {
                             conn.as_mut().graceful_shutdown();
-                            finishing = true;
+                            closing_since = Some(tokio::time::Instant::now());
+                        }
+                        () = activity.stalled_for(limits.send_timeout) => {
+                            meter.send_timeouts.fetch_add(1, Relaxed);
+                            tracing::debug!("a response waited {:?} for its client; connection closed", limits.send_timeout);
+                            break Ok(());
+                        }
+                        () = sleep_until(cut_off), if cut_off.is_some() => {
+                            if activity.is_idle() {
+                                tracing::debug!("a graceful close was not answered within {:?}; connection closed", limits.header_timeout);
+                                break Ok(());
+                            }
+                            // Requests still in flight: each is bounded by its own timeouts.
+                            closing_since = Some(tokio::time::Instant::now());
                         }
                     }
                 };
@@ -259,47 +287,6 @@ pub async fn serve<S, B>(
     connections.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()).await.is_err() {
         tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
-    }
-}
-
-/// One connection's requests: how many are in flight, and when the last one ended.
-struct Activity {
-    epoch: std::time::Instant,
-    in_flight: std::sync::atomic::AtomicU64,
-    /// Milliseconds since `epoch` when the last request ended (or the connection opened).
-    last_ms: std::sync::atomic::AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            epoch: std::time::Instant::now(),
-            in_flight: std::sync::atomic::AtomicU64::new(0),
-            last_ms: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// A request began; it ends when the guard drops (answered, or abandoned by its client).
-    fn started(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        InFlight(self.clone())
-    }
-
-    /// Resolves once no request has been in flight for `limit`; checks again at most every
-    /// `limit` (a quarter of it while requests run).
-    async fn idle_for(&self, limit: Duration) {
-        use std::sync::atomic::Ordering::Relaxed;
-        loop {
-            if self.in_flight.load(Relaxed) > 0 {
-                tokio::time::sleep(limit / 4).await;
-                continue;
-            }
-            let idle = self.epoch.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Relaxed)));
-            if idle >= limit {
-                return;
-            }
-            tokio::time::sleep(limit.saturating_sub(idle)).await;
-        }
     }
 }
 
@@ -324,52 +311,6 @@ async fn version_known(stream: &tokio::net::TcpStream, limit: Duration) -> bool 
         }
     };
     tokio::time::timeout(limit, wait).await.unwrap_or(false)
-}
-
-/// A request in flight on a connection (see [`Activity::started`]).
-struct InFlight(Arc<Activity>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let a = &self.0;
-        let ms = u64::try_from(a.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        a.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
-        a.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Times app requests (not `/metrics` or `/healthz`) into the meter: in flight, peak, busy time;
-/// and every request into its connection's [`Activity`].
-#[derive(Clone)]
-struct Timed<S> {
-    inner: S,
-    meter: Arc<Meter>,
-    activity: Arc<Activity>,
-}
-
-type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S> hyper::service::Service<http::Request<Incoming>> for Timed<S>
-where
-    S: hyper::service::Service<http::Request<Incoming>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<S::Response, S::Error>>;
-
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        let on_connection = self.activity.started();
-        let busy =
-            (!matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz")).then(|| self.meter.request_started());
-        let response = self.inner.call(req);
-        Box::pin(async move {
-            let r = response.await;
-            drop(busy);
-            drop(on_connection);
-            r
-        })
-    }
 }
 
 /// Serves an axum router: [`serve`] for the broker and the proxy.

@@ -1,0 +1,155 @@
+//! Tampering with a URL the broker signed: what a case changes ([`Tamper`]), one query
+//! parameter replaced ([`replace_param`]), and the changed PUT sent to the store with a look for
+//! what a refused one left ([`tampered_put`]).
+
+use super::steps::{AUDITOR, Ctx, Observed, jpeg};
+use crate::harness::http::{chunks, full};
+use bytes::Bytes;
+use std::time::{Duration, SystemTime};
+
+/// How a case changes a presigned PUT before sending it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tamper {
+    /// Flip the last character of `X-Amz-Signature`.
+    Signature,
+    /// Another key under the same user.
+    Key,
+    /// Another bucket.
+    Bucket,
+    /// A longer `X-Amz-Expires`.
+    Expires,
+    /// An `X-Amz-Date` a minute earlier.
+    Date,
+    /// `X-Amz-Credential` for another region.
+    CredentialRegion,
+    /// `X-Amz-Credential` for another service.
+    CredentialService,
+    /// `X-Amz-Credential` with another access key.
+    CredentialKey,
+    /// An extra, unsigned query parameter.
+    ExtraParam,
+    /// `X-Amz-Expires` twice.
+    DuplicateParam,
+    /// Content-Type `text/html`.
+    OtherType,
+    /// No Content-Type.
+    NoType,
+    /// One byte fewer than signed (and declared).
+    Shorter,
+    /// One byte more than signed (and declared).
+    Longer,
+    /// Chunked transfer instead of Content-Length.
+    Chunked,
+    /// An `x-amz-content-sha256` of other bytes.
+    WrongSha256,
+    /// A `Content-MD5` of other bytes.
+    WrongMd5,
+    /// Nothing: the URL as the broker signed it (for method swaps and reuse).
+    None,
+}
+
+/// `url` with the value of query parameter `name` replaced by `f(value)`.
+#[must_use]
+pub fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if k == name => format!("{k}={}", f(v)),
+            _ => p.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parts.join("&"))
+}
+
+/// A fresh grant for a 1 KiB JPEG, changed by `tamper`, sent to the store as `method`.
+///
+/// # Errors
+/// When the broker refuses the grant or the store does not answer.
+pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Observed, String> {
+    use sha2::Digest;
+    let g = ctx.jpeg_grant(AUDITOR).await?;
+    let mut body = jpeg();
+    let mut url = g.url.clone();
+    let mut headers = g.headers.clone();
+    let set = |headers: &mut Vec<(String, String)>, k: &str, v: Option<String>| {
+        headers.retain(|(name, _)| name != k);
+        if let Some(v) = v {
+            headers.push((k.to_owned(), v));
+        }
+    };
+    match tamper {
+        Tamper::Signature => {
+            url = replace_param(&url, "X-Amz-Signature", |s| {
+                let last = if s.ends_with('0') { '1' } else { '0' };
+                format!("{}{last}", &s[..s.len() - 1])
+            });
+        }
+        Tamper::Key => url = url.replace(&g.key, &format!("{}.other", g.key)),
+        Tamper::Bucket => url = url.replacen(&format!("/{}/", ctx.bucket), "/another-bucket/", 1),
+        Tamper::Expires => url = replace_param(&url, "X-Amz-Expires", |_| "604800".to_owned()),
+        Tamper::Date => {
+            url = replace_param(&url, "X-Amz-Date", |d| {
+                let earlier = SystemTime::now() - Duration::from_secs(60);
+                let t = humantime::format_rfc3339_seconds(earlier).to_string();
+                let compact: String = t.chars().filter(char::is_ascii_alphanumeric).collect();
+                if compact.len() >= 15 { format!("{}T{}Z", &compact[..8], &compact[9..15]) } else { d.to_owned() }
+            });
+        }
+        Tamper::CredentialRegion => {
+            url = replace_param(&url, "X-Amz-Credential", |c| {
+                c.replace(&format!("%2F{}%2F", ctx.region), "%2Feu-north-9%2F")
+            });
+        }
+        Tamper::CredentialService => {
+            url = replace_param(&url, "X-Amz-Credential", |c| c.replace("%2Fs3%2F", "%2Fsts%2F"));
+        }
+        Tamper::CredentialKey => {
+            url = replace_param(&url, "X-Amz-Credential", |c| {
+                format!("AKIAOTHERKEY{}", &c[c.find("%2F").unwrap_or(0)..])
+            });
+        }
+        Tamper::ExtraParam => url.push_str("&x-audit=1"),
+        Tamper::DuplicateParam => url.push_str("&X-Amz-Expires=604800"),
+        Tamper::OtherType => set(&mut headers, "content-type", Some("text/html".into())),
+        Tamper::NoType => set(&mut headers, "content-type", None),
+        Tamper::Shorter => {
+            body.pop();
+            set(&mut headers, "content-length", Some(body.len().to_string()));
+        }
+        Tamper::Longer => {
+            body.push(0);
+            set(&mut headers, "content-length", Some(body.len().to_string()));
+        }
+        Tamper::Chunked => {
+            set(&mut headers, "content-length", None);
+            let b = Bytes::from(body);
+            let o = ctx.send(method, &url, &headers, chunks(vec![b.slice(..512), b.slice(512..)])).await?;
+            return ctx.left_nothing(o.0, Some(&g.key)).await;
+        }
+        Tamper::WrongSha256 => {
+            set(&mut headers, "x-amz-content-sha256", Some(hex::encode(sha2::Sha256::digest(b"other bytes"))));
+        }
+        Tamper::WrongMd5 => {
+            use base64::Engine;
+            let md5_of_other =
+                [0x1bu8, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a];
+            set(&mut headers, "content-md5", Some(base64::engine::general_purpose::STANDARD.encode(md5_of_other)));
+        }
+        Tamper::None => {}
+    }
+    let body = if method == "PUT" { body } else { Vec::new() };
+    if method != "PUT" {
+        set(&mut headers, "content-length", None);
+        set(&mut headers, "content-type", None);
+    }
+    let observed = ctx.send(method, &url, &headers, full(body)).await?.0;
+    // The key a refused PUT would have written (another bucket's is not the audit's to read).
+    let written = match tamper {
+        _ if method != "PUT" => None,
+        Tamper::Key => Some(format!("{}.other", g.key)),
+        Tamper::Bucket => None,
+        _ => Some(g.key.clone()),
+    };
+    ctx.left_nothing(observed, written.as_deref()).await
+}
