@@ -425,9 +425,13 @@ pub async fn run_bin(args: &[&str], limit: Duration) -> (bool, String, String) {
 }
 
 /// A child process of the real binary that printed `listening on http://ADDR`.
+#[allow(clippy::struct_field_names)] // `child.child` is the process: renaming it would touch every test
 pub struct Child {
     pub url: String,
     pub child: tokio::process::Child,
+    /// A directory the process writes to (its database), removed when the test drops it: a
+    /// process killed at the end of a test cannot remove its own.
+    pub scratch: Option<tempfile::TempDir>,
 }
 
 /// Runs `presign-bench ARGS` and waits (bounded) for its readiness line.
@@ -445,7 +449,7 @@ pub async fn spawn_bin(args: &[&str]) -> Child {
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
     let url = line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
-    Child { url, child }
+    Child { url, child, scratch: None }
 }
 
 /// Validates a results.json value against the committed JSON Schema, listing every violation.

@@ -69,5 +69,12 @@ pub async fn download(s: &Stack, token: &str, file_id: &str) -> Vec<u8> {
 pub async fn spawn_app(s: &Stack, command: &str, extra: &[&str]) -> super::Child {
     let store = ["--s3-endpoint", &s.storage, "--bucket", &s.bucket];
     let keys = ["--access-key", super::ACCESS_KEY, "--secret-key", super::SECRET_KEY];
-    super::spawn_bin(&[&[command, "--listen", "127.0.0.1:0"][..], &store, &keys, extra].concat()).await
+    // The database in a directory the test owns, unless the test names one.
+    let scratch = tempfile::tempdir().unwrap();
+    let db = scratch.path().join("app.sqlite3");
+    let db = if extra.contains(&"--db") { Vec::new() } else { vec!["--db", db.to_str().unwrap()] };
+    let mut child =
+        super::spawn_bin(&[&[command, "--listen", "127.0.0.1:0"][..], &store, &keys, &db, extra].concat()).await;
+    child.scratch = Some(scratch);
+    child
 }
