@@ -1,7 +1,8 @@
 //! The module structure as data: every top-level module sits in a layer, may use modules of its
-//! own layer or below, and no two modules use each other (directly or through others). Read
-//! from the source text (`crate::name` paths), so a new import that breaks the layering fails
-//! here with the file that made it.
+//! own layer or below, and no two modules use each other (directly or through others); nor do
+//! two files, inside a folder too (`super::` and `self::` paths count; a module's use of the
+//! modules below it does not). Read from the source text, so a new import that breaks the layering
+//! fails here with the file that made it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -143,4 +144,157 @@ fn every_module_says_what_it_owns_and_the_map_lists_it() {
             assert!(lib.contains(&format!("[`{module}`]")), "lib.rs's module map does not list {module}");
         }
     }
+}
+
+/// The module path of a source file: `src/report/html.rs` is `report::html`, `src/report/mod.rs`
+/// is `report`, `lib.rs` and `main.rs` the crate root.
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let last = parts.pop().unwrap_or_default();
+    let stem = last.trim_end_matches(".rs");
+    if stem != "mod" && !(parts.is_empty() && (stem == "lib" || stem == "main")) {
+        parts.push(stem.to_owned());
+    }
+    parts
+}
+
+/// The text a file's imports are read from: comments dropped, and an inline `#[cfg(test)] mod
+/// tests { … }` at its end left out (its `super::` is the file itself).
+fn code_of(text: &str) -> String {
+    let text = text.find("#[cfg(test)]\nmod tests {").map_or(text, |i| &text[..i]);
+    text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+/// The paths a file names (`crate::…`, `super::…`, `self::…`, `child::…` for the modules it
+/// declares), each resolved to the module path it starts from plus its segments; a `{…}` group
+/// gives one path per member.
+fn named_paths(code: &str, here: &[String]) -> Vec<Vec<String>> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let children: Vec<String> = code
+        .lines()
+        .filter_map(|l| {
+            let l =
+                l.trim().trim_start_matches("pub(crate) ").trim_start_matches("pub(super) ").trim_start_matches("pub ");
+            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
+        })
+        .collect();
+    let mut out = Vec::new();
+    let bytes: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !ident(bytes[i]) || (i > 0 && (ident(bytes[i - 1]) || bytes[i - 1] == ':')) {
+            i += 1;
+            continue;
+        }
+        let rest: String = bytes[i..bytes.len().min(i + 400)].iter().collect();
+        let word: String = rest.chars().take_while(|c| ident(*c)).collect();
+        i += word.len().max(1);
+        let Some(after) = rest[word.len()..].strip_prefix("::") else { continue };
+        let mut base: Vec<String> = match word.as_str() {
+            "crate" => Vec::new(),
+            "self" => here.to_vec(),
+            "super" => here[..here.len().saturating_sub(1)].to_vec(),
+            w if children.iter().any(|c| c == w) => [here, &[w.to_owned()]].concat(),
+            _ => continue,
+        };
+        let mut tail = after;
+        while let Some(more) = tail.strip_prefix("super::") {
+            base.pop();
+            tail = more;
+        }
+        let mut segments = base;
+        loop {
+            let name: String = tail.chars().take_while(|c| ident(*c)).collect();
+            if name.is_empty() {
+                break;
+            }
+            segments.push(name.clone());
+            if let Some(next) = tail[name.len()..].strip_prefix("::") {
+                tail = next;
+            } else {
+                tail = "";
+                break;
+            }
+        }
+        match tail.strip_prefix('{') {
+            Some(group) => {
+                for member in group[..group.find('}').unwrap_or(0)].split(',') {
+                    let first = member.trim().split("::").next().unwrap_or("").trim();
+                    if !first.is_empty() && first != "self" && first != "*" {
+                        out.push([&segments[..], &[first.to_owned()]].concat());
+                    }
+                }
+                out.push(segments);
+            }
+            None => out.push(segments),
+        }
+    }
+    out
+}
+
+/// `file → {files it imports}` inside `src/`. A module's use of the modules below it is not an
+/// import (it declares them); every other named path is, resolved to the file of its longest
+/// prefix that is a module.
+fn file_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: BTreeMap<Vec<String>, String> = files
+        .iter()
+        .map(|f| (module_of(f.strip_prefix(&src).unwrap()), format!("src/{}", f.strip_prefix(&src).unwrap().display())))
+        .collect();
+    let mut graph = BTreeMap::new();
+    for file in &files {
+        let here = module_of(file.strip_prefix(&src).unwrap());
+        let name = modules[&here].clone();
+        let code = code_of(&std::fs::read_to_string(file).unwrap());
+        let mut deps = BTreeSet::new();
+        for path in named_paths(&code, &here) {
+            let target = (1..=path.len()).rev().find_map(|n| modules.get(&path[..n]).map(|f| (n, f)));
+            let Some((n, target)) = target else { continue };
+            let own_descendant = n > here.len() && path[..here.len()] == here[..];
+            if *target != name && !own_descendant {
+                deps.insert(target.clone());
+            }
+        }
+        graph.insert(name, deps);
+    }
+    graph
+}
+
+#[test]
+fn no_two_files_import_each_other() {
+    let graph = file_imports();
+    assert!(graph.len() > 80, "found only {} files", graph.len());
+    // The reader sees `super::` and child paths: the harness's files import its mod.rs.
+    assert!(graph["src/harness/phases.rs"].contains("src/harness/mod.rs"), "{:?}", graph["src/harness/phases.rs"]);
+    assert!(graph["src/report/html.rs"].contains("src/report/format.rs"), "{:?}", graph["src/report/html.rs"]);
+    let edges: BTreeMap<&str, BTreeSet<&str>> =
+        graph.iter().map(|(f, deps)| (f.as_str(), deps.iter().map(String::as_str).collect())).collect();
+    let mut done = BTreeSet::new();
+    for node in edges.keys() {
+        let cycle = visit(node, &edges, &mut Vec::new(), &mut done);
+        assert!(cycle.is_none(), "files importing each other: {}", cycle.unwrap().join(" -> "));
+    }
+}
+
+#[test]
+fn a_circle_between_files_is_found() {
+    // The reader itself, on a made-up folder: `a` uses `super::b::B`, `b` uses `super::a::A`.
+    let a = named_paths(&code_of("use super::b::B;\nfn f() -> super::b::B { todo() }\n"), &["x".into(), "a".into()]);
+    let b = named_paths(&code_of("use super::{a::A, c};\n"), &["x".into(), "b".into()]);
+    assert!(a.contains(&vec!["x".to_owned(), "b".to_owned(), "B".to_owned()]), "{a:?}");
+    assert!(b.iter().any(|p| p[..2] == ["x", "a"]), "{b:?}");
+    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    edges.insert("x/a.rs", ["x/b.rs"].into());
+    edges.insert("x/b.rs", ["x/a.rs"].into());
+    assert!(visit("x/a.rs", &edges, &mut Vec::new(), &mut BTreeSet::new()).is_some());
+    // A comment or an inline test module is no import.
+    assert!(
+        named_paths(
+            &code_of("// use super::b::B;\n#[cfg(test)]\nmod tests {\n    use super::b::C;\n}\n"),
+            &["x".into(), "a".into()]
+        )
+        .is_empty()
+    );
 }

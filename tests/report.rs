@@ -1,8 +1,8 @@
 //! Reports rendered from a results.json fixture produced by a real small run
 //! (`presign-bench run tests/fixtures/fixture.toml`).
 
+use presign_bench::report::format::{ms, ratio};
 use presign_bench::report::render;
-use presign_bench::report::table::{ms, ratio};
 use presign_bench::results::{Phase, load};
 use std::path::{Path, PathBuf};
 

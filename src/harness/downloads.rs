@@ -8,9 +8,9 @@
 //! The app server's `/metrics` around the downloads give the read side's app-tier bytes, as
 //! around the uploads for the write side.
 
+use super::context::{Ctx, guarded_load, snapshot};
 use super::http::{self, Http};
 use super::job::{Common, Flow};
-use super::phases::{Ctx, guarded_load, snapshot};
 use super::stack::Stack;
 use super::{Stage, StopReason, build};
 use crate::loadgen::Load;

@@ -14,6 +14,7 @@
 
 mod build;
 pub mod children;
+mod context;
 mod downloads;
 mod environment;
 pub mod http;
@@ -246,7 +247,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     };
     let external = options.external.as_ref();
     let mut stack = stack::Stack::start(&scenario, &options.credentials, work.path(), &logs, external).await?;
-    let ctx = phases::Ctx::new(&scenario, &stack, &options);
+    let ctx = context::Ctx::new(&scenario, &stack, &options);
     let ctx = if options.shard.is_some() { ctx.sharded(first) } else { ctx };
     let (points, mut stopped) = phases::run_sizes(&ctx, &mut stack).await;
     let modes = points.last().map(|p| p.modes.clone()).unwrap_or_default();

@@ -3,87 +3,21 @@
 //! broker under presign-only load, then under `/healthz` load).
 
 use super::build::{self, Measured, StepBytes};
-use super::http::{self, Http};
+use super::context::{Ctx, guarded_load, snapshot, unix_ms};
+use super::http::Http;
 use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload, Tally};
 use super::part::PartMode;
 use super::payload::Payload;
 use super::stack::Stack;
-use super::{Options, Stage, StopReason, children, progress, verify};
+use super::{Stage, StopReason, verify};
 use crate::app::policy;
-use crate::loadgen::{self, Job, Load, Recorder, StoppedBy};
-use crate::metrics::{InOut, Snapshot};
+use crate::loadgen::{Job, Load};
+use crate::metrics::InOut;
 use crate::results::{ModeResult, Modes, SigningResult, SweepPoint, VersionSteps};
 use crate::scenario::{HttpVersion, Mode, ObjectSize, Pacing, Scenario, Signing, Storage};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-
-/// What every phase of a run shares.
-pub struct Ctx<'a> {
-    pub(super) scenario: &'a Scenario,
-    pub(super) payload: Arc<Payload>,
-    /// One bearer token per simulated user.
-    tokens: Vec<String>,
-    cancel: &'a CancellationToken,
-    progress: bool,
-    /// The number of the first upload (a shard's range starts there).
-    first: u64,
-    /// Shards keep each mode's raw measurements for their part.
-    captured: Option<std::sync::Mutex<Vec<PartMode>>>,
-}
-
-impl<'a> Ctx<'a> {
-    /// The context of `scenario` on `stack`.
-    pub fn new(scenario: &'a Scenario, stack: &Stack, options: &'a Options) -> Self {
-        Self {
-            scenario,
-            payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size)),
-            tokens: mint_tokens(scenario, &stack.secret),
-            cancel: &options.cancel,
-            progress: options.progress,
-            first: 0,
-            captured: None,
-        }
-    }
-
-    /// The context of shard run whose uploads start at number `first`, keeping each mode's raw
-    /// measurements (see [`Ctx::captured`]).
-    #[must_use]
-    pub fn sharded(self, first: u64) -> Self {
-        Self { first, captured: Some(std::sync::Mutex::default()), ..self }
-    }
-
-    /// Each mode's raw measurements, for a shard's part.
-    pub fn captured(&self) -> Vec<PartMode> {
-        self.captured
-            .as_ref()
-            .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
-            .unwrap_or_default()
-    }
-
-    pub(super) fn common(&self) -> Common {
-        Common {
-            payload: self.payload.clone(),
-            tokens: self.tokens.clone(),
-            content_type: self.scenario.content_type.clone(),
-            multipart: self.scenario.multipart,
-            parts: Arc::default(),
-        }
-    }
-
-    pub(super) fn timeout(&self) -> Duration {
-        Duration::from_millis(self.scenario.request_timeout_ms)
-    }
-}
-
-fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
-    let tokens = crate::app::auth::Tokens::new(secret.as_bytes());
-    // Long enough for every load of the run: each mode at each sweep size, and the signing phase.
-    let loads = u32::try_from(scenario.modes.len() * scenario.sweep.len().max(1) + 2).unwrap_or(u32::MAX);
-    let ttl = Duration::from_millis(scenario.max_duration_ms) * loads + Duration::from_secs(3600);
-    (0..scenario.users).map(|u| tokens.mint(&format!("user-{u}"), ttl).expect("generated user ids are valid")).collect()
-}
 
 /// Runs every mode at each size of the sweep (or once at the scenario's sizes); stops at the
 /// first interruption or dead server and says why.
@@ -134,17 +68,6 @@ pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, O
         }
     }
     (points, None)
-}
-
-/// Scrapes `url`'s /metrics; a failure becomes the reason the run stops (with zeros measured).
-pub(super) async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
-    match http::scrape(url).await {
-        Ok(s) => s,
-        Err(message) => {
-            reason.get_or_insert(StopReason::Metrics { url: url.to_owned(), stage, message });
-            Snapshot::default()
-        }
-    }
 }
 
 /// The clients of one mode: kept so their meters can be read after the load.
@@ -286,51 +209,6 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     }
     let mut result = build::mode_result(scenario, measured);
     result.downloads = downloads;
-    (result, reason)
-}
-
-/// Now, Unix milliseconds.
-fn unix_ms() -> u64 {
-    super::unix_ms(std::time::SystemTime::now())
-}
-
-/// Runs a load with a progress bar, stopping it when the run is cancelled or a server dies;
-/// returns what was measured and, if it was stopped, why.
-pub(super) async fn guarded_load(
-    load: Load,
-    job: Arc<dyn Job>,
-    ctx: &Ctx<'_>,
-    stack: &mut Stack,
-    (label, total): (&str, u64),
-    stage: Stage,
-) -> ((Recorder, StoppedBy), Option<StopReason>) {
-    let cancel = ctx.cancel.child_token();
-    let counters = Arc::new(loadgen::Progress::default());
-    let bar = progress::Bar::start(label, total, &counters, ctx.progress);
-    let run = loadgen::run_on(load, job, cancel.clone(), counters, super::load_threads());
-    tokio::pin!(run);
-    let mut reason = None;
-    let result = loop {
-        tokio::select! {
-            r = &mut run => break r,
-            (index, exit) = children::first_exit(&mut stack.servers), if reason.is_none() => {
-                if stack.servers[index].expendable {
-                    // A node of a replicated store: the run goes on, and verification decides
-                    // whether anything was lost.
-                    tracing::warn!("{exit} during {stage}; going on without it");
-                    stack.incidents.push(format!("{exit} during {stage}; the run went on without it"));
-                    stack.servers.remove(index);
-                } else {
-                    reason = Some(StopReason::ServerExited { exit, stage });
-                    cancel.cancel();
-                }
-            }
-            () = ctx.cancel.cancelled(), if reason.is_none() => {
-                reason = Some(StopReason::Interrupted(stage));
-            }
-        }
-    };
-    drop(bar);
     (result, reason)
 }
 

@@ -1,7 +1,7 @@
 //! The capacity report as a table (inputs first) and as the `capacity` plot.
 
+use super::format::si_bytes;
 use super::plots::{Capacity, NamedCurve};
-use super::table::si_bytes;
 use crate::results::CapacityReport;
 use std::fmt::Write;
 

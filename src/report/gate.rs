@@ -28,10 +28,10 @@ pub fn value(metric: &str, value: Option<f64>) -> String {
     let Some(v) = value else { return "-".into() };
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display of non-negative figures
     match MetricUnit::of(metric) {
-        MetricUnit::Micros => super::table::ms(v.max(0.0) as u64),
-        MetricUnit::Millis => super::table::ms((v.max(0.0) * 1000.0) as u64),
+        MetricUnit::Micros => super::format::ms(v.max(0.0) as u64),
+        MetricUnit::Millis => super::format::ms((v.max(0.0) * 1000.0) as u64),
         MetricUnit::Seconds => format!("{v:.2} s"),
-        MetricUnit::Bytes => super::table::si_bytes(v),
+        MetricUnit::Bytes => super::format::si_bytes(v),
         MetricUnit::Plain if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
         MetricUnit::Plain => format!("{v:.3}"),
     }

@@ -5,10 +5,10 @@
 // indexes; precision far beyond what a label or a pixel shows is not needed.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use super::markdown::{object_size, pacing};
-use super::render::headline;
-use super::table::{grouped, latency_rows, ratio, rows, si_bytes};
-use crate::results::{PresignSteps, Results};
+use super::describe::{headline, object_size, pacing, steps};
+use super::format::{grouped, ratio, si_bytes};
+use super::table::{latency_rows, rows};
+use crate::results::Results;
 use crate::scenario::{Scenario, Verify};
 use std::fmt::Write;
 
@@ -29,16 +29,6 @@ footer { color: #777; font-size: 0.9rem; margin-top: 2rem; }
 /// Escapes text for HTML text and double-quoted attributes (`&`, `<`, `>`, `"`).
 fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     html_escape::encode_double_quoted_attribute(s)
-}
-
-/// The presigned flow's steps as (step, request bytes, response bytes).
-#[must_use]
-pub fn steps(s: &PresignSteps) -> [(&'static str, f64, f64); 3] {
-    [
-        ("presign (client ↔ broker)", s.presign_request_bytes, s.presign_response_bytes),
-        ("complete (client ↔ broker)", s.complete_request_bytes, s.complete_response_bytes),
-        ("verify (broker ↔ store)", s.store_request_bytes, s.store_response_bytes),
-    ]
 }
 
 /// Renders the page; `svg(name)` gives a plot's SVG text.

@@ -4,10 +4,10 @@
 // indexes; precision far beyond what a label or a pixel shows is not needed.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use super::render::headline;
-use super::table::{latency_rows, ratio, rows, si_bytes};
+use super::describe::{self, headline, pacing};
+use super::format::{grouped, ratio, si_bytes};
+use super::table::{latency_rows, rows};
 use crate::results::Results;
-use crate::scenario::{ObjectSize, Pacing, Scenario};
 use std::fmt::Write;
 
 /// Escapes text for a Markdown table cell.
@@ -49,7 +49,7 @@ pub fn render(results: &Results) -> String {
         }
         out.push('\n');
     }
-    let _ = write!(out, "| app-tier bytes for {} uploads (extrapolated) |", super::table::grouped(s.target_uploads));
+    let _ = write!(out, "| app-tier bytes for {} uploads (extrapolated) |", grouped(s.target_uploads));
     for (_, m) in &modes {
         let _ = write!(out, " {} |", si_bytes(m.extrapolated.app_tier_bytes));
     }
@@ -113,26 +113,6 @@ pub fn render(results: &Results) -> String {
     out
 }
 
-/// "10.5 MB" or "1.0 MB to 21.0 MB", from the resolved scenario's `object_size`.
-#[must_use]
-pub fn object_size(scenario: &Scenario) -> String {
-    match scenario.object_size {
-        ObjectSize::Fixed(size) => si_bytes(size as f64),
-        ObjectSize::Range { min, max } => format!("{} to {}", si_bytes(min as f64), si_bytes(max as f64)),
-    }
-}
-
-/// "closed model, 32 in flight" or "open model, 100/s (at most 64 in flight)".
-#[must_use]
-pub fn pacing(scenario: &Scenario) -> String {
-    match scenario.pacing {
-        Pacing::Open { rate_per_sec, max_in_flight } => {
-            format!("open model, {rate_per_sec}/s (at most {max_in_flight} in flight)")
-        }
-        Pacing::Closed { concurrency } => format!("closed model, {concurrency} in flight"),
-    }
-}
-
 fn latency_table(out: &mut String, results: &Results) {
     let _ = writeln!(
         out,
@@ -149,7 +129,7 @@ fn steps_table(out: &mut String, results: &Results) {
         out,
         "\n### Presigned flow: app-tier bytes per upload, by step\n\n| step | request | response |\n|---|---:|---:|"
     );
-    for (step, req, resp) in super::html::steps(steps) {
+    for (step, req, resp) in describe::steps(steps) {
         let _ = writeln!(out, "| {step} | {} | {} |", si_bytes(req), si_bytes(resp));
     }
 }

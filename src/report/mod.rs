@@ -10,6 +10,8 @@
 //! - [`gate`]: thresholds and comparisons for CI: tables, Markdown, JUnit, GitHub annotations.
 
 pub mod capacity;
+pub mod describe;
+pub mod format;
 pub mod gate;
 mod html;
 mod markdown;
@@ -18,7 +20,8 @@ pub mod reads;
 mod render;
 pub mod table;
 
-pub use render::{RenderError, headline, render};
+pub use describe::headline;
+pub use render::{RenderError, render};
 pub use table::summary;
 
 use crate::results::{Comparison, Results};

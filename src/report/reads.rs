@@ -2,7 +2,7 @@
 //! that the text summary, Markdown and HTML all render, with the extrapolation's inputs spelled
 //! out and the capacity model's answer for reads alone and for writes and reads together.
 
-use super::table::{grouped, in_out, ms, ratio, si_bytes};
+use super::format::{grouped, in_out, ms, ratio, si_bytes};
 use crate::results::{DownloadResult, Phase, Results};
 use crate::scenario::Mode;
 use std::fmt::Write;

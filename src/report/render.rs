@@ -1,8 +1,8 @@
 //! From a results.json to the report folder: plots, `summary.md` and `report.html`.
 //! `run` calls [`render`] when it finishes; `presign-bench report` calls it on any results.json.
 
+use super::describe::headline;
 use super::plots::{self, Bandwidth, Latency, Resources, Timeline};
-use super::table::{ratio, si_bytes};
 use crate::results::{ModeResult, Phase, Results, TimelineData};
 use crate::scenario::Mode;
 use std::path::{Path, PathBuf};
@@ -51,22 +51,6 @@ pub fn render(results: &Results, dir: &Path) -> Result<Vec<PathBuf>, RenderError
         files.push(path);
     }
     Ok(files)
-}
-
-/// The one-line claim of a run, e.g. "1.0 TB vs 118 MB through the app tier for 50,000 uploads: 4,451×".
-#[must_use]
-pub fn headline(results: &Results) -> String {
-    let m = &results.modes;
-    match (&m.proxied, &m.presigned, &results.comparison) {
-        (Some(p), Some(s), Some(c)) => format!(
-            "client-facing app-tier bytes for {} uploads (extrapolated): proxied {} vs presigned {}, {}",
-            super::table::grouped(p.extrapolated.uploads),
-            si_bytes(p.extrapolated.client_bytes),
-            si_bytes(s.extrapolated.client_bytes),
-            ratio(c.client_bytes_ratio)
-        ),
-        _ => "one mode only: no comparison".to_owned(),
-    }
 }
 
 #[allow(clippy::cast_precision_loss)] // byte counts for plotting

@@ -4,15 +4,7 @@ use crate::results::{ModeResult, Phase, Results, SigningResult};
 use crate::scenario::Mode;
 use std::fmt::Write;
 
-pub use crate::units::si_bytes;
-
-/// Milliseconds from microseconds, for display (`1.50 ms`, `711 ms`).
-#[must_use]
-pub fn ms(us: u64) -> String {
-    #[allow(clippy::cast_precision_loss)] // display only
-    let ms = us as f64 / 1000.0;
-    if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
-}
+use super::format::{grouped, in_out, ms, ratio, si_bytes};
 
 /// The sweep as a table: latency and app-tier bytes per upload at each size.
 #[must_use]
@@ -133,35 +125,6 @@ pub fn version_note(results: &Results) -> Option<String> {
         );
     }
     Some(note)
-}
-
-/// A ratio as people say it: `4,451×`.
-#[must_use]
-pub fn ratio(r: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
-    let n = r.max(0.0).round() as u64;
-    format!("{}×", grouped(n))
-}
-
-/// `12,345` style grouping, for counts people read aloud.
-#[must_use]
-pub fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `in / out` bytes, for display.
-#[must_use]
-#[allow(clippy::cast_precision_loss)] // display only
-pub fn in_out(bytes_in: u64, bytes_out: u64) -> String {
-    format!("{} / {}", si_bytes(bytes_in as f64), si_bytes(bytes_out as f64))
 }
 
 /// One row of a latency table: mode, phase and the cells `count, p50, p90, p99, p99.9, max`.

@@ -2,6 +2,7 @@
 //! it stands for. [`Scenario::load`] turns the file plus command-line overrides into a validated
 //! [`Scenario`], and every error names the file, line and key (or the flag) before anything starts.
 
+mod origin;
 mod raw;
 mod resolve;
 mod sections;

@@ -1,8 +1,8 @@
 //! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`,
 //! `[downloads]`, the client link and multipart keys of `[run]`), with the same file:line:key errors as [`super::resolve`].
 
+use super::origin::{Ctx, Origin, at, positive};
 use super::raw::{self, RawRun};
-use super::resolve::{Ctx, Origin, at, positive};
 use super::{ClientLink, Downloads, Multipart, Overrides, ScenarioError, Signing, Storage, StorageKind};
 use crate::units::{parse_duration, parse_size};
 use std::path::PathBuf;

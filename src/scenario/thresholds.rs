@@ -140,7 +140,7 @@ pub(super) fn resolve(
 ) -> Result<Vec<Threshold>, ScenarioError> {
     let mut out = Vec::new();
     for (metric, condition) in raw.into_iter().flatten() {
-        let (line, column) = super::resolve::line_col(text, condition.span().start);
+        let (line, column) = super::origin::line_col(text, condition.span().start);
         let (op, value, quantity) = parse_condition(condition.get_ref()).map_err(|message| ScenarioError::Value {
             file: file.to_owned(),
             line,
