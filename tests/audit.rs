@@ -169,6 +169,10 @@ async fn an_endpoint_in_another_region_is_audited_in_its_own_bucket() {
     assert_eq!(buckets().await, before);
     let left = s3.list_objects_v2().bucket("made-by-its-owner").send().await.unwrap();
     assert_eq!(left.key_count(), Some(0), "left behind: {:?}", left.contents());
+    // Nor was a lifecycle rule added to it.
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket("made-by-its-owner").send().await;
+    let code = lifecycle.err().and_then(|e| e.as_service_error().and_then(|e| e.meta().code().map(str::to_owned)));
+    assert_eq!(code.as_deref(), Some("NoSuchLifecycleConfiguration"), "the audit changed the bucket's lifecycle");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

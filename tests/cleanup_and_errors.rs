@@ -102,7 +102,7 @@ fn abandoned_temporary_files_of_the_store_are_swept() {
     for p in [&old, &object] {
         std::fs::File::options().write(true).open(p).unwrap().set_modified(an_hour_ago).unwrap();
     }
-    let removed = presign_bench::storage::embedded::sweep_temp_files(dir.path(), Duration::from_secs(600));
+    let removed = presign_bench::storage::embedded::Leftovers::default().sweep(dir.path(), Duration::from_secs(600));
     assert_eq!(removed, 1);
     assert!(!old.exists() && fresh.exists() && object.exists());
 }

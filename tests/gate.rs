@@ -133,7 +133,7 @@ fn resampled(results: &serde_json::Value, seed: u64) -> serde_json::Value {
 async fn compare_finds_an_injected_regression_and_no_false_one() {
     let dir = tempfile::tempdir().unwrap();
     let normal = scenario(dir.path(), "normal.toml", "", "");
-    let slow = scenario(dir.path(), "slow.toml", "rtt = \"40ms\"", "");
+    let slow = scenario(dir.path(), "slow.toml", "rtt = \"100ms\"", "");
     let mut runs = Vec::new();
     for (i, file) in [&normal, &slow].into_iter().enumerate() {
         let out_dir = dir.path().join(format!("run{i}"));
@@ -158,7 +158,7 @@ async fn compare_finds_an_injected_regression_and_no_false_one() {
         let out = presign_bench(&["compare", &path(a), &path(b)]).await;
         assert_eq!(out.status.code(), Some(0), "{} vs {} cried wolf:\n{}", a.display(), b.display(), text(&out));
     }
-    // 40 ms more round trip per request: regressed, exit 1, and the JUnit file says where.
+    // 100 ms more round trip per request: regressed, exit 1, and the JUnit file says where.
     let xml = dir.path().join("compare.xml");
     let out = presign_bench(&["compare", &path(&runs[0]), &path(&runs[1]), "--junit", xml.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

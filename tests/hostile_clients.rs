@@ -28,7 +28,7 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Durati
 async fn an_http2_client_that_never_answers_is_cut_off_and_frees_its_slot() {
     let s = Stack::start().await;
     for server in ["broker", "proxy"] {
-        let app = spawn_app(&s, server, &["--header-timeout", "1s", "--max-connections", "3"]).await;
+        let app = spawn_app(&s, server, &["--header-timeout", "3s", "--max-connections", "3"]).await;
         let mut silent = Vec::new();
         for _ in 0..3 {
             let mut c = TcpStream::connect(addr(&app.url)).await.unwrap();
@@ -39,13 +39,14 @@ async fn an_http2_client_that_never_answers_is_cut_off_and_frees_its_slot() {
         let mut other = TcpStream::connect(addr(&app.url)).await.unwrap();
         other.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         assert_eq!(read_response(&mut other).await.0, 503, "{server}: the cap is reached");
-        // Idle for the header timeout: GOAWAY and PING; unanswered for another: closed.
+        // Idle for the header timeout: GOAWAY and PING; unanswered for another: closed (bounded
+        // wait: 20 s where 6 s is the design).
         let mut held = Vec::new();
         for c in &mut silent {
             let t = closed_within(c, Duration::from_secs(20)).await;
             held.push(t.unwrap_or_else(|| panic!("{server}: a silent HTTP/2 connection was still open after 20 s")));
         }
-        eprintln!("{server}: silent HTTP/2 connections closed after {held:?} (--header-timeout 1s)");
+        eprintln!("{server}: silent HTTP/2 connections closed after {held:?} (--header-timeout 3s)");
         let mut next = TcpStream::connect(addr(&app.url)).await.unwrap();
         next.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         assert_eq!(read_response(&mut next).await.0, 200, "{server}: the slots are free again");
@@ -63,7 +64,7 @@ async fn proxied_file(s: &Stack, token: &str, len: usize) -> String {
 #[tokio::test]
 async fn a_download_nobody_reads_is_cut_off_after_the_send_timeout() {
     let s = Stack::start_with(|c| {
-        c.limits.send_timeout = Duration::from_secs(2);
+        c.limits.send_timeout = Duration::from_secs(3);
         c.limits.request_timeout = Duration::from_secs(600);
     })
     .await;
@@ -109,7 +110,7 @@ async fn a_download_nobody_reads_is_cut_off_after_the_send_timeout() {
     let after = metrics(&s.proxy).await;
     assert!(cut, "send timeouts: {} (expected 6 more)", after.send_timeouts - before.send_timeouts);
     eprintln!(
-        "6 unread downloads of 20 MiB (3 HTTP/1.1, 3 HTTP/2 with a zero window) cut off within {waited:?} of --send-timeout 2s"
+        "6 unread downloads of 20 MiB (3 HTTP/1.1, 3 HTTP/2 with a zero window) cut off within {waited:?} of --send-timeout 3s"
     );
     assert_eq!(after.storage_timeouts, before.storage_timeouts, "a stalled client is no stalled store");
     for (_, connection) in h2 {

@@ -120,6 +120,9 @@ pub enum ApiError {
     /// The request body paused longer than the body idle timeout.
     #[error("no byte of the request body for {0:?}")]
     BodyTimeout(std::time::Duration),
+    /// A body that must arrive whole within a deadline (a multipart completion's) did not.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyDeadline(std::time::Duration),
     /// The request took longer than the request timeout.
     #[error("the request took longer than {0:?}")]
     RequestTimeout(std::time::Duration),
@@ -207,7 +210,7 @@ impl ApiError {
             E::Storage(_) => (StatusCode::BAD_GATEWAY, "storage_error"),
             E::StorageTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "storage_timeout"),
             E::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
-            E::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
+            E::BodyTimeout(_) | E::BodyDeadline(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             E::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             E::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             E::InvalidPartSize(_) => (StatusCode::BAD_REQUEST, "invalid_part_size"),

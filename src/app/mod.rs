@@ -58,6 +58,9 @@ pub struct AppConfig {
     pub sweep: sweep::Sweep,
     /// Web origins allowed to call the API from a browser (`--cors-origin`); none by default.
     pub cors_origins: Vec<String>,
+    /// Whether the broker may add a lifecycle rule expiring `uploads/` to a bucket that has none
+    /// (`--no-lifecycle-rule` turns it off: a bucket that is someone else's stays as it was).
+    pub lifecycle_rule: bool,
 }
 
 pub use crate::parts::MAX_SINGLE_PUT;

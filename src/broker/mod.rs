@@ -98,7 +98,12 @@ impl Broker {
         cors::check_store(&presigner, &app.config.s3.endpoint, &app.config.cors_origins).await?;
         // A day is the shortest expiry S3 lifecycle rules know; the sweeper acts within minutes.
         let bucket = &app.config.s3.bucket;
-        match crate::storage::client::expire_prefix(&app.s3, bucket, policy::UPLOAD_PREFIX, 1).await {
+        let lifecycle = if app.config.lifecycle_rule {
+            crate::storage::client::expire_prefix(&app.s3, bucket, policy::UPLOAD_PREFIX, 1).await
+        } else {
+            Lifecycle::Unsupported("--no-lifecycle-rule".into())
+        };
+        match lifecycle {
             Lifecycle::Added => {
                 tracing::info!(bucket, "store lifecycle rule: {} expires after a day", policy::UPLOAD_PREFIX);
             }

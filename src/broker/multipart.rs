@@ -262,8 +262,20 @@ async fn complete(
     let (request, body) = request.into_parts();
     let upload = open(&b, &b.multipart_ids, &upload_id, &request.headers)?;
     let answer = |file_id: String| Json(serde_json::json!({ "file_id": file_id }));
-    // One completion of an upload at a time here: a retry must never check an object that a
-    // concurrent completion is still assembling.
+    // Completed already: the same answer, whatever the body (checked again under the lock).
+    if let Some(done) = b.app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
+        return Ok(answer(done.file_id));
+    }
+    // Bounded in size by the upload's parts, and in time as a whole (not just between two
+    // pieces): a client trickling its body cannot hold the buffer for the request timeout.
+    let limit = complete_body_limit(upload.parts().count());
+    let idle = b.app.config.limits.body_idle_timeout;
+    let body = tokio::time::timeout(idle, guard::json_body(&request.headers, body, idle, limit))
+        .await
+        .map_err(|_| ApiError::BodyDeadline(idle))??;
+    let list: Complete = parse_json(&body)?;
+    // One completion of an upload at a time here (taken once the body is in, so a slow client
+    // holds no lock): a retry must never check an object a concurrent completion is assembling.
     let _one_at_a_time = b.completing.lock(&upload.store_id).await;
     if let Some(done) = b.app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
         return Ok(answer(done.file_id));
@@ -273,58 +285,17 @@ async fn complete(
         // Aborted (by the client or the sweeper), or refused at an earlier completion.
         return Err(ApiError::UploadExpired);
     }
-    // Bounded in size by the upload's parts, and in time as a whole (not just between two
-    // pieces): a client trickling its body cannot hold the buffer for the request timeout.
-    let limit = complete_body_limit(upload.parts().count());
-    let idle = b.app.config.limits.body_idle_timeout;
-    let body = tokio::time::timeout(idle, guard::json_body(&request.headers, body, idle, limit))
-        .await
-        .map_err(|_| ApiError::BodyTimeout(idle))??;
-    let list: Complete = parse_json(&body)?;
     check_list(&list.parts, upload.parts())?;
     let key = upload.key();
     let app = &b.app;
     let bucket = &app.config.s3.bucket;
-    let completed = {
-        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as Part};
-        let parts = list.parts.iter().map(|p| {
-            Part::builder().part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX)).e_tag(&p.etag).build()
-        });
-        let assembled = CompletedMultipartUpload::builder().set_parts(Some(parts.collect())).build();
-        app.s3
-            .complete_multipart_upload()
-            .bucket(bucket)
-            .key(&key)
-            .upload_id(&upload.store_id)
-            .multipart_upload(assembled)
-            .customize()
-            // Assembling a large object takes the store a while: the request timeout bounds it,
-            // not the store timeout of one ordinary call.
-            .config_override(
-                aws_sdk_s3::config::Builder::default().timeout_config(
-                    aws_smithy_types::timeout::TimeoutConfig::builder()
-                        .operation_timeout(app.config.limits.request_timeout)
-                        .build(),
-                ),
-            )
-            .send()
-            .await
-    };
-    let store_etag = match completed {
-        Ok(c) => c.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
-        Err(e) => {
-            // A concurrent completion of the same upload won.
-            if let Some(done) = app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
-                return Ok(answer(done.file_id));
-            }
-            // An earlier completion assembled the object and was cut off (a crash) before its
-            // row: the store no longer knows the upload, but the key, which no other upload
-            // writes, holds the object. It goes through the same checks.
-            match assembled_etag(app, &key).await? {
-                Some(etag) => etag,
-                None => return Err(refused(&e)),
-            }
-        }
+    let store_etag = match assemble(app, &upload, &key, &list.parts).await {
+        Ok(etag) => etag,
+        // A concurrent completion of the same upload (in another broker) won.
+        Err(e) => match app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
+            Some(done) => return Ok(answer(done.file_id)),
+            None => return Err(e),
+        },
     };
     let store_etag = store_etag.as_str();
     // Part ETags are MD5s unless the bucket encrypts with KMS or customer keys; then the store's
@@ -364,6 +335,58 @@ async fn complete(
     let stored = app.db.insert(record).await?;
     app.db.close_multipart(&upload.store_id).await?;
     Ok(answer(stored.file_id))
+}
+
+/// Asks the store to assemble `parts` into `key` and returns the object's ETag. When the store
+/// refuses because an earlier completion assembled it already (one cut off by a crash before its
+/// row), the object at `key`, which no other upload writes, is that assembly: its ETag is
+/// returned, and the caller checks it as any other.
+///
+/// # Errors
+/// The store's refusal ([`refused`]); 502 `storage_error` (retryable) while an object is
+/// missing or not yet finished though the upload is still open here: another completion's
+/// assembly may still be under way in the store.
+async fn assemble(app: &App, upload: &MultipartId, key: &str, parts: &[CompletedPart]) -> Result<String, ApiError> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as Part};
+    let listed = parts
+        .iter()
+        .map(|p| Part::builder().part_number(i32::try_from(p.part_number).unwrap_or(i32::MAX)).e_tag(&p.etag).build());
+    let assembled = CompletedMultipartUpload::builder().set_parts(Some(listed.collect())).build();
+    let completed = app
+        .s3
+        .complete_multipart_upload()
+        .bucket(&app.config.s3.bucket)
+        .key(key)
+        .upload_id(&upload.store_id)
+        .multipart_upload(assembled)
+        .customize()
+        // Assembling a large object takes the store a while: the request timeout bounds it,
+        // not the store timeout of one ordinary call.
+        .config_override(
+            aws_sdk_s3::config::Builder::default().timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder()
+                    .operation_timeout(app.config.limits.request_timeout)
+                    .build(),
+            ),
+        )
+        .send()
+        .await;
+    let e = match completed {
+        Ok(c) => return Ok(c.e_tag().unwrap_or_default().trim_matches('"').to_owned()),
+        Err(e) => e,
+    };
+    let still_assembling =
+        || ApiError::Storage("the store is still assembling this upload, or has lost it; retry the completion".into());
+    match assembled_etag(app, key).await? {
+        // A multipart ETag ends in `-<parts>`; s3s-fs moves the object into place before it
+        // records that ETag, so a plain one is an assembly that has not finished.
+        Some(etag) if etag.contains('-') || policy::multipart_etag(parts.iter().map(|p| p.etag.as_str())).is_none() => {
+            Ok(etag)
+        }
+        Some(_) => Err(still_assembling()),
+        None if matches!(refused(&e), ApiError::UploadExpired | ApiError::Storage(_)) => Err(still_assembling()),
+        None => Err(refused(&e)),
+    }
 }
 
 /// The ETag of the object at `key`, if there is one.

@@ -267,8 +267,17 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             let sweep = crate::storage::embedded::TempSweep { every: args.sweep_every, grace: args.orphan_grace };
             let shutdown = shutdown(stop, args.watch_stdin);
             let origins = &args.cors_origins;
-            Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, sweep, origins, shutdown))
-                .await?;
+            let send = args.send_timeout;
+            Box::pin(crate::storage::embedded::run(
+                args.listen,
+                data_dir,
+                &credentials,
+                sweep,
+                origins,
+                send,
+                shutdown,
+            ))
+            .await?;
         }
         Command::MinioNode(args) => {
             let node = crate::storage::minio::Node {

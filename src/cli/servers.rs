@@ -48,6 +48,10 @@ pub struct StorageArgs {
     /// A web origin whose pages may PUT and GET objects with presigned URLs (CORS); repeatable.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = origin)]
     pub cors_origins: Vec<String>,
+    /// Longest wait for a client to take the next piece of a response (a download it stopped
+    /// reading); the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub send_timeout: Duration,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
@@ -168,6 +172,10 @@ pub struct ServerArgs {
     /// https://app.example.com; repeatable. None by default: browsers on other origins are refused.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// (broker) Never add the lifecycle rule that expires abandoned uploads to a bucket that has
+    /// none (for a bucket that is not this service's, such as one being audited).
+    #[arg(long)]
+    pub no_lifecycle_rule: bool,
     /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
     #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
     pub insecure_unsigned_content_type: bool,
@@ -205,6 +213,7 @@ impl ServerArgs {
             nic: self.nic,
             insecure_unsigned_content_type: self.insecure_unsigned_content_type,
             cors_origins: self.cors_origins.clone(),
+            lifecycle_rule: !self.no_lifecycle_rule,
             limits: crate::server::Limits {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,

@@ -391,6 +391,11 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
         args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
     }
     args.extend(cors_args(&scenario.cors_origins));
+    // An endpoint's bucket is someone else's: no lifecycle rule added to it, and no sweeper
+    // deleting objects that this run's database does not know (they may be the owner's).
+    if matches!(scenario.storage, crate::scenario::Storage::Endpoint { .. }) {
+        args.extend(["--no-lifecycle-rule", "--sweep-every", "0s"].map(String::from));
+    }
     // The proxy cuts bodies where the scenario's clients do; without multipart, never (a
     // scenario's objects then fit one PUT).
     let (threshold, part_size) = match scenario.multipart {

@@ -3,29 +3,30 @@
 //! its client ([`Watched`]) rather than on its source.
 
 use crate::metrics::Meter;
+use bytes::Bytes;
 use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// One connection's requests: how many are in flight (a request is in flight until its response
-/// body has been sent or dropped), when the last one ended, and whether a response waits on its
-/// client.
+/// body has been sent or dropped), when the last one ended, and since when each response's
+/// current piece has waited for its client.
 pub(super) struct Activity {
     epoch: std::time::Instant,
     in_flight: AtomicU64,
     /// Milliseconds since `epoch` when the last request ended (or the connection opened).
     last_ms: AtomicU64,
-    /// Response bodies whose next piece is ready for the client, waiting for hyper to take it
-    /// (not waiting on their own source, such as the store).
-    waiting_on_client: AtomicU64,
-    /// Milliseconds since `epoch` when a response body last moved (a piece taken, or its source
-    /// asked for the next one).
-    moved_ms: AtomicU64,
+    /// Each open response body's clock (see [`Watched`]): registered once per response, read by
+    /// [`Activity::stalled_for`] a few times per send timeout, never locked on the body's path.
+    bodies: std::sync::Mutex<Vec<Weak<AtomicU64>>>,
 }
+
+/// A body clock's value while the body waits on its own source (the store), not on its client.
+const ON_SOURCE: u64 = u64::MAX;
 
 /// Milliseconds since `epoch`, saturating.
 fn millis_since(epoch: std::time::Instant) -> u64 {
@@ -46,8 +47,7 @@ impl Activity {
             epoch: std::time::Instant::now(),
             in_flight: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
-            waiting_on_client: AtomicU64::new(0),
-            moved_ms: AtomicU64::new(0),
+            bodies: std::sync::Mutex::default(),
         }
     }
 
@@ -77,24 +77,30 @@ impl Activity {
         }
     }
 
-    /// Resolves once a response body has waited `limit` for its client to take its next piece
-    /// while no body of this connection moved; checks again at most every quarter of `limit`.
+    /// Resolves once one response's current piece has waited `limit` for its client to take it
+    /// (whatever the connection's other responses do); checks every quarter of `limit`.
     pub(super) async fn stalled_for(&self, limit: Duration) {
+        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
         loop {
-            if self.waiting_on_client.load(Relaxed) == 0 {
-                tokio::time::sleep(limit / 4).await;
-                continue;
-            }
-            let still = self.epoch.elapsed().saturating_sub(Duration::from_millis(self.moved_ms.load(Relaxed)));
-            if still >= limit {
+            tokio::time::sleep(limit / 4).await;
+            let oldest = {
+                let mut bodies = self.bodies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                bodies.retain(|b| b.strong_count() > 0);
+                bodies.iter().filter_map(Weak::upgrade).map(|b| b.load(Relaxed)).min()
+            };
+            if let Some(since) = oldest.filter(|since| *since != ON_SOURCE)
+                && millis_since(self.epoch).saturating_sub(since) >= limit_ms
+            {
                 return;
             }
-            tokio::time::sleep(limit.saturating_sub(still).max(limit / 4)).await;
         }
     }
 
-    fn moved(&self) {
-        self.moved_ms.store(millis_since(self.epoch), Relaxed);
+    /// A clock for a new response body, starting now.
+    fn clock(&self) -> Arc<AtomicU64> {
+        let clock = Arc::new(AtomicU64::new(millis_since(self.epoch)));
+        self.bodies.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Arc::downgrade(&clock));
+        clock
     }
 }
 
@@ -125,7 +131,7 @@ impl<S, B> hyper::service::Service<http::Request<Incoming>> for Timed<S>
 where
     S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>>,
     S::Future: Send + 'static,
-    B: http_body::Body,
+    B: http_body::Body<Data = Bytes>,
 {
     type Response = http::Response<Watched<B>>;
     type Error = S::Error;
@@ -144,66 +150,82 @@ where
     }
 }
 
+/// The largest piece a response body hands hyper at once. hyper takes the next piece only once
+/// it has room, so with small pieces "taken" follows what the client reads; a 400 KB chunk
+/// from the store would otherwise count as one step for a slow but steady reader. Splitting
+/// `Bytes` copies nothing.
+const PIECE: usize = 16 * 1024;
+
 pin_project_lite::pin_project! {
-    /// A response body that tells its connection's [`Activity`] whether it waits on its client
-    /// (a piece is ready and hyper has not taken it: the client does not read, or its window is
-    /// shut) or on its source; the request stays in flight until the body is done or dropped.
+    /// A response body with a clock: since when its current piece has waited for the client to
+    /// take it ([`ON_SOURCE`] while the body waits on its own source, which the send timeout never
+    /// counts). The request stays in flight until the body is done or dropped.
     pub(super) struct Watched<B> {
         #[pin]
         inner: B,
         in_flight: InFlight,
-        waiting_on_client: bool,
-    }
-
-    impl<B> PinnedDrop for Watched<B> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if *this.waiting_on_client {
-                this.in_flight.0.waiting_on_client.fetch_sub(1, Relaxed);
-            }
-        }
+        clock: Arc<AtomicU64>,
+        rest: Option<Bytes>,
     }
 }
 
 impl<B> Watched<B> {
     fn new(inner: B, in_flight: InFlight) -> Self {
-        in_flight.0.waiting_on_client.fetch_add(1, Relaxed);
-        in_flight.0.moved();
-        Self { inner, in_flight, waiting_on_client: true }
+        let clock = in_flight.0.clock();
+        Self { inner, in_flight, clock, rest: None }
     }
 }
 
-impl<B: http_body::Body> http_body::Body for Watched<B> {
-    type Data = B::Data;
+impl<B: http_body::Body<Data = Bytes>> http_body::Body for Watched<B> {
+    type Data = Bytes;
     type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
+        use std::task::Poll;
         let this = self.project();
-        let activity = &this.in_flight.0;
-        activity.moved();
-        let polled = this.inner.poll_frame(cx);
-        // Ready: the client's turn (hyper takes the next piece when the client has room);
-        // pending: the source's turn, which the send timeout never counts.
-        let on_client = polled.is_ready();
-        if on_client != *this.waiting_on_client {
-            if on_client {
-                activity.waiting_on_client.fetch_add(1, Relaxed);
-            } else {
-                activity.waiting_on_client.fetch_sub(1, Relaxed);
-            }
-            *this.waiting_on_client = on_client;
+        let now = millis_since(this.in_flight.0.epoch);
+        let mut data = match this.rest.take() {
+            Some(rest) => rest,
+            None => match this.inner.poll_frame(cx) {
+                Poll::Pending => {
+                    this.clock.store(ON_SOURCE, Relaxed);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(frame) => {
+                        this.clock.store(now, Relaxed);
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                },
+                other @ Poll::Ready(_) => {
+                    this.clock.store(now, Relaxed);
+                    return other;
+                }
+            },
+        };
+        if data.len() > PIECE {
+            *this.rest = Some(data.split_off(PIECE));
         }
-        polled
+        this.clock.store(now, Relaxed);
+        Poll::Ready(Some(Ok(http_body::Frame::data(data))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        let rest = self.rest.as_ref().map_or(0, |r| r.len() as u64);
+        let inner = self.inner.size_hint();
+        let mut hint = http_body::SizeHint::new();
+        hint.set_lower(inner.lower() + rest);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint
     }
 }

@@ -53,10 +53,19 @@ pub enum DigestError {
 }
 
 /// The digests a request declares, decoded: `None` when it declares none worth checking
-/// (no `Content-MD5`, and `x-amz-content-sha256` absent, `UNSIGNED-PAYLOAD` or streaming).
+/// (no `Content-MD5`, and `x-amz-content-sha256` absent or `UNSIGNED-PAYLOAD`), and for a body
+/// sent in aws-chunked encoding (`STREAMING-…`), whose bytes on the wire are not the object's.
 #[must_use]
 pub fn declared(headers: &http::HeaderMap) -> Option<Declared> {
     use base64::Engine;
+    let streaming = headers.get("x-amz-content-sha256").is_some_and(|v| v.as_bytes().starts_with(b"STREAMING-"))
+        || headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().eq_ignore_ascii_case("aws-chunked")));
+    if streaming {
+        return None;
+    }
     let md5 = headers
         .get("content-md5")
         .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v.as_bytes()).ok())
@@ -194,6 +203,12 @@ mod tests {
         let d = declared(&h).unwrap();
         assert_eq!(d.md5.map(const_hex::encode), Some("d41d8cd98f00b204e9800998ecf8427e".to_owned()));
         assert_eq!((d.sha256, d.length), (None, Some(0)));
+        // An aws-chunked body is the SDK's framing, not the object: not checked here.
+        h.insert("content-encoding", "aws-chunked".parse().unwrap());
+        assert_eq!(declared(&h), None);
+        h.remove("content-encoding");
+        h.insert("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".parse().unwrap());
+        assert_eq!(declared(&h), None);
     }
 
     #[test]

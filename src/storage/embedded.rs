@@ -9,9 +9,9 @@
 //! when done; it removes those files only at start. [`TempSweep`] removes the ones nobody has
 //! written to for the grace period (a PUT that is still moving writes to its file all the time).
 //! It also removes the parts of multipart uploads that no longer exist
-//! (`.upload_id-<id>.part-<n>` without its `.upload-<id>.json`): a part PUT that began before
-//! its upload was completed or aborted lands after the store dropped the upload's parts, and
-//! s3s-fs never looks at it again.
+//! (`.upload_id-<id>.part-<n>` without its `.upload-<id>.json`, see [`Leftovers`]): a part PUT
+//! that began before its upload was completed or aborted lands after the store dropped the
+//! upload's parts, and s3s-fs never looks at it again.
 //!
 //! s3s-fs 0.14 has no bucket CORS API, so browsers are let in by origin with `--cors-origin`
 //! (tower-http's CORS layer in front of the store): preflights for PUT and GET with the headers a
@@ -22,6 +22,7 @@ use crate::metrics::Meter;
 use crate::server;
 use hyper::body::Incoming;
 use s3s::service::{S3Service, S3ServiceBuilder};
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::path::Path;
@@ -78,29 +79,55 @@ pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     server::cors(origins, &methods, &[header::CONTENT_TYPE, header::IF_NONE_MATCH], &[header::ETAG])
 }
 
-/// Removes the temporary files of s3s-fs in `data_dir` not written to for `grace`, and the parts
-/// of multipart uploads the store no longer has, once as old; returns how many it removed.
-/// (An upload being assembled has no upload file either, while its parts are read: the grace
-/// covers that.)
-#[must_use]
-pub fn sweep_temp_files(data_dir: &Path, grace: std::time::Duration) -> usize {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return 0 };
-    let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let temporary = name.starts_with(".tmp.") && name.ends_with(".internal.part");
-        let orphan_part = name
-            .strip_prefix(".upload_id-")
-            .and_then(|rest| rest.split_once(".part-"))
-            .is_some_and(|(id, _)| !data_dir.join(format!(".upload-{id}.json")).exists());
-        let abandoned = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= cutoff);
-        if (temporary || orphan_part) && abandoned && std::fs::remove_file(entry.path()).is_ok() {
-            removed += 1;
+/// What the store's sweeper removes: temporary files of s3s-fs not written to for the grace, and
+/// the parts of multipart uploads the store no longer has. A part whose upload file is gone is
+/// either left over (its PUT landed after the completion or abort) or being assembled right now
+/// (s3s-fs drops the upload file first, then reads and removes the parts one by one): it is
+/// removed only when a pass finds the same parts of that upload, older than the grace, that the
+/// pass before found, so an assembly in progress (its set shrinks) is never touched.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Uploads without an upload file at the last pass, with the parts they had.
+    suspects: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Leftovers {
+    /// One pass over `data_dir`; returns how many files it removed.
+    pub fn sweep(&mut self, data_dir: &Path, grace: std::time::Duration) -> usize {
+        let Ok(entries) = std::fs::read_dir(data_dir) else { return 0 };
+        let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
+        let mut removed = 0;
+        let mut orphans: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let abandoned = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t <= cutoff);
+            if name.starts_with(".tmp.") && name.ends_with(".internal.part") {
+                if abandoned && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            } else if let Some((id, _)) = name.strip_prefix(".upload_id-").and_then(|rest| rest.split_once(".part-"))
+                && !data_dir.join(format!(".upload-{id}.json")).exists()
+            {
+                // A part younger than the grace keeps its whole upload off the list this pass.
+                let parts = orphans.entry(id.to_owned()).or_default();
+                if abandoned {
+                    parts.insert(name.to_owned());
+                } else {
+                    parts.insert(String::new());
+                }
+            }
         }
+        for (id, parts) in &orphans {
+            if parts.contains("") || self.suspects.get(id) != Some(parts) {
+                continue;
+            }
+            removed += parts.iter().filter(|p| std::fs::remove_file(data_dir.join(p)).is_ok()).count();
+        }
+        orphans.retain(|_, parts| !parts.contains(""));
+        self.suspects = orphans;
+        removed
     }
-    removed
 }
 
 /// Builds the S3 service over `data_dir` with `credentials` enforced.
@@ -127,6 +154,7 @@ pub async fn run(
     credentials: &Credentials,
     sweep: TempSweep,
     cors_origins: &[String],
+    send_timeout: std::time::Duration,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let io = |what: String| move |source| StoreError::Io { what, source };
@@ -143,7 +171,7 @@ pub async fn run(
         tmp.path()
     };
     server::announce(&listener).map_err(io("announcing the address on stdout".into()))?;
-    serve(listener, dir, credentials, sweep, cors_origins, shutdown).await
+    serve(listener, dir, credentials, sweep, cors_origins, send_timeout, shutdown).await
 }
 
 /// Serves the store on `listener` until `shutdown` resolves.
@@ -156,6 +184,7 @@ pub async fn serve(
     credentials: &Credentials,
     sweep: TempSweep,
     cors_origins: &[String],
+    send_timeout: std::time::Duration,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let service = service(data_dir, credentials)?;
@@ -163,11 +192,14 @@ pub async fn serve(
         let dir = data_dir.to_owned();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + sweep.every, sweep.every);
+            let leftovers = std::sync::Arc::new(std::sync::Mutex::new(Leftovers::default()));
             loop {
                 tick.tick().await;
-                let (dir, grace) = (dir.clone(), sweep.grace);
-                if let Ok(n @ 1..) = tokio::task::spawn_blocking(move || sweep_temp_files(&dir, grace)).await {
-                    tracing::info!(removed = n, "abandoned temporary files swept");
+                let (dir, grace, leftovers) = (dir.clone(), sweep.grace, leftovers.clone());
+                let pass =
+                    move || leftovers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).sweep(&dir, grace);
+                if let Ok(n @ 1..) = tokio::task::spawn_blocking(pass).await {
+                    tracing::info!(removed = n, "abandoned temporary files and parts swept");
                 }
             }
         })
@@ -175,7 +207,7 @@ pub async fn serve(
     // The store's own traffic is not app-tier traffic: its meter is never exported.
     // Its clients are every uploader of a run plus the app tier's pool: no lower cap than the
     // kernel's. Header timeout and half-close handling as every server.
-    let limits = server::Limits { max_connections: 65_536, ..server::Limits::default() };
+    let limits = server::Limits { max_connections: 65_536, send_timeout, ..server::Limits::default() };
     match cors(cors_origins) {
         Some(layer) => {
             use tower::Layer;
@@ -272,4 +304,34 @@ fn xml_error(status: http::StatusCode, code: &str, message: &str) -> http::Respo
         .header(http::header::CONTENT_TYPE, "application/xml")
         .body(s3s::Body::from(body))
         .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Leftovers;
+    use std::time::Duration;
+
+    #[test]
+    fn a_part_without_its_upload_goes_only_when_two_passes_find_it_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let touch = |name: &str| std::fs::write(dir.path().join(name), b"x").unwrap();
+        let parts = |d: &std::path::Path| std::fs::read_dir(d).unwrap().count();
+        touch(".upload_id-a.part-1");
+        touch(".upload_id-a.part-2");
+        touch(".upload-b.json");
+        touch(".upload_id-b.part-1");
+        let mut sweep = Leftovers::default();
+        assert_eq!(sweep.sweep(dir.path(), Duration::ZERO), 0, "the first pass only notes `a`");
+        // `a` is being assembled: a part was read and removed since.
+        std::fs::remove_file(dir.path().join(".upload_id-a.part-1")).unwrap();
+        assert_eq!(sweep.sweep(dir.path(), Duration::ZERO), 0, "a changing set is an assembly");
+        assert_eq!(sweep.sweep(dir.path(), Duration::ZERO), 1, "unchanged over two passes: left over");
+        // `b` still has its upload file: its part stays.
+        assert_eq!(parts(dir.path()), 2);
+        // Younger than the grace: never removed.
+        touch(".upload_id-c.part-1");
+        assert_eq!(sweep.sweep(dir.path(), Duration::from_secs(3600)), 0);
+        assert_eq!(sweep.sweep(dir.path(), Duration::from_secs(3600)), 0);
+        assert_eq!(parts(dir.path()), 3);
+    }
 }

@@ -79,6 +79,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         store_timeouts: presign_bench::storage::client::Timeouts::default(),
         sweep: presign_bench::app::sweep::Sweep::default(),
         cors_origins: Vec::new(),
+        lifecycle_rule: true,
     }
 }
 
@@ -120,6 +121,7 @@ pub async fn start_storage_for(
             &credentials,
             presign_bench::storage::embedded::TempSweep::default(),
             &origins,
+            presign_bench::server::Limits::default().send_timeout,
             stop,
         )
         .await
