@@ -183,7 +183,7 @@ async fn the_page_uploads_both_ways_and_shows_the_bytes_each_app_server_carried(
     let body = common::jpeg(size, 7);
     let file = tmp.path().join("photo.jpg");
     std::fs::write(&file, &body).unwrap();
-    let sha = hex::encode(sha2::Sha256::digest(&body));
+    let sha = const_hex::encode(sha2::Sha256::digest(&body));
 
     let (demo, _driver, browser) = page_with(&[], &file, &tmp.path().join("profile")).await;
 

@@ -48,7 +48,8 @@ pub enum Tamper {
     None,
 }
 
-/// `url` with the value of query parameter `name` replaced by `f(value)`.
+/// `url` with the value of query parameter `name` replaced by `f(value)`. Hand-written, not
+/// `form_urlencoded`: every other parameter must stay byte for byte as it was signed.
 #[must_use]
 pub fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> String {
     let Some((base, query)) = url.split_once('?') else { return url.to_owned() };
@@ -89,12 +90,8 @@ pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Obs
         Tamper::Bucket => url = url.replacen(&format!("/{}/", ctx.bucket), "/another-bucket/", 1),
         Tamper::Expires => url = replace_param(&url, "X-Amz-Expires", |_| "604800".to_owned()),
         Tamper::Date => {
-            url = replace_param(&url, "X-Amz-Date", |d| {
-                let earlier = SystemTime::now() - Duration::from_secs(60);
-                let t = humantime::format_rfc3339_seconds(earlier).to_string();
-                let compact: String = t.chars().filter(char::is_ascii_alphanumeric).collect();
-                if compact.len() >= 15 { format!("{}T{}Z", &compact[..8], &compact[9..15]) } else { d.to_owned() }
-            });
+            let earlier = crate::sigv4::x_amz_date(SystemTime::now() - Duration::from_secs(60));
+            url = replace_param(&url, "X-Amz-Date", |_| earlier.clone());
         }
         Tamper::CredentialRegion => {
             url = replace_param(&url, "X-Amz-Credential", |c| {
@@ -128,7 +125,7 @@ pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Obs
             return ctx.left_nothing(o.0, Some(&g.key)).await;
         }
         Tamper::WrongSha256 => {
-            set(&mut headers, "x-amz-content-sha256", Some(hex::encode(sha2::Sha256::digest(b"other bytes"))));
+            set(&mut headers, "x-amz-content-sha256", Some(const_hex::encode(sha2::Sha256::digest(b"other bytes"))));
         }
         Tamper::WrongMd5 => {
             use base64::Engine;

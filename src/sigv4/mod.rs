@@ -29,6 +29,13 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 use thread_local::ThreadLocal;
 
+/// `YYYYMMDDTHHMMSSZ` of `t` (UTC), the form of `X-Amz-Date` (for tools that change a signed
+/// URL's date, such as the audit).
+#[must_use]
+pub fn x_amz_date(t: SystemTime) -> String {
+    String::from_utf8_lossy(&canonical::amz_date(t)).into_owned()
+}
+
 /// SigV4's limit on a presigned URL's lifetime: seven days.
 pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 

@@ -102,3 +102,10 @@ fn switching_header_sets_on_one_thread_keeps_every_url_right() {
         yardstick::aws_sigv4_url(&p, "GET", "k", &[], expiry, now).unwrap()
     );
 }
+
+#[test]
+fn x_amz_date_is_the_compact_utc_stamp() {
+    // AWS's examples sign at 2013-05-24T00:00:00Z.
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_369_353_600);
+    assert_eq!(super::x_amz_date(t), "20130524T000000Z");
+}

@@ -69,7 +69,8 @@ async fn abort(c: &Ctx, id: &str) {
     let _ = c.broker("DELETE", &format!("/v1/multipart/{id}"), Some(&c.token(AUDITOR)), None).await;
 }
 
-/// The value of query parameter `name` in `url`.
+/// The value of query parameter `name` in `url`, still percent-encoded. Hand-written, not
+/// `form_urlencoded`: the value goes back into another signed URL exactly as it was signed.
 fn param(url: &str, name: &str) -> String {
     let query = url.split_once('?').map_or("", |(_, q)| q);
     query.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
