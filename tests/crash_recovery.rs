@@ -15,7 +15,12 @@ const SIZE: usize = 1024;
 
 /// POST `path` on `base` as `token` with an optional JSON body; returns status and body.
 async fn post(s: &Stack, base: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = s.http.post(format!("{base}{path}")).bearer_auth(token);
+    posted(s.http.clone(), format!("{base}{path}"), token.to_owned(), body).await
+}
+
+/// [`post`] owning what it needs, for requests sent from their own tasks.
+async fn posted(http: reqwest::Client, url: String, token: String, body: Option<Value>) -> (u16, Value) {
+    let mut r = http.post(url).bearer_auth(token);
     if let Some(b) = body {
         r = r.json(&b);
     }
@@ -94,14 +99,8 @@ async fn single_put_completions_survive_a_crash(store: Store) {
     let calls = grants
         .iter()
         .map(|g| {
-            let (s, url, token) = (s.http.clone(), first.url.clone(), token.clone());
-            let path = format!("/v1/uploads/{}/complete", g["upload_id"].as_str().unwrap());
-            async move {
-                match s.post(format!("{url}{path}")).bearer_auth(token).send().await {
-                    Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or(Value::Null)),
-                    Err(_) => (0, Value::Null),
-                }
-            }
+            let url = format!("{}/v1/uploads/{}/complete", first.url, g["upload_id"].as_str().unwrap());
+            posted(s.http.clone(), url, token.clone(), None)
         })
         .collect();
     let before = complete_all_and_kill(&mut first, calls, 40).await;
@@ -182,14 +181,8 @@ async fn multipart_completions_survive_a_crash(store: Store) {
     let calls = uploads
         .iter()
         .map(|(id, body)| {
-            let (http, url, token, body) = (s.http.clone(), first.url.clone(), token.clone(), body.clone());
-            let path = format!("/v1/multipart/{id}/complete");
-            async move {
-                match http.post(format!("{url}{path}")).bearer_auth(token).json(&body).send().await {
-                    Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or(Value::Null)),
-                    Err(_) => (0, Value::Null),
-                }
-            }
+            let url = format!("{}/v1/multipart/{id}/complete", first.url);
+            posted(s.http.clone(), url, token.clone(), Some(body.clone()))
         })
         .collect();
     let before = complete_all_and_kill(&mut first, calls, 30).await;
