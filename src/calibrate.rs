@@ -220,7 +220,7 @@ async fn harness(o: &Options, target: Target, url: &str) -> anyhow::Result<Sampl
         Target::Put => (http::Method::PUT, bytes::Bytes::from(vec![b'x'; PUT_BYTES])),
     };
     let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
-    let l = crate::harness::client_load(method, uri, body, o.concurrency, o.duration).await;
+    let l = crate::client::load(method, uri, body, o.concurrency, o.duration).await;
     Ok(Sample { ok: l.ok, failed: l.failed, seconds: l.seconds, cpu_seconds: l.cpu_seconds })
 }
 

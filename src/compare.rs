@@ -2,9 +2,8 @@
 //! JSON or Markdown, optionally as JUnit XML and GitHub annotations; a regression fails it with
 //! exit code 1 (`exit::CHECKS_FAILED`).
 
-use crate::exit::ChecksFailed;
-use crate::regression::{self, Settings};
-use crate::report::gate::{self, Format};
+use crate::gate::compare::{self, Settings, Verdict};
+use crate::gate::{self, ChecksFailed, Format};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -31,20 +30,20 @@ pub struct Options {
 pub fn command(o: &Options) -> anyhow::Result<()> {
     let baseline = crate::results::load::load(&o.baseline).context("the baseline")?;
     let current = crate::results::load::load(&o.current).context("the current run")?;
-    let report = regression::compare(&baseline, &current, &o.settings);
-    let markdown = gate::compare_markdown(&report);
+    let report = compare::compare(&baseline, &current, &o.settings);
+    let markdown = gate::render::compare_markdown(&report);
     match o.format {
-        Format::Table => print!("{}", gate::compare_table(&report)),
+        Format::Table => print!("{}", gate::render::compare_table(&report)),
         Format::Markdown => print!("{markdown}"),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    let cases = gate::compare_cases(&report);
+    let cases = gate::junit::compare_cases(&report);
     if let Some(path) = &o.junit {
-        gate::write_junit(path, "presign-bench compare", &cases).with_context(|| path.display().to_string())?;
+        gate::junit::write(path, "presign-bench compare", &cases).with_context(|| path.display().to_string())?;
     }
-    gate::github(&markdown, &gate::failures(&cases));
+    gate::github::publish(&markdown, &gate::junit::failures(&cases));
     let regressed: Vec<&str> =
-        report.rows.iter().filter(|r| r.verdict == regression::Verdict::Regressed).map(|r| r.metric.as_str()).collect();
+        report.rows.iter().filter(|r| r.verdict == Verdict::Regressed).map(|r| r.metric.as_str()).collect();
     if !regressed.is_empty() {
         return Err(ChecksFailed(format!("{} regressed: {}", regressed.len(), regressed.join(", "))).into());
     }

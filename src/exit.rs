@@ -17,10 +17,7 @@ pub const USAGE: u8 = 2;
 /// The run could not complete.
 pub const INCOMPLETE: u8 = 3;
 
-/// The run or comparison worked, and what it found fails the checks.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ChecksFailed(pub String);
+pub use crate::gate::ChecksFailed;
 
 /// The command cannot start with what it was given.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +29,7 @@ pub struct Usage(pub String);
 #[must_use]
 pub fn code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
-        if cause.is::<ChecksFailed>() {
+        if cause.is::<ChecksFailed>() || matches!(cause.downcast_ref(), Some(crate::gate::Judgement::Failed(_))) {
             return CHECKS_FAILED;
         }
         let bad_flag = matches!(cause.downcast_ref(), Some(crate::app::StartError::Config { .. }));
@@ -40,7 +37,8 @@ pub fn code(error: &anyhow::Error) -> u8 {
             || cause.is::<Usage>()
             || cause.is::<crate::scenario::ScenarioError>()
             || cause.is::<crate::results::load::LoadError>()
-            || cause.is::<crate::harness::part::MergeError>()
+            || cause.is::<crate::shard::MergeError>()
+            || cause.is::<crate::shard::io::Unreadable>()
         {
             return USAGE;
         }

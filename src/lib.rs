@@ -5,13 +5,15 @@
 //! checks this and that no two modules import each other).
 //!
 //! **Data** (bottom):
-//! - [`units`]: sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
+//! - [`units`]: parsing sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
+//! - [`human`]: numbers for people (bytes, durations, counts, rates, ratios), never in e-notation.
 //! - [`parts`]: S3's size bounds and how an object is cut into parts (multipart uploads).
 //! - [`scenario`]: scenario TOML resolved into a validated [`scenario::Scenario`].
 //! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
 //! - [`capacity`]: the capacity model (pure) and its inputs.
 //! - [`sigv4`]: the SigV4 presigner (pure) and its `aws-sigv4` yardstick.
-//! - [`regression`]: baseline against current run, row by row (pure; latency by bootstrap).
+//! - [`gate`]: what CI decides: thresholds judged, baseline against current (`compare`), JUnit,
+//!   GitHub step summary and annotations, and whether a run passed.
 //!
 //! **Servers and harness** (middle):
 //! - [`metrics`]: socket byte and connection counters, process CPU/RSS, `/metrics` as typed data.
@@ -23,12 +25,15 @@
 //! - [`broker`]: the reference presign broker (presigned PUT/GET URLs, completion, downloads).
 //! - [`proxy`]: the streaming upload proxy (the same rules, but every byte crosses the app tier).
 //! - [`loadgen`]: one worker loop; pacing and stop conditions as data; per-worker recorders.
-//! - [`harness`]: the engine of `run`: server processes, phases, the pure results builder.
+//! - [`client`]: the one HTTP client (pooled, one-shot) and the upload and download flows.
+//! - [`harness`]: the engine of `run`: server processes (MinIO too), stages, the pure results
+//!   builder.
+//! - [`shard`]: sharded runs: shard arithmetic, the shard file, and the exact merge.
 //!
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
 //! - [`run`], [`plan`], [`signbench`], [`compare`], [`merge`]: the `run`, `plan`, `sign-bench`,
-//!   `compare` and `merge` (a sharded run's parts into one report) commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
+//!   `compare` and `merge` (a sharded run's shard files into one report) commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
 //!   browser, both ways, bytes side by side; [`calibrate`]: the harness's client against wrk and
 //!   oha; [`exit`]: the exit codes.
 //! - [`cli`]: clap structs and dispatch.
@@ -39,23 +44,26 @@ pub mod broker;
 pub mod calibrate;
 pub mod capacity;
 pub mod cli;
+pub mod client;
 pub mod compare;
 pub mod demo;
 pub mod exit;
+pub mod gate;
 pub mod harness;
+pub mod human;
 pub mod loadgen;
 pub mod merge;
 pub mod metrics;
 pub mod parts;
 pub mod plan;
 pub mod proxy;
-pub mod regression;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod shaping;
+pub mod shard;
 pub mod signbench;
 pub mod sigv4;
 pub mod storage;

@@ -51,20 +51,6 @@ pub fn parse_bandwidth(s: &str) -> Result<f64, String> {
     if rate.is_finite() && rate > 0.0 { Ok(rate) } else { Err(bad()) }
 }
 
-/// Formats bytes with binary units, for messages and tables.
-#[must_use]
-pub fn format_size(bytes: u64) -> String {
-    bytesize::ByteSize(bytes).display().iec().to_string()
-}
-
-/// SI bytes (`524.3 GB`), the unit the "500 GB vs 50 MB" argument is made in.
-#[must_use]
-pub fn si_bytes(bytes: f64) -> String {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // display only
-    let b = bytes.max(0.0).round() as u64;
-    bytesize::ByteSize(b).display().si().to_string()
-}
-
 /// A content type as policies compare it: parameters dropped, trimmed, lowercase
 /// (`Image/JPEG; q=1` → `image/jpeg`).
 #[must_use]

@@ -2,7 +2,7 @@
 //! do at the edges: a kept-alive connection the server has closed meanwhile is replaced, not
 //! failed; an answer sent with `Connection: close` is a status, not an I/O error.
 
-use presign_bench::harness::http::{Http, full};
+use presign_bench::client::http::{Http, full};
 use presign_bench::loadgen::Failure;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -42,7 +42,7 @@ async fn one_answer_per_connection(answer: &'static str) -> (String, Arc<AtomicU
     (url, connections)
 }
 
-fn get(url: &str) -> http::Request<presign_bench::harness::http::Body> {
+fn get(url: &str) -> http::Request<presign_bench::client::http::Body> {
     http::Request::get(url).body(full(bytes::Bytes::new())).unwrap()
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use presign_bench::harness::http::{self, Http};
+use presign_bench::client::http::{self, Http};
 use presign_bench::scenario::HttpVersion;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;

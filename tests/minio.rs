@@ -37,7 +37,7 @@ fn stored_objects(data: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn the_minio_scenario_verifies_every_object_and_leaves_none() {
-    presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
+    presign_bench::harness::minio::locate().unwrap_or_else(|e| panic!("{e}"));
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("minio-data");
     let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/minio.toml")).unwrap();
@@ -52,7 +52,7 @@ async fn the_minio_scenario_verifies_every_object_and_leaves_none() {
     assert!(ok, "{stderr}");
     let r = results(&out);
     validate_results(&r).unwrap();
-    assert!(r["environment"]["store"].as_str().unwrap().contains(presign_bench::storage::minio::PINNED_VERSION));
+    assert!(r["environment"]["store"].as_str().unwrap().contains(presign_bench::harness::minio::PINNED_VERSION));
     for mode in ["proxied", "presigned"] {
         let m = &r["modes"][mode];
         assert_eq!(m["uploads_ok"], 40, "{mode}: {}", m["errors"]);
@@ -66,7 +66,7 @@ async fn the_minio_scenario_verifies_every_object_and_leaves_none() {
 
 #[tokio::test]
 async fn a_cluster_that_loses_a_node_mid_run_loses_no_verified_object() {
-    presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
+    presign_bench::harness::minio::locate().unwrap_or_else(|e| panic!("{e}"));
     let tmp = tempfile::tempdir().unwrap();
     let scenario = tmp.path().join("cluster.toml");
     std::fs::write(

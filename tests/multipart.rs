@@ -8,8 +8,8 @@ mod common;
 
 use common::raw::{code, spawn_app};
 use common::{Stack, Store, jpeg};
-use presign_bench::harness::http::Http;
-use presign_bench::harness::multipart;
+use presign_bench::client::http::Http;
+use presign_bench::client::multipart;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

@@ -121,6 +121,6 @@ async fn a_multipart_run_uploads_in_parts_in_both_modes() {
 
 #[tokio::test]
 async fn a_multipart_run_uploads_in_parts_in_both_modes_on_minio() {
-    presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
+    presign_bench::harness::minio::locate().unwrap_or_else(|e| panic!("{e}"));
     multipart_run(&["--storage", "minio"]).await;
 }

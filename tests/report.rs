@@ -1,7 +1,7 @@
 //! Reports rendered from a results.json fixture produced by a real small run
 //! (`presign-bench run tests/fixtures/fixture.toml`).
 
-use presign_bench::report::format::{ms, ratio};
+use presign_bench::human::{ms, ratio};
 use presign_bench::report::render;
 use presign_bench::results::{Phase, load};
 use std::path::{Path, PathBuf};

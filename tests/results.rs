@@ -50,12 +50,17 @@ fn both_fixture_versions_load_and_validate_as_version_2() {
 }
 
 #[test]
-fn a_version_2_file_round_trips_unchanged() {
+fn a_version_2_file_migrates_to_3_and_a_version_3_file_round_trips_unchanged() {
     let text = std::fs::read_to_string(fixture("results-v2.json")).unwrap();
     let r = load(&fixture("results-v2.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = results::write(&r, dir.path()).unwrap();
-    assert_eq!(std::fs::read_to_string(path).unwrap(), text);
+    let v3 = std::fs::read_to_string(&path).unwrap();
+    // The fixture has no thresholds, so the version is all that changes.
+    assert_eq!(v3, text.replacen("\"schema_version\": 2", "\"schema_version\": 3", 1));
+    let again = tempfile::tempdir().unwrap();
+    let path = results::write(&load(&path).unwrap(), again.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(path).unwrap(), v3);
 }
 
 #[test]
@@ -73,7 +78,7 @@ fn the_schema_refuses_what_the_types_refuse() {
 fn report_refuses_an_unknown_version_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.json");
-    std::fs::write(&path, r#"{"schema_version": 3, "modes": {}}"#).unwrap();
+    std::fs::write(&path, r#"{"schema_version": 4, "modes": {}}"#).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_presign-bench"))
         .args(["report", path.to_str().unwrap()])
         .output()
@@ -81,7 +86,7 @@ fn report_refuses_an_unknown_version_in_one_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected = format!(
-        "error: {}: results schema_version 3 is not supported (this build reads versions 1 and 2)\n",
+        "error: {}: results schema_version 4 is not supported (this build reads versions 1, 2 and 3)\n",
         path.display()
     );
     assert_eq!(stderr, expected);

@@ -47,7 +47,7 @@ fn check_latency(phases: &Value, names: &[&str], count: u64) {
 }
 
 fn check_results(r: &Value, open: bool) {
-    assert_eq!(r["schema_version"], 2);
+    assert_eq!(r["schema_version"], 3);
     common::validate_results(r).unwrap_or_else(|e| panic!("results.json breaks the schema:\n{e}"));
     assert_eq!(r["complete"], true, "{r}");
     for field in ["cpu_model", "cores", "memory_bytes", "os", "version"] {

@@ -10,7 +10,7 @@ fn every_shipped_scenario_is_valid() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let s = Scenario::load(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
-            presign_bench::results::thresholds::validate(&s).unwrap_or_else(|e| panic!("{e}"));
+            presign_bench::gate::thresholds::validate(&s).unwrap_or_else(|e| panic!("{e}"));
             assert!(s.description.len() > 20, "{}: describe what it shows", path.display());
             assert_eq!(path.file_stem().unwrap().to_str().unwrap(), s.name, "file name and scenario name agree");
             names.push(s.name);

@@ -1,13 +1,13 @@
 //! Sharded runs end to end with the real binary: one store, broker and proxy started on their own
 //! (as deployments would be); `run` drives them from outside (`--broker-url`, `--proxy-url`,
 //! `--storage-endpoint`); four shard processes, merged, equal one run of the same total; and
-//! parts that do not belong together are refused by name.
+//! shard files that do not belong together are refused by name.
 
 mod common;
 
-use presign_bench::harness::part::Part;
 use presign_bench::results::Phase;
 use presign_bench::results::latency::{decode, histogram, record};
+use presign_bench::shard::ShardFile;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -101,7 +101,7 @@ fn results(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
 }
 
-fn parts(dir: &Path) -> Vec<Part> {
+fn parts(dir: &Path) -> Vec<ShardFile> {
     let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     files.iter().map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap()).collect()
@@ -113,7 +113,7 @@ async fn shards(servers: &Servers, scenario: &Path, work: &Path, run_id: &str, c
         let out = work.join(format!("shard-{run_id}-{i}"));
         let shard = format!("{i}/{count}");
         let part = part_dir.display().to_string();
-        async move { servers.run(scenario, &out, &["--shard", &shard, "--run-id", run_id, "--part-out", &part]).await }
+        async move { servers.run(scenario, &out, &["--shard", &shard, "--run-id", run_id, "--shard-out", &part]).await }
     });
     for (code, _, err) in futures_util::future::join_all(runs).await {
         assert_eq!(code, Some(0), "{err}");
@@ -186,7 +186,7 @@ async fn merge_refuses_parts_that_do_not_belong_together() {
     let work = tempfile::tempdir().unwrap();
     let scenario = scenario(work.path(), 6);
     let part_dir = shards(&servers, &scenario, work.path(), "r2", 2).await;
-    let file = |i: u64| part_dir.join(format!("part-{i}-of-2.json"));
+    let file = |i: u64| part_dir.join(format!("shard-{i}-of-2.json"));
     let merge = |sources: Vec<String>, extra: &[&str]| {
         let out = work.path().join("merged").display().to_string();
         let mut args = vec!["merge".to_owned()];
@@ -217,7 +217,7 @@ async fn merge_refuses_parts_that_do_not_belong_together() {
     // A part of another scenario (another run of 2 shards with more uploads, same run id).
     let other = shards(&servers, &self::scenario(work.path(), 8), work.path(), "r2-other", 2).await;
     let mut foreign: Value =
-        serde_json::from_str(&std::fs::read_to_string(other.join("part-1-of-2.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(other.join("shard-1-of-2.json")).unwrap()).unwrap();
     foreign["run_id"] = "r2".into();
     let foreign_path = work.path().join("foreign.json");
     std::fs::write(&foreign_path, foreign.to_string()).unwrap();
@@ -229,14 +229,14 @@ async fn merge_refuses_parts_that_do_not_belong_together() {
     );
 
     // Another run's part.
-    let (code, _, err) = merge(vec![path(&file(0)), path(&other.join("part-1-of-2.json"))], &[]).await;
+    let (code, _, err) = merge(vec![path(&file(0)), path(&other.join("shard-1-of-2.json"))], &[]).await;
     assert_eq!(code, Some(2));
     assert!(err.contains("are from different runs: r2 and r2-other"), "{err}");
 
     // Not a part at all.
     let (code, _, err) = merge(vec![path(&scenario)], &[]).await;
     assert_eq!(code, Some(2));
-    assert!(err.contains("not a presign-bench part"), "{err}");
+    assert!(err.contains("not a presign-bench shard file"), "{err}");
 }
 
 #[tokio::test]
@@ -250,13 +250,13 @@ async fn shards_put_their_parts_in_the_bucket_and_merge_reads_them_back() {
         let (servers, scenario) = (&servers, &scenario);
         async move {
             servers
-                .run(scenario, &out, &["--shard", &shard, "--run-id", "r-s3", "--part-out", "s3://shared/parts"])
+                .run(scenario, &out, &["--shard", &shard, "--run-id", "r-s3", "--shard-out", "s3://shared/parts"])
                 .await
         }
     });
     for (code, _, err) in futures_util::future::join_all(runs).await {
         assert_eq!(code, Some(0), "{err}");
-        assert!(err.contains("part written to s3://shared/parts/r-s3/part-"), "{err}");
+        assert!(err.contains("shard file written to s3://shared/parts/r-s3/shard-"), "{err}");
     }
     let merged = work.path().join("merged");
     let args = [
@@ -286,7 +286,7 @@ async fn sharding_flags_are_checked_before_anything_runs() {
         (&["--shard", "4/4"], "is not I/N"),
         (&["--shard", "0/2"], "--run-id"),
         (&["--shards", "2"], "JOB_COMPLETION_INDEX"),
-        (&["--part-out", "x"], "--part-out: only with --shard"),
+        (&["--shard-out", "x"], "--shard-out: only with --shard"),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["run".to_owned(), s.clone()];
@@ -300,4 +300,49 @@ async fn sharding_flags_are_checked_before_anything_runs() {
     let (code, _, err) = bin(&args).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--storage-endpoint"), "{err}");
+}
+
+#[tokio::test]
+async fn thresholds_are_judged_on_the_whole_sharded_run_by_the_merge() {
+    let servers = Servers::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("gated.toml");
+    let text = "name = \"gated\"\n[target]\nuploads = 50000\n[run]\nuploads = 6\nconcurrency = 4\nobject_size = \"16KiB\"\n\
+                [signing]\nenabled = false\n[thresholds]\n\"signing.ratio_to_healthz\" = \"> 0.1\"\n\
+                \"modes.presigned.lost\" = \"== 0\"\n\"modes.presigned.uploads_ok\" = \">= 1000\"\n";
+    std::fs::write(&path, text).unwrap();
+    // Each shard reports its share without a verdict: a failed threshold does not fail a shard,
+    // and its results carry no threshold.
+    let part_dir = shards(&servers, &path, work.path(), "rg", 2).await;
+    for i in 0..2 {
+        let share = results(&work.path().join(format!("shard-rg-{i}")));
+        let judged = share.get("thresholds").and_then(Value::as_array).map_or(0, Vec::len);
+        assert_eq!(judged, 0, "shard {i} judged thresholds on its share");
+    }
+    let merged = work.path().join("merged");
+    let junit = work.path().join("junit.xml");
+    let (code, out, err) = bin(&[
+        "merge".into(),
+        part_dir.display().to_string(),
+        "--out".into(),
+        merged.display().to_string(),
+        "--junit".into(),
+        junit.display().to_string(),
+    ])
+    .await;
+    // The merge judges the whole: the signing phase a sharded run never has is not applicable, the
+    // rest is judged, and the one that fails fails the merge (exit 1).
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = results(&merged);
+    let status = |metric: &str| {
+        all["thresholds"].as_array().unwrap().iter().find(|t| t["metric"] == metric).unwrap()["status"].clone()
+    };
+    assert_eq!(status("signing.ratio_to_healthz"), "not_applicable");
+    assert_eq!(status("modes.presigned.lost"), "passed");
+    assert_eq!(status("modes.presigned.uploads_ok"), "failed");
+    assert!(out.contains("1 passed, 1 failed, 1 not applicable"), "{out}");
+    assert!(err.contains("1 threshold(s) failed: modes.presigned.uploads_ok"), "{err}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\"") && xml.contains("skipped=\"1\""), "{xml}");
+    drop(servers);
 }

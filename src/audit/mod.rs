@@ -12,14 +12,14 @@ pub mod cases;
 pub mod steps;
 pub mod tamper;
 
-use crate::exit::ChecksFailed;
-use crate::report::gate;
+use crate::gate;
+use crate::gate::ChecksFailed;
 use anyhow::Context;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::path::PathBuf;
-pub use steps::{Ctx, Observed};
+pub use steps::{Auditor, Observed};
 
 /// How bad a broken rule is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -71,7 +71,7 @@ impl Expect {
 /// A case's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Ruling {
     /// The stack answered as the rule requires.
     Held,
     /// It let the attack through.
@@ -97,7 +97,7 @@ pub struct Case {
     /// What the broker does about it if the store lets it through.
     pub remedy: &'static str,
     /// Sends it.
-    pub run: for<'a> fn(&'a Ctx) -> steps::BoxFuture<'a, Result<Observed, String>>,
+    pub run: for<'a> fn(&'a Auditor) -> steps::BoxFuture<'a, Result<Observed, String>>,
 }
 
 /// One row of the report.
@@ -120,7 +120,7 @@ pub struct Outcome {
     /// Observed error code (S3 `<Code>` or the broker's `error.code`), or a note.
     pub code: String,
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: Ruling,
     /// What the broker does about it.
     pub remedy: String,
 }
@@ -140,22 +140,22 @@ impl AuditReport {
     /// Broken rules of severity high or above.
     #[must_use]
     pub fn serious(&self) -> Vec<&Outcome> {
-        self.outcomes.iter().filter(|o| o.verdict == Verdict::Broken && o.severity >= Severity::High).collect()
+        self.outcomes.iter().filter(|o| o.verdict == Ruling::Broken && o.severity >= Severity::High).collect()
     }
 }
 
 /// Runs every case against `ctx`, one after another (they share one bucket and one broker).
-pub async fn run_cases(ctx: &Ctx, cases: &[Case]) -> Vec<Outcome> {
+pub async fn run_cases(ctx: &Auditor, cases: &[Case]) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(cases.len());
     for c in cases {
         let (status, code, verdict) = match tokio::time::timeout(steps::CASE_LIMIT, (c.run)(ctx)).await {
-            Ok(Ok(o)) if o.not_applicable => (o.status, o.code.clone(), Verdict::NotApplicable),
+            Ok(Ok(o)) if o.not_applicable => (o.status, o.code.clone(), Ruling::NotApplicable),
             Ok(Ok(o)) => {
-                let verdict = if c.expect.holds(&o) { Verdict::Held } else { Verdict::Broken };
+                let verdict = if c.expect.holds(&o) { Ruling::Held } else { Ruling::Broken };
                 (o.status, o.code.clone(), verdict)
             }
-            Ok(Err(e)) => (0, format!("could not run: {e}"), Verdict::NotApplicable),
-            Err(_) => (0, format!("no answer within {:?}", steps::CASE_LIMIT), Verdict::NotApplicable),
+            Ok(Err(e)) => (0, format!("could not run: {e}"), Ruling::NotApplicable),
+            Err(_) => (0, format!("no answer within {:?}", steps::CASE_LIMIT), Ruling::NotApplicable),
         };
         out.push(Outcome {
             name: c.name.into(),
@@ -238,7 +238,7 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         Storage::Minio => format!("minio ({})", stack.store_version.clone().unwrap_or_default()),
         Storage::Endpoint(url) => url.clone(),
     };
-    let mut ctx = Ctx::new(&stack)?;
+    let mut ctx = Auditor::new(&stack)?;
     ctx.cors_origin = scenario.cors_origins.first().cloned();
     let outcomes = run_cases(&ctx, &cases::all()).await;
     // Leave nothing behind, even in someone's bucket: every key the audit wrote is under
@@ -258,19 +258,19 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         gate::Format::Markdown => print!("{markdown}"),
         gate::Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
-    let junit: Vec<gate::Case> = report
+    let junit: Vec<gate::junit::Case> = report
         .outcomes
         .iter()
-        .map(|r| gate::Case {
+        .map(|r| gate::junit::Case {
             name: format!("{} ({})", r.name, r.rule),
-            failure: (r.verdict == Verdict::Broken).then(|| {
+            failure: (r.verdict == Ruling::Broken).then(|| {
                 format!("{:?} severity: expected {}, observed HTTP {} {}", r.severity, r.expected, r.status, r.code)
             }),
-            skipped: (r.verdict == Verdict::NotApplicable).then(|| r.code.clone()),
+            skipped: (r.verdict == Ruling::NotApplicable).then(|| r.code.clone()),
         })
         .collect();
     if let Some(path) = &o.junit {
-        gate::write_junit(path, "presign-bench audit", &junit).with_context(|| path.display().to_string())?;
+        gate::junit::write(path, "presign-bench audit", &junit).with_context(|| path.display().to_string())?;
     }
     if let Some(dir) = &o.out {
         let json = dir.join("audit.json");
@@ -280,7 +280,7 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         std::fs::write(&md, &markdown).with_context(|| md.display().to_string())?;
     }
     let serious: Vec<String> = report.serious().iter().map(|o| format!("{} ({:?})", o.name, o.severity)).collect();
-    gate::github(&markdown, &serious);
+    gate::github::publish(&markdown, &serious);
     if !serious.is_empty() {
         return Err(
             ChecksFailed(format!("{} high-severity rule(s) broken: {}", serious.len(), serious.join(", "))).into()
@@ -295,15 +295,15 @@ fn toml_string(value: &str) -> String {
 }
 
 fn counts(r: &AuditReport) -> String {
-    let n = |v: Verdict| r.outcomes.iter().filter(|o| o.verdict == v).count();
-    format!("{} held, {} broken, {} not applicable", n(Verdict::Held), n(Verdict::Broken), n(Verdict::NotApplicable))
+    let n = |v: Ruling| r.outcomes.iter().filter(|o| o.verdict == v).count();
+    format!("{} held, {} broken, {} not applicable", n(Ruling::Held), n(Ruling::Broken), n(Ruling::NotApplicable))
 }
 
-fn verdict_text(v: Verdict) -> &'static str {
+fn verdict_text(v: Ruling) -> &'static str {
     match v {
-        Verdict::Held => "held",
-        Verdict::Broken => "BROKEN",
-        Verdict::NotApplicable => "n/a",
+        Ruling::Held => "held",
+        Ruling::Broken => "BROKEN",
+        Ruling::NotApplicable => "n/a",
     }
 }
 
@@ -331,7 +331,7 @@ pub fn table(r: &AuditReport) -> String {
             o.rule
         );
     }
-    for o in r.outcomes.iter().filter(|o| o.verdict == Verdict::Broken) {
+    for o in r.outcomes.iter().filter(|o| o.verdict == Ruling::Broken) {
         let _ = writeln!(out, "\n{} is broken: sent {}; expected {}.\n  {}", o.name, o.sent, o.expected, o.remedy);
     }
     out

@@ -3,12 +3,9 @@
 //! complete, download), and a look for a key a refused write must not have left.
 
 use crate::app::auth::Tokens;
-use crate::harness::http::{Body, full};
+use crate::client::http::{Body, Http, full};
 use crate::sigv4::{Addressing, Presigner};
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
@@ -69,7 +66,7 @@ pub struct Grant {
 }
 
 /// The stack under audit.
-pub struct Ctx {
+pub struct Auditor {
     /// Broker base URL.
     pub broker: String,
     /// Store endpoint.
@@ -87,7 +84,7 @@ pub struct Ctx {
     /// The web origin the servers under audit allow (`None`: CORS is off, or the store is not
     /// the harness's to configure).
     pub cors_origin: Option<String>,
-    client: Client<HttpConnector, Body>,
+    client: Http,
 }
 
 /// A 1 KiB payload that starts like a JPEG.
@@ -98,7 +95,7 @@ pub fn jpeg() -> Vec<u8> {
     v
 }
 
-impl Ctx {
+impl Auditor {
     /// The context of a started stack.
     ///
     /// # Errors
@@ -122,7 +119,7 @@ impl Ctx {
             tokens: Tokens::new(stack.secret.as_bytes()),
             secret: stack.secret.clone(),
             cors_origin: None,
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http(),
+            client: Http::new(CASE_LIMIT),
         })
     }
 
@@ -162,12 +159,10 @@ impl Ctx {
             req = req.header(k.as_str(), v.as_str());
         }
         let req = req.body(body).map_err(|e| format!("building the request: {e}"))?;
-        let resp = self.client.request(req).await.map_err(|e| format!("{method} {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+        let (status, headers, body) =
+            self.client.send_with_headers(req).await.map_err(|e| format!("{method} {url}: {e}"))?;
         let code = error_code(&body);
-        Ok((Observed { status, code, held: None, not_applicable: false }, parts.headers, body))
+        Ok((Observed { status: status.as_u16(), code, held: None, not_applicable: false }, headers, body))
     }
 
     /// A JSON request to the broker as `user` (`None`: no token).

@@ -2,8 +2,8 @@
 //! parameter replaced ([`replace_param`]), and the changed PUT sent to the store with a look for
 //! what a refused one left ([`tampered_put`]).
 
-use super::steps::{AUDITOR, Ctx, Observed, jpeg};
-use crate::harness::http::{chunks, full};
+use super::steps::{AUDITOR, Auditor, Observed, jpeg};
+use crate::client::http::{chunks, full};
 use bytes::Bytes;
 use std::time::{Duration, SystemTime};
 
@@ -67,7 +67,7 @@ pub fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> Strin
 ///
 /// # Errors
 /// When the broker refuses the grant or the store does not answer.
-pub async fn tampered_put(ctx: &Ctx, tamper: Tamper, method: &str) -> Result<Observed, String> {
+pub async fn tampered_put(ctx: &Auditor, tamper: Tamper, method: &str) -> Result<Observed, String> {
     use sha2::Digest;
     let g = ctx.jpeg_grant(AUDITOR).await?;
     let mut body = jpeg();

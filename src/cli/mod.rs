@@ -43,7 +43,7 @@ pub enum Command {
     Token(TokenArgs),
     /// Run a scenario through both architectures and write a report (the main job).
     Run(run::RunArgs),
-    /// Merge the parts of a sharded run (run --shard I/N) into one results.json and report.
+    /// Merge the shard files of a sharded run (run --shard I/N) into one results.json and report.
     Merge(tools::MergeArgs),
     /// Re-render the plots, summary.md and report.html from a results.json.
     Report(ReportArgs),
@@ -74,8 +74,8 @@ pub struct CompareArgs {
     /// The results.json under test.
     pub current: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::report::gate::Format::Table)]
-    pub format: crate::report::gate::Format,
+    #[arg(long, value_enum, default_value_t = crate::gate::Format::Table)]
+    pub format: crate::gate::Format,
     /// Also write JUnit XML (one test case per compared metric) to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -110,8 +110,8 @@ pub struct AuditArgs {
     #[arg(long, num_args = 1..=2, default_values_t = ["embedded".to_owned()], value_names = ["KIND", "URL"])]
     pub storage: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::report::gate::Format::Table)]
-    pub format: crate::report::gate::Format,
+    #[arg(long, value_enum, default_value_t = crate::gate::Format::Table)]
+    pub format: crate::gate::Format,
     /// Also write JUnit XML (one test case per attack) to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -280,13 +280,13 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             .await?;
         }
         Command::MinioNode(args) => {
-            let node = crate::storage::minio::Node {
+            let node = crate::harness::minio::Node {
                 bin: args.minio_bin,
                 address: args.address,
                 console: args.console_address,
                 endpoints: args.endpoints,
             };
-            crate::storage::minio::run_node(&node, shutdown(stop, args.watch_stdin)).await?;
+            crate::harness::minio::run_node(&node, shutdown(stop, args.watch_stdin)).await?;
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -325,7 +325,7 @@ impl CompareArgs {
             current: self.current.clone(),
             format: self.format,
             junit: self.junit.clone(),
-            settings: crate::regression::Settings {
+            settings: crate::gate::compare::Settings {
                 confidence: self.confidence,
                 min_effect: self.min_effect,
                 bytes_tolerance: self.bytes_tolerance,

@@ -61,20 +61,20 @@ pub struct RunArgs {
     /// The running servers' token secret (to mint the simulated users' tokens).
     #[arg(long, env = "PRESIGN_BENCH_TOKEN_SECRET", hide_env_values = true, help_heading = "Distributed runs")]
     pub token_secret: Option<String>,
-    /// Run shard I of N (0-based): its share of the uploads and of the load; writes a part for
+    /// Run shard I of N (0-based): its share of the uploads and of the load; writes a shard file for
     /// `merge`.
-    #[arg(long, value_name = "I/N", value_parser = crate::harness::part::Shard::parse, conflicts_with = "shards", help_heading = "Distributed runs")]
-    pub shard: Option<crate::harness::part::Shard>,
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse, conflicts_with = "shards", help_heading = "Distributed runs")]
+    pub shard: Option<crate::shard::Shard>,
     /// Run one of N shards, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Distributed runs")]
     pub shards: Option<u64>,
     /// The run's id, the same on every shard (required with --shard or --shards).
     #[arg(long, env = "PRESIGN_BENCH_RUN_ID", help_heading = "Distributed runs")]
     pub run_id: Option<String>,
-    /// Where the shard's part goes: a directory, or s3://BUCKET/PREFIX on --storage-endpoint
+    /// Where the shard file goes: a directory, or s3://BUCKET/PREFIX on --storage-endpoint
     /// (under PREFIX/RUN_ID/) [default: the report directory].
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Distributed runs")]
-    pub part_out: Option<String>,
+    #[arg(long, alias = "part-out", value_name = "DIR|s3://BUCKET/PREFIX", help_heading = "Distributed runs")]
+    pub shard_out: Option<String>,
 }
 
 impl RunArgs {
@@ -97,7 +97,7 @@ impl RunArgs {
                     )
                 })?;
                 Some(
-                    crate::harness::part::Shard::parse(&format!("{index}/{count}"))
+                    crate::shard::Shard::parse(&format!("{index}/{count}"))
                         .map_err(|e| Usage(format!("--shards {count} with JOB_COMPLETION_INDEX={index}: {e}")))?,
                 )
             }
@@ -106,7 +106,7 @@ impl RunArgs {
         let shard = match shard {
             Some(shard) => {
                 let run_id = self.run_id.clone().filter(|r| !r.trim().is_empty()).ok_or_else(|| {
-                    Usage("--run-id (or PRESIGN_BENCH_RUN_ID) is required with --shard/--shards: it ties the parts of one run together".into())
+                    Usage("--run-id (or PRESIGN_BENCH_RUN_ID) is required with --shard/--shards: it ties the shard files of one run together".into())
                 })?;
                 if !run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                     return Err(Usage(format!(
@@ -114,10 +114,10 @@ impl RunArgs {
                     ))
                     .into());
                 }
-                Some(crate::run::Sharding { shard, run_id, part_out: self.part_out.clone() })
+                Some(crate::run::Sharding { shard, run_id, shard_out: self.shard_out.clone() })
             }
-            None if self.part_out.is_some() => {
-                return Err(Usage("--part-out: only with --shard or --shards".into()).into());
+            None if self.shard_out.is_some() => {
+                return Err(Usage("--shard-out: only with --shard or --shards".into()).into());
             }
             None => None,
         };

@@ -1,4 +1,4 @@
-//! Flags of the tool commands: `merge` (a sharded run's parts into one report) and `calibrate`
+//! Flags of the tool commands: `merge` (a sharded run's shard files into one report) and `calibrate`
 //! (the load generator's own ceiling), with what each turns into.
 
 use super::env_credentials;
@@ -8,19 +8,19 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Flags of `merge`. Exit codes as `run`'s; 2 for parts that do not belong together.
+/// Flags of `merge`. Exit codes as `run`'s; 2 for shard files that do not belong together.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Part files, directories of part-*.json, or s3://BUCKET/PREFIX (with --storage-endpoint).
+    /// Shard files, directories of shard-*.json, or s3://BUCKET/PREFIX (with --storage-endpoint).
     #[arg(required = true, value_name = "PARTS")]
-    pub parts: Vec<String>,
+    pub files: Vec<String>,
     /// Report directory.
     #[arg(long)]
     pub out: PathBuf,
     /// Merge what is there when shards are missing, and mark the run incomplete.
     #[arg(long)]
     pub allow_partial: bool,
-    /// The S3 endpoint of s3:// parts (credentials from AWS_* variables).
+    /// The S3 endpoint of s3:// shard files (credentials from AWS_* variables).
     #[arg(long)]
     pub storage_endpoint: Option<String>,
     /// Its region.
@@ -37,7 +37,7 @@ pub struct MergeArgs {
 impl MergeArgs {
     pub(super) fn options(&self) -> crate::merge::Options {
         crate::merge::Options {
-            parts: self.parts.clone(),
+            files: self.files.clone(),
             out: self.out.clone(),
             allow_partial: self.allow_partial,
             storage_endpoint: self.storage_endpoint.clone(),

@@ -2,9 +2,10 @@
 //! after it, the figures results.json carries (app-tier deltas, per-upload costs, bytes per step,
 //! the extrapolation to the target). No I/O, no clock: unit-tested on hand-computed numbers.
 
-use super::verify::Verdict;
+use super::verify::ReadBack;
+pub use crate::client::job::StepBytes;
 use crate::loadgen::{self, Recorder, StoppedBy};
-use crate::metrics::{InOut, ProcessStats, Snapshot};
+use crate::metrics::{ProcessStats, Snapshot};
 use crate::results::reads::{DownloadThroughput, ExtrapolatedDownloads, PerDownload};
 use crate::results::{
     AppTier, DownloadResult, Extrapolated, LatencySummary, ModeResult, MultipartUse, PerUpload, Phase, PhaseLatency,
@@ -15,18 +16,9 @@ use hdrhistogram::Histogram;
 use std::time::Duration;
 
 /// Whole milliseconds of `d`.
+#[must_use]
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The presigned flow's client-facing bytes, by request kind, as the harness's sockets counted
-/// them (`bytes_out`: requests, `bytes_in`: responses).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StepBytes {
-    /// Presign requests and responses.
-    pub presign: InOut,
-    /// Complete requests and responses.
-    pub complete: InOut,
 }
 
 /// What one mode measured.
@@ -40,7 +32,7 @@ pub struct Measured {
     /// And after it.
     pub after: Snapshot,
     /// What reading the objects back found.
-    pub verdict: Verdict,
+    pub read_back: ReadBack,
     /// Presigned only: the harness-side bytes of each step.
     pub steps: Option<StepBytes>,
     /// The store's processes before and after the load, when the harness started the store.
@@ -112,18 +104,18 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
     });
     let seconds = rec.elapsed.as_secs_f64().max(1e-9);
     let mut errors = rec.errors.clone();
-    if m.verdict.lost + m.verdict.corrupt > 0 {
-        errors.insert("verify".into(), m.verdict.lost + m.verdict.corrupt);
+    if m.read_back.lost + m.read_back.corrupt > 0 {
+        errors.insert("verify".into(), m.read_back.lost + m.read_back.corrupt);
     }
     ModeResult {
         uploads_attempted: rec.ok + rec.failed,
         uploads_ok: rec.ok,
         uploads_failed: rec.failed,
         errors,
-        verified: m.verdict.verified,
-        lost: m.verdict.lost,
-        corrupt: m.verdict.corrupt,
-        orphans: m.verdict.orphans,
+        verified: m.read_back.verified,
+        lost: m.read_back.lost,
+        corrupt: m.read_back.corrupt,
+        orphans: m.read_back.orphans,
         duration_ms: millis(rec.elapsed),
         stopped_by: m.stopped,
         app_tier,
@@ -319,15 +311,15 @@ mod tests {
         (before, after)
     }
 
-    /// The recorder and snapshots above with `verdict`, no steps, no store.
-    fn measured(verdict: Verdict) -> Measured {
+    /// The recorder and snapshots above with `read_back`, no steps, no store.
+    fn measured(read_back: ReadBack) -> Measured {
         let (before, after) = snapshots();
         Measured {
             recorder: recorder(),
             stopped: StoppedBy::Count,
             before,
             after,
-            verdict,
+            read_back,
             steps: None,
             store: None,
             client_cpu_seconds: None,
@@ -358,12 +350,12 @@ mod tests {
             presign: InOut { bytes_in: 3000, bytes_out: 1050 },
             complete: InOut { bytes_in: 1302, bytes_out: 1650 },
         };
-        let verdict = Verdict { verified: 3, lost: 0, corrupt: 0, orphans: Some(0) };
+        let read_back = ReadBack { verified: 3, lost: 0, corrupt: 0, orphans: Some(0) };
         let store = Some((
             ProcessStats { cpu_seconds: 2.0, peak_rss_bytes: 1000 },
             ProcessStats { cpu_seconds: 2.5, peak_rss_bytes: 3000 },
         ));
-        let m = Measured { steps: Some(steps), store, ..measured(verdict) };
+        let m = Measured { steps: Some(steps), store, ..measured(read_back) };
         let r = mode_result(&scenario(1000), m);
         assert_eq!((r.uploads_attempted, r.uploads_ok, r.uploads_failed, r.verified), (4, 3, 1, 3));
         assert_eq!(r.errors.get("http_503"), Some(&1));
@@ -391,7 +383,7 @@ mod tests {
 
     #[test]
     fn lost_and_corrupt_objects_are_counted_as_verify_errors() {
-        let m = measured(Verdict { verified: 3, lost: 1, corrupt: 1, orphans: Some(0) });
+        let m = measured(ReadBack { verified: 3, lost: 1, corrupt: 1, orphans: Some(0) });
         let r = mode_result(&scenario(10), m);
         assert_eq!(r.errors.get("verify"), Some(&2));
         assert!(r.steps_per_upload.is_none());

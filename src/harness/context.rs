@@ -2,12 +2,11 @@
 //! shard's captured measurements), scrapes of the servers' counters, and a load run under guard
 //! (stopped by cancellation or a dead server).
 
-use super::http;
-use super::job::Common;
-use super::part::PartMode;
-use super::payload::Payload;
+use super::capture::Captured;
 use super::stack::Stack;
 use super::{Options, Stage, StopReason, children, progress};
+use crate::client::job::Common;
+use crate::client::payload::Payload;
 use crate::loadgen::{self, Job, Load, Recorder, StoppedBy};
 use crate::metrics::Snapshot;
 use crate::scenario::Scenario;
@@ -16,7 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What every phase of a run shares.
-pub struct Ctx<'a> {
+pub struct RunContext<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) payload: Arc<Payload>,
     /// One bearer token per simulated user.
@@ -26,10 +25,10 @@ pub struct Ctx<'a> {
     /// The number of the first upload (a shard's range starts there).
     pub(super) first: u64,
     /// Shards keep each mode's raw measurements for their part.
-    pub(super) captured: Option<std::sync::Mutex<Vec<PartMode>>>,
+    pub(super) captured: Option<std::sync::Mutex<Vec<Captured>>>,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a> RunContext<'a> {
     /// The context of `scenario` on `stack`.
     pub fn new(scenario: &'a Scenario, stack: &Stack, options: &'a Options) -> Self {
         Self {
@@ -44,14 +43,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// The context of shard run whose uploads start at number `first`, keeping each mode's raw
-    /// measurements (see [`Ctx::captured`]).
+    /// measurements (see [`RunContext::captured`]).
     #[must_use]
     pub fn sharded(self, first: u64) -> Self {
         Self { first, captured: Some(std::sync::Mutex::default()), ..self }
     }
 
     /// Each mode's raw measurements, for a shard's part.
-    pub fn captured(&self) -> Vec<PartMode> {
+    pub fn captured(&self) -> Vec<Captured> {
         self.captured
             .as_ref()
             .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
@@ -83,7 +82,7 @@ fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
 
 /// Scrapes `url`'s /metrics; a failure becomes the reason the run stops (with zeros measured).
 pub(super) async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
-    match http::scrape(url).await {
+    match crate::client::once::scrape(url).await {
         Ok(s) => s,
         Err(message) => {
             reason.get_or_insert(StopReason::Metrics { url: url.to_owned(), stage, message });
@@ -102,7 +101,7 @@ pub(super) fn unix_ms() -> u64 {
 pub(super) async fn guarded_load(
     load: Load,
     job: Arc<dyn Job>,
-    ctx: &Ctx<'_>,
+    ctx: &RunContext<'_>,
     stack: &mut Stack,
     (label, total): (&str, u64),
     stage: Stage,
@@ -110,7 +109,7 @@ pub(super) async fn guarded_load(
     let cancel = ctx.cancel.child_token();
     let counters = Arc::new(loadgen::Progress::default());
     let bar = progress::Bar::start(label, total, &counters, ctx.progress);
-    let run = loadgen::run_on(load, job, cancel.clone(), counters, super::load_threads());
+    let run = loadgen::run_on(load, job, cancel.clone(), counters, crate::client::load_threads());
     tokio::pin!(run);
     let mut reason = None;
     let result = loop {

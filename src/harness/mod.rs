@@ -3,29 +3,28 @@
 //! [`Results`] it wrote to `results.json`.
 //!
 //! - [`stack`]: starting and stopping the server processes ([`children`]: one child process).
-//! - [`phases`]: running the phases (each mode at each sweep size, then the signing phase).
+//! - [`stages`]: running the stages of a run (each mode at each sweep size, then the signing phase).
 //! - [`build`]: the pure results builder (per-upload, per-step and extrapolated figures).
-//! - [`job`], [`http`], [`payload`]: one upload as a client does it, over counted sockets
-//!   ([`multipart`]: one presigned upload in parts).
+//! - [`minio`]: MinIO as child processes (one node or a cluster); [`container`](mod@self) with
+//!   the `containers` feature: MinIO in a container.
 //! - [`verify`]: reading objects back after a mode; `downloads`: a mode's reads (`[downloads]`).
 //!
 //! Cancellation is a token the caller passes in ([`Options::cancel`]); only the binary's entry
 //! point installs signal handlers. Credentials come in through [`Options`], not the environment.
 
-mod build;
+pub mod build;
+pub mod capture;
 pub mod children;
+#[cfg(feature = "containers")]
+pub mod container;
 mod context;
 mod downloads;
-mod environment;
-pub mod http;
-mod job;
+pub mod environment;
 pub mod local;
-pub mod multipart;
-pub mod part;
-pub mod payload;
-mod phases;
+pub mod minio;
 mod progress;
 pub mod stack;
+mod stages;
 pub mod verify;
 
 pub use children::Ready;
@@ -54,7 +53,7 @@ pub enum HarnessError {
     Storage(#[from] client::ClientError),
     /// MinIO is missing or did not start.
     #[error(transparent)]
-    Minio(#[from] crate::storage::minio::MinioError),
+    Minio(#[from] minio::MinioError),
     /// The container store did not start, or this build cannot start containers.
     #[error("{0}")]
     Container(String),
@@ -144,17 +143,10 @@ pub struct Options {
     pub credentials: Credentials,
     /// A broker and a proxy already running (`run --broker-url --proxy-url`).
     pub external: Option<stack::External>,
-    /// This run is one shard of a larger one: it runs its share and keeps a [`part::Part`].
-    pub shard: Option<ShardRun>,
-}
-
-/// Which shard of which run.
-#[derive(Clone, Debug)]
-pub struct ShardRun {
-    /// The share.
-    pub shard: part::Shard,
-    /// The run's id, the same on every shard.
-    pub run_id: String,
+    /// This run is a share of a larger (sharded) one whose uploads are numbered from
+    /// this one: each mode's raw measurements are kept ([`Outcome::captured`]) and the
+    /// scenario's thresholds are left to the merge of the whole.
+    pub first_upload: Option<u64>,
 }
 
 /// What a run produced.
@@ -164,8 +156,12 @@ pub struct Outcome {
     pub results: Results,
     /// The report directory.
     pub dir: PathBuf,
-    /// A shard's part.
-    pub part: Option<part::Part>,
+    /// A share's raw measurements per mode (with [`Options::first_upload`]).
+    pub captured: Option<Vec<capture::Captured>>,
+    /// When the run started.
+    pub started_at: SystemTime,
+    /// When it ended.
+    pub ended_at: SystemTime,
 }
 
 /// What a run (or a merge of shards) measured, before the figures derived from it.
@@ -188,6 +184,20 @@ pub struct Assembly {
     pub signing: Option<results::SigningResult>,
     /// The sweep points.
     pub sweep: Vec<results::SweepPoint>,
+    /// How the scenario's thresholds are judged.
+    pub thresholds: Thresholds,
+}
+
+/// How a run's thresholds are judged: thresholds belong to the whole run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Thresholds {
+    /// A whole run on one machine: every threshold judged.
+    Whole,
+    /// The merge of a sharded run: judged, except metrics a sharded run never produces (the
+    /// signing phase, sweeps), which are not applicable.
+    Merged,
+    /// One shard's share: not judged here (the merge judges the whole run).
+    LeftToMerge,
 }
 
 /// The results of `a`, with the comparison, the capacity model's answer and the thresholds.
@@ -216,7 +226,11 @@ pub fn assemble(a: Assembly) -> Results {
     };
     let setting = crate::capacity::Setting::for_results(&results);
     results.capacity = Some(crate::capacity::build(&setting, Some(&results)));
-    results.thresholds = results::thresholds::evaluate(&results.scenario.thresholds, &results);
+    results.thresholds = match a.thresholds {
+        Thresholds::Whole => crate::gate::thresholds::evaluate(&results.scenario.thresholds, &results, false),
+        Thresholds::Merged => crate::gate::thresholds::evaluate(&results.scenario.thresholds, &results, true),
+        Thresholds::LeftToMerge => Vec::new(),
+    };
     results
 }
 
@@ -240,21 +254,19 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     std::fs::create_dir_all(&logs).map_err(io_error(&logs))?;
     let work =
         tempfile::Builder::new().prefix("presign-bench-run").tempdir().map_err(io_error(Path::new("$TMPDIR")))?;
-    let whole = scenario.clone();
-    let (scenario, first) = match &options.shard {
-        Some(s) => s.shard.split(&scenario),
-        None => (scenario, 0),
-    };
     let external = options.external.as_ref();
     let mut stack = stack::Stack::start(&scenario, &options.credentials, work.path(), &logs, external).await?;
-    let ctx = context::Ctx::new(&scenario, &stack, &options);
-    let ctx = if options.shard.is_some() { ctx.sharded(first) } else { ctx };
-    let (points, mut stopped) = phases::run_sizes(&ctx, &mut stack).await;
+    let ctx = context::RunContext::new(&scenario, &stack, &options);
+    let ctx = match options.first_upload {
+        Some(first) => ctx.sharded(first),
+        None => ctx,
+    };
+    let (points, mut stopped) = stages::run_sizes(&ctx, &mut stack).await;
     let modes = points.last().map(|p| p.modes.clone()).unwrap_or_default();
     let sweep = if scenario.sweep.is_empty() { Vec::new() } else { points };
     let mut signing = None;
     if let (None, Some(phase)) = (&stopped, scenario.signing) {
-        match phases::run_signing(phase, &ctx, &mut stack).await {
+        match stages::run_signing(phase, &ctx, &mut stack).await {
             Ok(result) => signing = Some(result),
             Err(reason) => stopped = Some(reason),
         }
@@ -263,18 +275,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
     let store_version = stack.store_version.clone();
     stack.stop().await;
     let environment = environment::environment(store_version);
-    let part = options.shard.as_ref().map(|s| part::Part {
-        part_version: part::PART_VERSION,
-        run_id: s.run_id.clone(),
-        shard: s.shard,
-        scenario: whole,
-        environment: environment.clone(),
-        started_unix_ms: unix_ms(started_at),
-        ended_unix_ms: unix_ms(SystemTime::now()),
-        incomplete_reason: stopped.as_ref().map(ToString::to_string),
-        incidents: incidents.clone(),
-        modes: ctx.captured(),
-    });
+    let captured = options.first_upload.map(|_| ctx.captured());
     let results = assemble(Assembly {
         scenario,
         environment,
@@ -285,64 +286,15 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         modes,
         signing,
         sweep,
+        thresholds: if options.first_upload.is_some() { Thresholds::LeftToMerge } else { Thresholds::Whole },
     });
     results::write(&results, &dir).map_err(io_error(&dir))?;
-    Ok(Outcome { results, dir, part })
-}
-
-/// What [`client_load`] measured.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientLoad {
-    /// Requests answered 2xx.
-    pub ok: u64,
-    /// Requests that failed.
-    pub failed: u64,
-    /// Wall time of the load.
-    pub seconds: f64,
-    /// CPU seconds this process used meanwhile (the client, as nothing else runs in it).
-    pub cpu_seconds: f64,
-}
-
-/// The harness's own HTTP client sending `method uri` (with `body`) with `concurrency` requests
-/// in flight for `duration`, as in a mode's load: for `calibrate`.
-pub async fn client_load(
-    method: ::http::Method,
-    uri: ::http::Uri,
-    body: bytes::Bytes,
-    concurrency: u64,
-    duration: std::time::Duration,
-) -> ClientLoad {
-    let job = std::sync::Arc::new(job::Fixed {
-        method,
-        uri,
-        body,
-        http: http::Http::new(std::time::Duration::from_secs(30)),
-    });
-    let load = crate::loadgen::Load {
-        pacing: crate::scenario::Pacing::Closed { concurrency },
-        count: u64::MAX,
-        first: 0,
-        max_duration: duration,
-    };
-    let cpu = crate::metrics::process_stats().cpu_seconds;
-    let (rec, _) =
-        crate::loadgen::run_on(load, job, CancellationToken::new(), std::sync::Arc::default(), load_threads()).await;
-    ClientLoad {
-        ok: rec.ok,
-        failed: rec.failed,
-        seconds: rec.elapsed.as_secs_f64(),
-        cpu_seconds: (crate::metrics::process_stats().cpu_seconds - cpu).max(0.0),
-    }
-}
-
-/// Threads of the harness's load: one per core (see [`crate::loadgen::run_on`]).
-#[must_use]
-pub fn load_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    Ok(Outcome { results, dir, captured, started_at, ended_at: SystemTime::now() })
 }
 
 /// `t` in Unix milliseconds.
-fn unix_ms(t: SystemTime) -> u64 {
+#[must_use]
+pub fn unix_ms(t: SystemTime) -> u64 {
     let since = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }

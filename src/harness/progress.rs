@@ -44,8 +44,8 @@ impl Bar {
                 b.set_position(ok + failed);
                 b.set_message(format!(
                     "{} ({}/s) {failed} errors",
-                    crate::units::si_bytes(bytes as f64),
-                    crate::units::si_bytes(rate)
+                    crate::human::si_bytes(bytes as f64),
+                    crate::human::si_bytes(rate)
                 ));
             }
         });

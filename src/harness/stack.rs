@@ -31,7 +31,7 @@ pub struct Stack {
     pub incidents: Vec<String>,
     /// A container store, stopped when the stack is dropped.
     #[cfg(feature = "containers")]
-    _container: Option<crate::storage::container::Container>,
+    _container: Option<super::container::Container>,
 }
 
 /// A broker and a proxy the run drives but did not start (their store is the scenario's
@@ -98,8 +98,8 @@ impl Stack {
                 local(endpoint, &credentials)
             }
             Storage::Minio { nodes, drives_per_node, data_dir } => {
-                let bin = crate::storage::minio::locate()?;
-                store_version = Some(crate::storage::minio::version(&bin));
+                let bin = super::minio::locate()?;
+                store_version = Some(super::minio::version(&bin));
                 // Fresh keys per run: the harness owns this MinIO.
                 credentials = Credentials {
                     access_key: format!("pb-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -222,11 +222,10 @@ impl Stack {
 async fn start_container(
     image: &str,
     credentials: &Credentials,
-    slot: &mut Option<crate::storage::container::Container>,
+    slot: &mut Option<super::container::Container>,
 ) -> Result<String, HarnessError> {
-    let started = crate::storage::container::start_minio(image, credentials)
-        .await
-        .map_err(|e| HarnessError::Container(e.to_string()))?;
+    let started =
+        super::container::start_minio(image, credentials).await.map_err(|e| HarnessError::Container(e.to_string()))?;
     let endpoint = started.endpoint.clone();
     *slot = Some(started);
     Ok(endpoint)
@@ -358,7 +357,7 @@ async fn start_minio(
     });
     let servers: Vec<Server> = futures_util::future::join_all(starts).await.into_iter().collect::<Result<_, _>>()?;
     let endpoint = servers[0].url.clone();
-    if nodes > 1 && !crate::storage::minio::wait_ready(&endpoint, "/minio/health/cluster").await {
+    if nodes > 1 && !super::minio::wait_ready(&endpoint, "/minio/health/cluster").await {
         return Err(HarnessError::ServerStart {
             name: "minio".into(),
             message: format!("the {nodes}-node cluster did not reach write quorum"),

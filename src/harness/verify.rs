@@ -1,7 +1,7 @@
 //! Reading objects back: after each mode the harness HEADs and GETs what the app said it stored
 //! and compares size and SHA-256 with what was sent.
 
-use super::payload::Payload;
+use crate::client::payload::Payload;
 use crate::loadgen::Done;
 use crate::scenario::Verify;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
@@ -12,9 +12,9 @@ use std::sync::Arc;
 /// Objects read back in parallel.
 const PARALLEL: usize = 4;
 
-/// What verification found.
+/// What reading the objects back found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Verdict {
+pub struct ReadBack {
     /// Objects read back and compared.
     pub verified: u64,
     /// Missing or short.
@@ -57,11 +57,11 @@ pub async fn verify(
     done: &[Done],
     payload: &Arc<Payload>,
     how: Verify,
-) -> Verdict {
+) -> ReadBack {
     let picked = select(done, how);
     let checks = futures_util::stream::iter(picked).map(|d| check(s3, bucket, payload, d)).buffer_unordered(PARALLEL);
     checks
-        .fold(Verdict::default(), |mut v, c| async move {
+        .fold(ReadBack::default(), |mut v, c| async move {
             v.verified += 1;
             match c {
                 Check::Intact => {}

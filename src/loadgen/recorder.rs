@@ -18,17 +18,22 @@ pub fn bucket(at: Duration) -> usize {
 }
 
 /// Why an upload failed, counted by kind.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// An unexpected HTTP status.
+    #[error("HTTP {0}")]
     Http(u16),
     /// The TCP connection could not be made.
+    #[error("the connection could not be made")]
     Connect,
     /// The request timed out.
+    #[error("timed out")]
     Timeout,
     /// The connection failed mid-request, or the response was unusable.
+    #[error("the connection failed mid-request")]
     Io,
     /// A download whose bytes are not the object's (length or SHA-256).
+    #[error("the bytes are not the object's")]
     Corrupt,
 }
 

@@ -1,7 +1,7 @@
 //! The capacity report as a table (inputs first) and as the `capacity` plot.
 
-use super::format::si_bytes;
 use super::plots::{Capacity, NamedCurve};
+use crate::human::{bandwidth, quantity, si_bytes};
 use crate::results::CapacityReport;
 use std::fmt::Write;
 
@@ -10,7 +10,7 @@ use std::fmt::Write;
 pub fn table(report: &CapacityReport) -> String {
     let mut out = String::from("inputs:\n");
     for i in &report.inputs {
-        let _ = writeln!(out, "  {:<34} {:>16} {:<24} ({})", i.name, fmt_value(i.value), i.unit, i.source.as_str());
+        let _ = writeln!(out, "  {:<34} {:<40} ({})", i.name, quantity(i.value, &i.unit), i.source.as_str());
     }
     let _ = writeln!(
         out,
@@ -34,14 +34,6 @@ pub fn table(report: &CapacityReport) -> String {
     out
 }
 
-fn fmt_value(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) {
-        format!("{v:.4e}")
-    } else {
-        format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
 /// The capacity plot of a report.
 #[must_use]
 pub fn plot(report: &CapacityReport) -> Capacity {
@@ -55,10 +47,10 @@ pub fn plot(report: &CapacityReport) -> Capacity {
         .collect();
     let get = |name: &str| report.input(name);
     let subtitle = format!(
-        "{} objects, {:.0} s window, {} Gbit/s NIC, {:.0} cores, {} per server (inputs in the table)",
+        "{} objects, {:.0} s window, {} NIC, {:.0} cores, {} per server (inputs in the table)",
         si_bytes(get("object_size")),
         get("window"),
-        get("nic") * 8.0 / 1e9,
+        bandwidth(get("nic")),
         get("cores"),
         si_bytes(get("memory"))
     );
@@ -73,13 +65,11 @@ mod tests {
     #[test]
     fn table_lists_inputs_with_sources_and_the_binding_constraint() {
         let t = table(&build(&Setting::default(), None));
-        assert!(
-            t.contains("  uploads                                       50000 uploads                  (default)"),
-            "{t}"
-        );
+        assert!(t.contains("  uploads                            50,000 uploads"), "{t}");
+        assert!(t.contains("  nic                                10 Gbit/s per direction"), "{t}");
         assert!(t.contains("proxied           7      7"), "{t}");
         assert!(t.lines().any(|l| l.starts_with("presigned") && l.ends_with("nic")), "{t}");
-        assert_eq!(fmt_value(1.25e9), "1.2500e9");
-        assert_eq!(fmt_value(60.0), "60");
+        // Every input in human units: no e-notation anywhere in the table.
+        assert!(!t.split_whitespace().any(|w| w.contains("e+") || w.contains("e-") || w.contains("e9")), "{t}");
     }
 }

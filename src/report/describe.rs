@@ -4,7 +4,7 @@
 // Sizes become f64 for display: precision beyond what a label shows is not needed.
 #![allow(clippy::cast_precision_loss)]
 
-use super::format::{grouped, ratio, si_bytes};
+use crate::human::{grouped, ratio, si_bytes};
 use crate::results::{PresignSteps, Results};
 use crate::scenario::{ObjectSize, Pacing, Scenario};
 

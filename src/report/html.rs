@@ -6,8 +6,8 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use super::describe::{headline, object_size, pacing, steps};
-use super::format::{grouped, ratio, si_bytes};
 use super::table::{latency_rows, rows};
+use crate::human::{grouped, ratio, si_bytes};
 use crate::results::Results;
 use crate::scenario::{Scenario, Verify};
 use std::fmt::Write;

@@ -5,8 +5,8 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use super::describe::{self, headline, pacing};
-use super::format::{grouped, ratio, si_bytes};
 use super::table::{latency_rows, rows};
+use crate::human::{grouped, ratio, si_bytes};
 use crate::results::Results;
 use std::fmt::Write;
 

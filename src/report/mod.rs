@@ -11,8 +11,6 @@
 
 pub mod capacity;
 pub mod describe;
-pub mod format;
-pub mod gate;
 mod html;
 mod markdown;
 pub mod plots;

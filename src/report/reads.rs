@@ -2,7 +2,7 @@
 //! that the text summary, Markdown and HTML all render, with the extrapolation's inputs spelled
 //! out and the capacity model's answer for reads alone and for writes and reads together.
 
-use super::format::{grouped, in_out, ms, ratio, si_bytes};
+use crate::human::{grouped, in_out, ms, ratio, si_bytes};
 use crate::results::{DownloadResult, Phase, Results};
 use crate::scenario::Mode;
 use std::fmt::Write;
@@ -115,8 +115,8 @@ pub fn multipart_line(results: &Results) -> Option<String> {
         .collect();
     Some(format!(
         "Objects above {} were uploaded in parts of {} ({} in flight per presigned upload; the proxy streams its parts one by one): {}.",
-        crate::units::format_size(m.threshold_bytes),
-        crate::units::format_size(m.part_size_bytes),
+        crate::human::binary_bytes(m.threshold_bytes),
+        crate::human::binary_bytes(m.part_size_bytes),
         m.parts_in_flight,
         per_mode.join("; ")
     ))

@@ -4,7 +4,7 @@ use crate::results::{ModeResult, Phase, Results, SigningResult};
 use crate::scenario::Mode;
 use std::fmt::Write;
 
-use super::format::{grouped, in_out, ms, ratio, si_bytes};
+use crate::human::{grouped, in_out, ms, ratio, si_bytes};
 
 /// The sweep as a table: latency and app-tier bytes per upload at each size.
 #[must_use]
@@ -102,7 +102,7 @@ pub fn version_note(results: &Results) -> Option<String> {
         "{} uploads of {} per version, {} at a time, presign and complete on one kept-alive connection \
          (as a browser tab makes them), counted on the harness's sockets (the broker's own counters: {}).",
         first.uploads,
-        crate::units::format_size(first.object_size),
+        crate::human::binary_bytes(first.object_size),
         first.concurrency,
         s.by_http_version
             .iter()

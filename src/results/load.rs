@@ -1,5 +1,6 @@
-//! Reading a results.json of any version this build knows. Version 2 is read as it is; version 1
-//! (the layout before the scenario was typed) is migrated on load:
+//! Reading a results.json of any version this build knows. Version 3 is read as it is; version 2
+//! (before thresholds could be "not applicable") gains each threshold's `status` from its
+//! `passed`; version 1 (the layout before the scenario was typed) is migrated to 2 first:
 //! - its scenario gains the keys later version-1 writers added (`sweep`, `signing`, `client`,
 //!   `app_tier_nic_bytes_per_sec`, `max_size`, ...) with the values those writers implied;
 //! - `scenario.client.rtt` (milliseconds) becomes `scenario.client.rtt_ms`;
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 /// Versions this build reads.
-pub const READABLE: [u32; 2] = [1, 2];
+pub const READABLE: [u32; 3] = [1, 2, 3];
 
 /// Errors of reading a results.json.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +39,7 @@ pub enum LoadError {
         message: String,
     },
     /// A version this build cannot read.
-    #[error("{path}: results schema_version {version} is not supported (this build reads versions 1 and 2)")]
+    #[error("{path}: results schema_version {version} is not supported (this build reads versions 1, 2 and 3)")]
     Version {
         /// The file.
         path: String,
@@ -67,16 +68,29 @@ pub fn from_str(name: &str, text: &str) -> Result<Results, LoadError> {
         serde_json::from_str(text).map_err(|e| parse(0, format!("line {} column {}: {e}", e.line(), e.column())))?;
     let version = value.get("schema_version").and_then(Value::as_u64).unwrap_or(0);
     match version {
-        1 => migrate_v1(&mut value),
+        1 => {
+            migrate_v1(&mut value);
+            migrate_v2(&mut value);
+        }
+        2 => migrate_v2(&mut value),
         v if v == u64::from(SCHEMA_VERSION) => {}
         _ => return Err(LoadError::Version { path: name.to_owned(), version }),
     }
     serde_path_to_error::deserialize(value).map_err(|e| parse(version, format!("`{}`: {}", e.path(), e.inner())))
 }
 
+/// Version 2 → version 3, in place: each threshold's `status` from its `passed`.
+fn migrate_v2(v: &mut Value) {
+    v["schema_version"] = json!(SCHEMA_VERSION);
+    for t in v.get_mut("thresholds").and_then(Value::as_array_mut).into_iter().flatten() {
+        let passed = t.get("passed").and_then(Value::as_bool).unwrap_or(false);
+        t["status"] = json!(if passed { "passed" } else { "failed" });
+    }
+}
+
 /// Version 1 → version 2, in place.
 fn migrate_v1(v: &mut Value) {
-    v["schema_version"] = json!(SCHEMA_VERSION);
+    v["schema_version"] = json!(2);
     let Some(s) = v.get_mut("scenario").and_then(Value::as_object_mut) else { return };
     let defaults = [
         ("description", json!("")),
@@ -106,7 +120,7 @@ mod tests {
     #[test]
     fn unknown_versions_are_one_line_errors_naming_the_version() {
         let err = from_str("r.json", r#"{"schema_version": 7}"#).unwrap_err().to_string();
-        assert_eq!(err, "r.json: results schema_version 7 is not supported (this build reads versions 1 and 2)");
+        assert_eq!(err, "r.json: results schema_version 7 is not supported (this build reads versions 1, 2 and 3)");
         assert!(!err.contains('\n'));
         let err = from_str("r.json", r#"{"modes": {}}"#).unwrap_err().to_string();
         assert!(err.contains("schema_version 0 is not supported"), "{err}");
@@ -118,6 +132,15 @@ mod tests {
         assert!(err.starts_with("r.json: not a presign-bench results.json (schema version 2): `scenario"), "{err}");
         let err = from_str("r.json", "{").unwrap_err().to_string();
         assert!(err.contains("line 1 column 1"), "{err}");
+    }
+
+    #[test]
+    fn v2_thresholds_gain_their_status() {
+        let mut v = json!({"schema_version": 2, "thresholds": [{"passed": true}, {"passed": false}]});
+        migrate_v2(&mut v);
+        assert_eq!(v["schema_version"], json!(3));
+        assert_eq!(v["thresholds"][0]["status"], json!("passed"));
+        assert_eq!(v["thresholds"][1]["status"], json!("failed"));
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! The results contract: plain serde data of `results.json` (schema version 2), typed end to end,
+//! The results contract: plain serde data of `results.json` (schema version 3), typed end to end,
 //! with units in field names. Depends only on [`crate::scenario`] (the resolved scenario is
 //! embedded as itself); everything that measures, plans or renders builds on it.
 //!
 //! - [`latency`]: HdrHistogram summaries that merge exactly.
 //! - [`capacity`]: the capacity model's answer as it is written into results.
 //! - `comparison`: proxied over presigned, per successful upload.
-//! - [`load`]: reading a results.json of any supported version (version 1 is migrated).
+//! - [`load`]: reading a results.json of any supported version (versions 1 and 2 are migrated).
 //! - [`signing`]: the broker under presign-only load, and the flow over each HTTP version.
 //! - [`reads`]: a mode's downloads, and its uploads made in parts.
 //! - [`schema`]: the JSON Schema of this layout, generated from these types.
@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Version of the results.json layout this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything a run measured.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

@@ -11,12 +11,12 @@ pub(super) enum Origin<'a> {
     Flag(&'static str),
 }
 
-pub(super) struct Ctx<'a> {
+pub(super) struct Source<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
 }
 
-impl Ctx<'_> {
+impl Source<'_> {
     pub(super) fn error(&self, origin: Origin<'_>, message: impl Into<String>) -> ScenarioError {
         match origin {
             Origin::File { key, offset } => {
@@ -47,7 +47,12 @@ pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// `v`, which must be at least 1 when given; `default` when not.
-pub(super) fn positive(ctx: &Ctx<'_>, key: &str, v: Option<&Spanned<u64>>, default: u64) -> Result<u64, ScenarioError> {
+pub(super) fn positive(
+    ctx: &Source<'_>,
+    key: &str,
+    v: Option<&Spanned<u64>>,
+    default: u64,
+) -> Result<u64, ScenarioError> {
     match v {
         Some(s) if *s.get_ref() == 0 => Err(ctx.error(at(key, s), "must be at least 1")),
         Some(s) => Ok(*s.get_ref()),

@@ -1,7 +1,7 @@
 //! Resolution: raw TOML ([`super::raw`]) plus command-line [`Overrides`] into a validated
 //! [`Scenario`]. Every error names the file, line, column and key, or the flag.
 
-use super::origin::{Ctx, Origin, at, positive};
+use super::origin::{Origin, Source, at, positive};
 use super::raw::{RawRun, RawScenario, RawSize, RawVerify};
 use super::sections;
 use super::{
@@ -15,12 +15,12 @@ use toml::Spanned;
 
 /// Validates scenario `text` read from `file`.
 pub(super) fn parse(file: &str, text: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { file, text };
+    let ctx = Source { file, text };
     let raw = parse_raw(&ctx)?;
     resolve(&ctx, raw, overrides)
 }
 
-fn parse_raw(ctx: &Ctx<'_>) -> Result<RawScenario, ScenarioError> {
+fn parse_raw(ctx: &Source<'_>) -> Result<RawScenario, ScenarioError> {
     let syntax = |e: toml::de::Error| {
         let offset = e.span().map_or(0, |s| s.start);
         ctx.error(Origin::File { key: "(syntax)", offset }, e.message().to_owned())
@@ -45,7 +45,7 @@ fn parse_raw(ctx: &Ctx<'_>) -> Result<RawScenario, ScenarioError> {
     })
 }
 
-fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, ScenarioError> {
+fn resolve(ctx: &Source<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, ScenarioError> {
     let name = raw.name.get_ref().trim().to_owned();
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(ctx.error(at("name", &raw.name), "use letters, digits, - and _ (it names the report directory)"));
@@ -137,7 +137,11 @@ fn resolve(ctx: &Ctx<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario, S
     })
 }
 
-fn resolve_modes(ctx: &Ctx<'_>, raw: Option<&Spanned<Vec<String>>>, o: &Overrides) -> Result<Vec<Mode>, ScenarioError> {
+fn resolve_modes(
+    ctx: &Source<'_>,
+    raw: Option<&Spanned<Vec<String>>>,
+    o: &Overrides,
+) -> Result<Vec<Mode>, ScenarioError> {
     if let Some(modes) = &o.modes {
         return if modes.is_empty() {
             Err(ctx.error(Origin::Flag("--modes"), "name at least one mode"))
@@ -168,7 +172,7 @@ fn resolve_modes(ctx: &Ctx<'_>, raw: Option<&Spanned<Vec<String>>>, o: &Override
     Ok(modes)
 }
 
-fn resolve_uploads(ctx: &Ctx<'_>, run: &RawRun, target: u64, o: &Overrides) -> Result<u64, ScenarioError> {
+fn resolve_uploads(ctx: &Source<'_>, run: &RawRun, target: u64, o: &Overrides) -> Result<u64, ScenarioError> {
     if let Some(n) = o.uploads {
         return if n == 0 { Err(ctx.error(Origin::Flag("--uploads"), "must be at least 1")) } else { Ok(n) };
     }
@@ -191,7 +195,7 @@ fn resolve_uploads(ctx: &Ctx<'_>, run: &RawRun, target: u64, o: &Overrides) -> R
     }
 }
 
-fn resolve_pacing(ctx: &Ctx<'_>, run: &RawRun, o: &Overrides) -> Result<Pacing, ScenarioError> {
+fn resolve_pacing(ctx: &Source<'_>, run: &RawRun, o: &Overrides) -> Result<Pacing, ScenarioError> {
     let concurrency = match o.concurrency {
         Some(0) => return Err(ctx.error(Origin::Flag("--concurrency"), "must be at least 1")),
         Some(c) => c,
@@ -225,7 +229,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn resolve_size(
-    ctx: &Ctx<'_>,
+    ctx: &Source<'_>,
     run: &RawRun,
     max_size: u64,
     o: &Overrides,
@@ -267,7 +271,7 @@ fn resolve_size(
     Ok((size, sweep))
 }
 
-fn check_size(ctx: &Ctx<'_>, origin: Origin<'_>, size: ObjectSize, max_size: u64) -> Result<(), ScenarioError> {
+fn check_size(ctx: &Source<'_>, origin: Origin<'_>, size: ObjectSize, max_size: u64) -> Result<(), ScenarioError> {
     let smallest = match size {
         ObjectSize::Fixed(s) => s,
         ObjectSize::Range { min, .. } => min,

@@ -1,7 +1,7 @@
 //! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`,
 //! `[downloads]`, the client link and multipart keys of `[run]`), with the same file:line:key errors as [`super::resolve`].
 
-use super::origin::{Ctx, Origin, at, positive};
+use super::origin::{Origin, Source, at, positive};
 use super::raw::{self, RawRun};
 use super::{ClientLink, Downloads, Multipart, Overrides, ScenarioError, Signing, Storage, StorageKind};
 use crate::units::{parse_duration, parse_size};
@@ -15,7 +15,10 @@ pub(super) struct AppTier {
     pub(super) http: super::HttpVersion,
 }
 
-pub(super) fn resolve_app_tier(ctx: &Ctx<'_>, raw: Option<&super::raw::RawAppTier>) -> Result<AppTier, ScenarioError> {
+pub(super) fn resolve_app_tier(
+    ctx: &Source<'_>,
+    raw: Option<&super::raw::RawAppTier>,
+) -> Result<AppTier, ScenarioError> {
     let nic = match raw.and_then(|a| a.nic.as_ref()) {
         Some(n) => Some(crate::units::parse_bandwidth(n.get_ref()).map_err(|e| ctx.error(at("app_tier.nic", n), e))?),
         None => None,
@@ -43,7 +46,7 @@ pub(super) fn resolve_app_tier(ctx: &Ctx<'_>, raw: Option<&super::raw::RawAppTie
     Ok(AppTier { nic, cors_origins, http })
 }
 
-pub(super) fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<ClientLink, ScenarioError> {
+pub(super) fn resolve_client(ctx: &Source<'_>, run: &RawRun) -> Result<ClientLink, ScenarioError> {
     let bandwidth_bytes_per_sec = match &run.client_bandwidth {
         Some(b) => {
             Some(crate::units::parse_bandwidth(b.get_ref()).map_err(|e| ctx.error(at("run.client_bandwidth", b), e))?)
@@ -57,7 +60,10 @@ pub(super) fn resolve_client(ctx: &Ctx<'_>, run: &RawRun) -> Result<ClientLink, 
     Ok(ClientLink { bandwidth_bytes_per_sec, rtt_ms: rtt.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)) })
 }
 
-pub(super) fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> Result<Option<Signing>, ScenarioError> {
+pub(super) fn resolve_signing(
+    ctx: &Source<'_>,
+    raw: Option<&raw::RawSigning>,
+) -> Result<Option<Signing>, ScenarioError> {
     let default = Signing { duration_ms: 5000, concurrency: 64 };
     let Some(raw) = raw else { return Ok(Some(default)) };
     if raw.enabled == Some(false) {
@@ -78,7 +84,7 @@ pub(super) fn resolve_signing(ctx: &Ctx<'_>, raw: Option<&raw::RawSigning>) -> R
 }
 
 pub(super) fn resolve_storage(
-    ctx: &Ctx<'_>,
+    ctx: &Source<'_>,
     raw: Option<&raw::RawStorage>,
     o: &Overrides,
 ) -> Result<Storage, ScenarioError> {
@@ -153,7 +159,11 @@ pub(super) fn resolve_storage(
 
 /// `[run] multipart_threshold`, `part_size`, `parts_in_flight`, checked against S3's bounds for
 /// the largest object the run makes (`largest`).
-pub(super) fn resolve_multipart(ctx: &Ctx<'_>, run: &RawRun, largest: u64) -> Result<Option<Multipart>, ScenarioError> {
+pub(super) fn resolve_multipart(
+    ctx: &Source<'_>,
+    run: &RawRun,
+    largest: u64,
+) -> Result<Option<Multipart>, ScenarioError> {
     use crate::parts::{DEFAULT_PART_SIZE, MAX_SINGLE_PUT, MIN_PART_SIZE, Parts, fit};
     let size = |key, v: &Spanned<String>| parse_size(v.get_ref()).map_err(|e| ctx.error(at(key, v), e));
     let Some(threshold) = &run.multipart_threshold else {
@@ -192,7 +202,7 @@ pub(super) fn resolve_multipart(ctx: &Ctx<'_>, run: &RawRun, largest: u64) -> Re
 
 /// `[downloads] per_object`.
 pub(super) fn resolve_downloads(
-    ctx: &Ctx<'_>,
+    ctx: &Source<'_>,
     raw: Option<&raw::RawDownloads>,
 ) -> Result<Option<Downloads>, ScenarioError> {
     let Some(raw) = raw else { return Ok(None) };

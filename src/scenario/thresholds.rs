@@ -9,7 +9,7 @@
 //!
 //! This module parses a condition (operator, number, unit); whether the metric path exists in
 //! results.json, and whether the unit fits it, is checked against the results schema
-//! (`results::thresholds`), which knows the paths. Both errors name the file, line and key.
+//! (`gate::thresholds`), which knows the paths. Both errors name the file, line and key.
 
 use super::ScenarioError;
 use schemars::JsonSchema;
@@ -129,7 +129,7 @@ pub fn parse_condition(text: &str) -> Result<(Op, f64, Quantity), String> {
 }
 
 /// `[thresholds]` of scenario `text` read from `file`, in file order, each condition parsed (the
-/// metric paths are checked against the results schema by `results::thresholds::validate`).
+/// metric paths are checked against the results schema by `gate::thresholds::validate`).
 ///
 /// # Errors
 /// [`ScenarioError::Value`] naming the file, line and `thresholds."PATH"` key.

@@ -141,28 +141,6 @@ pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
-/// `GET url` on a fresh connection (never a pooled one: a server counts a connection whose
-/// first request is `/metrics` or `/healthz` as a scrape), bounded by `limit`; returns the status
-/// and the whole body. Used for scrapes and readiness probes.
-///
-/// # Errors
-/// A message naming the URL when it does not answer in time or the answer breaks off.
-pub async fn get_once(url: &str, limit: Duration) -> Result<(u16, bytes::Bytes), String> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::client::legacy::Client;
-    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-    let fetch = async {
-        let response = client.get(uri).await.map_err(|e| format!("{url}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.map_err(|e| format!("{url}: {e}"))?.to_bytes();
-        Ok((status, body))
-    };
-    tokio::time::timeout(limit, fetch).await.map_err(|_| format!("{url}: timed out"))?
-}
-
 /// Prints `listening on URL` as the first line on stdout (for a server whose socket is not ours,
 /// such as a MinIO node that `presign-bench minio-node` supervises).
 ///

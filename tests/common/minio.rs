@@ -18,7 +18,7 @@ impl Minio {
 
     /// [`Self::start`] with more environment variables (e.g. `MINIO_SITE_REGION`).
     pub async fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let bin = presign_bench::storage::minio::locate().unwrap_or_else(|e| panic!("{e}"));
+        let bin = presign_bench::harness::minio::locate().unwrap_or_else(|e| panic!("{e}"));
         let ports: Vec<u16> = {
             let l: Vec<std::net::TcpListener> =
                 (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
@@ -39,7 +39,7 @@ impl Minio {
             .spawn()
             .unwrap();
         let url = format!("http://{address}");
-        assert!(presign_bench::storage::minio::wait_ready(&url, "/minio/health/ready").await, "MinIO not ready");
+        assert!(presign_bench::harness::minio::wait_ready(&url, "/minio/health/ready").await, "MinIO not ready");
         Self { url, child }
     }
 

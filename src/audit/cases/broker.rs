@@ -1,7 +1,7 @@
 //! Cases aimed at the broker: forged tokens, other users' uploads and files, hostile filenames,
 //! content that lies about its type, and the token secret's strength.
 
-use super::super::steps::{ALICE, AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg};
+use super::super::steps::{ALICE, AUDITOR, Auditor, BoxFuture, MALLORY, Observed, jpeg};
 use super::super::{Case, Expect, Severity};
 use super::file_of;
 use serde_json::json;
@@ -14,13 +14,13 @@ const fn broker(
     severity: Severity,
     sent: &'static str,
     expect: Expect,
-    run: for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>,
+    run: for<'a> fn(&'a Auditor) -> BoxFuture<'a, Result<Observed, String>>,
 ) -> Case {
     Case { name, target: "broker", rule, severity, sent, expect, remedy: "enforced by the broker itself", run }
 }
 
 /// Uploads with `filename` and judges the name the file was recorded with.
-async fn filename(c: &Ctx, name: &str) -> Result<Observed, String> {
+async fn filename(c: &Auditor, name: &str) -> Result<Observed, String> {
     let (o, record) =
         c.upload(AUDITOR, &json!({"filename": name, "content_type": "image/jpeg", "size": 1024}), jpeg()).await?;
     let kept = record["filename"].as_str().unwrap_or_default().to_owned();
@@ -32,7 +32,7 @@ async fn filename(c: &Ctx, name: &str) -> Result<Observed, String> {
 }
 
 /// Uploads `body` declared as `content_type` and returns the completion's answer.
-async fn declared_as(c: &Ctx, content_type: &str, body: Vec<u8>) -> Result<Observed, String> {
+async fn declared_as(c: &Auditor, content_type: &str, body: Vec<u8>) -> Result<Observed, String> {
     let request = json!({"filename": "x", "content_type": content_type, "size": body.len()});
     c.upload(AUDITOR, &request, body).await.map(|(o, _)| o)
 }
@@ -56,12 +56,12 @@ fn forged(header: &serde_json::Value, claims: &serde_json::Value, key: Option<&[
     format!("{signing_input}.{signature}")
 }
 
-async fn with_token(c: &Ctx, token: &str) -> Result<Observed, String> {
+async fn with_token(c: &Auditor, token: &str) -> Result<Observed, String> {
     let body = json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1024});
     c.broker("POST", "/v1/uploads", Some(token), Some(&body)).await.map(|(o, _)| o)
 }
 
-async fn with_json(c: &Ctx, body: &serde_json::Value) -> Result<Observed, String> {
+async fn with_json(c: &Auditor, body: &serde_json::Value) -> Result<Observed, String> {
     c.broker("POST", "/v1/uploads", Some(&c.token(AUDITOR)), Some(body)).await.map(|(o, _)| o)
 }
 

@@ -3,10 +3,10 @@
 //! answer as Chromium does ([`crate::broker::cors::refusal`]), because a CORS refusal is a
 //! missing header, not an error status.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, Observed};
+use super::super::steps::{AUDITOR, Auditor, BoxFuture, Observed};
 use super::super::{Case, Expect, Severity};
 use crate::broker::cors::{PUT_REQUEST_HEADERS, refusal};
-use crate::harness::http::full;
+use crate::client::http::full;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
@@ -16,7 +16,13 @@ pub const FOREIGN: &str = "https://evil.presign-bench-audit.invalid";
 pub const ALLOWED: &str = "https://app.presign-bench-audit.invalid";
 
 /// Sends a preflight for `method` with `headers` from `origin` to `url`.
-async fn preflight(c: &Ctx, url: &str, origin: &str, method: &str, headers: &str) -> Result<(u16, HeaderMap), String> {
+async fn preflight(
+    c: &Auditor,
+    url: &str,
+    origin: &str,
+    method: &str,
+    headers: &str,
+) -> Result<(u16, HeaderMap), String> {
     let h = super::header_pairs(&[
         ("origin", origin),
         ("access-control-request-method", method),

@@ -6,13 +6,13 @@
 //! on foreign origins).
 
 use super::Case;
-use super::steps::{BoxFuture, Ctx, Observed, jpeg};
+use super::steps::{Auditor, BoxFuture, Observed, jpeg};
 use serde_json::json;
 
 /// A case's sending function: `run!(|c| async body using c)`.
 macro_rules! run {
     (|$c:ident| $body:expr) => {{
-        fn f($c: &Ctx) -> BoxFuture<'_, Result<Observed, String>> {
+        fn f($c: &Auditor) -> BoxFuture<'_, Result<Observed, String>> {
             Box::pin(async move { $body })
         }
         f
@@ -25,7 +25,7 @@ mod parts;
 mod store;
 
 /// A case's sending function.
-pub type Run = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>;
+pub type Run = for<'a> fn(&'a Auditor) -> BoxFuture<'a, Result<Observed, String>>;
 
 /// Every case, in report order.
 #[must_use]
@@ -38,7 +38,7 @@ pub fn all() -> Vec<Case> {
 }
 
 /// A file of `owner`, completed; returns its id.
-pub(super) async fn file_of(c: &Ctx, owner: &str) -> Result<String, String> {
+pub(super) async fn file_of(c: &Auditor, owner: &str) -> Result<String, String> {
     let (o, record) =
         c.upload(owner, &json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": 1024}), jpeg()).await?;
     if o.status != 200 {

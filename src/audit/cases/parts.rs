@@ -2,10 +2,10 @@
 //! upload, a part longer than its signed length, a completion with a forged ETag, and a multipart
 //! id passed off as a single upload's. Each case aborts the uploads it started, leaving no parts.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, MALLORY, Observed, jpeg};
+use super::super::steps::{AUDITOR, Auditor, BoxFuture, MALLORY, Observed, jpeg};
 use super::super::tamper::replace_param;
 use super::super::{Case, Expect, Severity};
-use crate::harness::http::full;
+use crate::client::http::full;
 use serde_json::{Value, json};
 
 const SIGNED: &str = "the store checks the SigV4 signature, which covers partNumber, uploadId and Content-Length";
@@ -22,13 +22,13 @@ const fn case(
     rule: &'static str,
     sent: &'static str,
     remedy: &'static str,
-    run: for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>,
+    run: for<'a> fn(&'a Auditor) -> BoxFuture<'a, Result<Observed, String>>,
 ) -> Case {
     Case { name, target, rule, severity: Severity::High, sent, expect: Expect::Refused, remedy, run }
 }
 
 /// A multipart upload of `SIZE` bytes of JPEG started for the auditor; its id.
-async fn start(c: &Ctx) -> Result<String, String> {
+async fn start(c: &Auditor) -> Result<String, String> {
     let request = json!({"filename": "a.jpg", "content_type": "image/jpeg", "size": SIZE, "part_size": PART});
     let (o, v) = c.broker("POST", "/v1/multipart", Some(&c.token(AUDITOR)), Some(&request)).await?;
     if o.status != 201 {
@@ -38,7 +38,7 @@ async fn start(c: &Ctx) -> Result<String, String> {
 }
 
 /// The URL of part `n` of upload `id`.
-async fn part_url(c: &Ctx, id: &str, n: u64) -> Result<String, String> {
+async fn part_url(c: &Auditor, id: &str, n: u64) -> Result<String, String> {
     let (o, v) = c.broker("POST", &format!("/v1/multipart/{id}/parts/{n}"), Some(&c.token(AUDITOR)), None).await?;
     if o.status != 200 {
         return Err(format!("part URL refused: {} {}", o.status, o.code));
@@ -58,14 +58,14 @@ fn part_bytes(n: u64) -> Vec<u8> {
 }
 
 /// PUTs `body` to `url`; the status and the part's ETag.
-async fn put(c: &Ctx, url: &str, body: Vec<u8>) -> Result<(Observed, String), String> {
+async fn put(c: &Auditor, url: &str, body: Vec<u8>) -> Result<(Observed, String), String> {
     let (o, headers, _) = c.exchange("PUT", url, &[], full(body)).await?;
     let etag = headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().trim_matches('"').to_owned();
     Ok((o, etag))
 }
 
 /// Aborts upload `id` (best effort: the broker's sweeper aborts what this misses).
-async fn abort(c: &Ctx, id: &str) {
+async fn abort(c: &Auditor, id: &str) {
     let _ = c.broker("DELETE", &format!("/v1/multipart/{id}"), Some(&c.token(AUDITOR)), None).await;
 }
 
@@ -77,7 +77,7 @@ fn param(url: &str, name: &str) -> String {
 }
 
 /// Part 2's URL used to send part 1.
-async fn other_part_number(c: &Ctx) -> Result<Observed, String> {
+async fn other_part_number(c: &Auditor) -> Result<Observed, String> {
     let id = start(c).await?;
     let url = replace_param(&part_url(c, &id, 2).await?, "partNumber", |_| "1".to_owned());
     let sent = put(c, &url, part_bytes(2)).await;
@@ -86,7 +86,7 @@ async fn other_part_number(c: &Ctx) -> Result<Observed, String> {
 }
 
 /// A part URL of one upload pointed at another upload of the same user.
-async fn other_upload(c: &Ctx) -> Result<Observed, String> {
+async fn other_upload(c: &Auditor) -> Result<Observed, String> {
     let (a, b) = (start(c).await?, start(c).await?);
     let url_a = part_url(c, &a, 2).await;
     let url_b = part_url(c, &b, 2).await;
@@ -103,7 +103,7 @@ async fn other_upload(c: &Ctx) -> Result<Observed, String> {
 }
 
 /// The last part's URL (1 KiB signed) with one byte more.
-async fn longer_part(c: &Ctx) -> Result<Observed, String> {
+async fn longer_part(c: &Auditor) -> Result<Observed, String> {
     let id = start(c).await?;
     let url = part_url(c, &id, 2).await?;
     let mut body = part_bytes(2);
@@ -114,7 +114,7 @@ async fn longer_part(c: &Ctx) -> Result<Observed, String> {
 }
 
 /// Both parts uploaded, then a completion that lists part 2 with the ETag of other bytes.
-async fn forged_etag(c: &Ctx) -> Result<Observed, String> {
+async fn forged_etag(c: &Auditor) -> Result<Observed, String> {
     use md5::Digest;
     let id = start(c).await?;
     let mut etags = Vec::new();
@@ -138,7 +138,7 @@ async fn forged_etag(c: &Ctx) -> Result<Observed, String> {
 }
 
 /// A multipart upload's id sent to the single upload's completion.
-async fn id_as_single(c: &Ctx) -> Result<Observed, String> {
+async fn id_as_single(c: &Auditor) -> Result<Observed, String> {
     let id = start(c).await?;
     let sent = c.broker("POST", &format!("/v1/uploads/{id}/complete"), Some(&c.token(AUDITOR)), None).await;
     abort(c, &id).await;
@@ -146,7 +146,7 @@ async fn id_as_single(c: &Ctx) -> Result<Observed, String> {
 }
 
 /// Another user asks for a part URL of the auditor's upload.
-async fn other_user(c: &Ctx) -> Result<Observed, String> {
+async fn other_user(c: &Auditor) -> Result<Observed, String> {
     let id = start(c).await?;
     let sent = c.broker("POST", &format!("/v1/multipart/{id}/parts/1"), Some(&c.token(MALLORY)), None).await;
     abort(c, &id).await;

@@ -1,7 +1,7 @@
 //! Cases aimed at the store: URLs the broker signed, tampered one way each, and keys that break
 //! naive signers, uploaded and read back through the broker's signer.
 
-use super::super::steps::{AUDITOR, BoxFuture, Ctx, Observed, jpeg};
+use super::super::steps::{AUDITOR, Auditor, BoxFuture, Observed, jpeg};
 use super::super::tamper::{Tamper, tampered_put};
 use super::super::{Case, Expect, Severity};
 use super::{Run, file_of, header_pairs};
@@ -17,27 +17,33 @@ const fn store(
     severity: Severity,
     sent: &'static str,
     remedy: &'static str,
-    run: for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<Observed, String>>,
+    run: for<'a> fn(&'a Auditor) -> BoxFuture<'a, Result<Observed, String>>,
 ) -> Case {
     Case { name, target: "store", rule, severity, sent, expect: Expect::Refused, remedy, run }
 }
 
 /// A PUT signed by the store's keys for `key` at `now`, sent with its headers.
-async fn signed_put(c: &Ctx, key: &str, body: Vec<u8>, expires: Duration, now: SystemTime) -> Result<Observed, String> {
+async fn signed_put(
+    c: &Auditor,
+    key: &str,
+    body: Vec<u8>,
+    expires: Duration,
+    now: SystemTime,
+) -> Result<Observed, String> {
     let s = c.presigner.put(key, "image/jpeg", body.len() as u64, expires, now).map_err(|e| e.to_string())?;
     let headers: Vec<(String, String)> = s.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
     c.put(&s.url, &headers, body).await
 }
 
 /// Uploads under `key` with the broker's signer and reads it back with a presigned GET.
-async fn round_trip(c: &Ctx, key: &str) -> Result<Observed, String> {
+async fn round_trip(c: &Auditor, key: &str) -> Result<Observed, String> {
     let body = jpeg();
     let put = signed_put(c, key, body.clone(), Duration::from_secs(300), SystemTime::now()).await?;
     if put.status != 200 {
         return Ok(Observed::judged(put.status, false, format!("PUT refused: {}", put.code)));
     }
     let get = c.presigner.get(key, Duration::from_secs(300), SystemTime::now()).map_err(|e| e.to_string())?;
-    let (o, bytes) = c.send("GET", &get.url, &[], crate::harness::http::full(Vec::new())).await?;
+    let (o, bytes) = c.send("GET", &get.url, &[], crate::client::http::full(Vec::new())).await?;
     let same = o.status == 200 && bytes.as_ref() == body.as_slice();
     Ok(Observed::judged(
         o.status,
@@ -48,7 +54,7 @@ async fn round_trip(c: &Ctx, key: &str) -> Result<Observed, String> {
 
 /// A presigned PUT with an `X-Amz-Expires` of eight days, signed with the store's key by
 /// aws-sigv4 (this project's signer refuses to).
-fn overlong_url(c: &Ctx, key: &str) -> Result<String, String> {
+fn overlong_url(c: &Auditor, key: &str) -> Result<String, String> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
     let (access, secret) = c.presigner.keys();
     let identity = aws_credential_types::Credentials::new(access, secret, None, None, "audit").into();
@@ -363,7 +369,7 @@ pub(super) fn all() -> Vec<Case> {
                     "GET",
                     &format!("{url}&response-content-type=text%2Fhtml"),
                     &[],
-                    crate::harness::http::full(Vec::new()),
+                    crate::client::http::full(Vec::new()),
                 )
                 .await
                 .map(|(o, _)| o)

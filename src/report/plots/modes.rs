@@ -6,7 +6,7 @@
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use super::{Drawn, Extent, FONT, Plot, SIZE, Series, caption, e, group_labels, legend, line, mode_color};
-use crate::report::format::{grouped, si_bytes};
+use crate::human::{grouped, si_bytes};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

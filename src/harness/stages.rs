@@ -1,16 +1,16 @@
-//! Running the phases of a run: every mode at each size of the sweep (or once), each bounded by
+//! Running the stages of a run: every mode at each size of the sweep (or once), each bounded by
 //! the scenario and stopped early by cancellation or a dead server; then the signing phase (the
 //! broker under presign-only load, then under `/healthz` load).
 
 use super::build::{self, Measured, StepBytes};
-use super::context::{Ctx, guarded_load, snapshot, unix_ms};
-use super::http::Http;
-use super::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload, Tally};
-use super::part::PartMode;
-use super::payload::Payload;
+use super::capture::Captured;
+use super::context::{RunContext, guarded_load, snapshot, unix_ms};
 use super::stack::Stack;
 use super::{Stage, StopReason, verify};
 use crate::app::policy;
+use crate::client::http::Http;
+use crate::client::job::{Common, Healthz, PresignOnly, PresignedUpload, ProxiedUpload, Tally};
+use crate::client::payload::Payload;
 use crate::loadgen::{Job, Load};
 use crate::metrics::InOut;
 use crate::results::{ModeResult, Modes, SigningResult, SweepPoint, VersionSteps};
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 /// Runs every mode at each size of the sweep (or once at the scenario's sizes); stops at the
 /// first interruption or dead server and says why.
-pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, Option<StopReason>) {
+pub async fn run_sizes(base: &RunContext<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, Option<StopReason>) {
     let scenario = base.scenario;
     let sizes: Vec<Option<u64>> =
         if scenario.sweep.is_empty() { vec![None] } else { scenario.sweep.iter().copied().map(Some).collect() };
@@ -38,7 +38,7 @@ pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, O
             None => base,
             Some(bytes) => {
                 scenario_at_size = Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() };
-                ctx_at_size = Ctx {
+                ctx_at_size = RunContext {
                     scenario: &scenario_at_size,
                     payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, ObjectSize::Fixed(bytes))),
                     tokens: base.tokens.clone(),
@@ -53,7 +53,7 @@ pub async fn run_sizes(base: &Ctx<'_>, stack: &mut Stack) -> (Vec<SweepPoint>, O
         let mut modes = Modes::default();
         let mut stopped = None;
         for &mode in &scenario.modes {
-            let of = size.map(|b| format!(" of {}", crate::units::format_size(b))).unwrap_or_default();
+            let of = size.map(|b| format!(" of {}", crate::human::binary_bytes(b))).unwrap_or_default();
             tracing::info!("{} mode: {} uploads{of}", mode.as_str(), scenario.uploads);
             let (result, reason) = run_mode(mode, ctx, stack).await;
             modes.set(mode, result);
@@ -77,7 +77,7 @@ enum Clients {
 }
 
 impl Clients {
-    fn new(mode: Mode, ctx: &Ctx<'_>, stack: &Stack) -> Self {
+    fn new(mode: Mode, ctx: &RunContext<'_>, stack: &Stack) -> Self {
         let client = || Http::new(ctx.timeout()).shaped(ctx.scenario.client).version(ctx.scenario.app_http);
         match mode {
             Mode::Proxied => Self::Proxied(Arc::new(ProxiedUpload {
@@ -121,7 +121,7 @@ impl Clients {
     }
 }
 
-async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, Option<StopReason>) {
+async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeResult, Option<StopReason>) {
     let scenario = ctx.scenario;
     let server = match mode {
         Mode::Proxied => stack.proxy.clone(),
@@ -148,17 +148,17 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
     let after = snapshot(&server, stage, &mut reason).await;
     let after_at = unix_ms();
     let store = store_before.zip(stack.store_usage());
-    let mut verdict = if reason.is_none() {
+    let mut read_back = if reason.is_none() {
         let bucket = &stack.target.bucket;
         tokio::select! {
             v = verify::verify(&stack.verifier, bucket, &recorder.done, &ctx.payload, scenario.verify) => v,
             () = ctx.cancel.cancelled() => {
                 reason = Some(StopReason::Interrupted(Stage::Verifying(mode)));
-                verify::Verdict::default()
+                verify::ReadBack::default()
             }
         }
     } else {
-        verify::Verdict::default()
+        verify::ReadBack::default()
     };
     // Reads come before the cleanup below deletes the objects. A shard does not read: its part
     // carries no downloads to merge.
@@ -177,13 +177,13 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         // The harness's own temporary store: count what is left, keep it for inspection.
         Storage::Embedded => {
             let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
-            verdict.orphans = Some(orphans.len() as u64);
+            read_back.orphans = Some(orphans.len() as u64);
         }
         // A store the harness started, possibly on the user's data directory: count what is left,
         // then leave no test objects behind (verified or not, orphans included).
         Storage::Minio { .. } | Storage::Container { .. } => {
             let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
-            verdict.orphans = Some(orphans.len() as u64);
+            read_back.orphans = Some(orphans.len() as u64);
             verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
             verify::delete_keys(&stack.verifier, &stack.target.bucket, &orphans).await;
         }
@@ -197,15 +197,15 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
         stopped,
         before,
         after,
-        verdict,
+        read_back,
         steps: clients.steps(),
         store,
         client_cpu_seconds,
         multipart,
     };
     if let Some(captured) = &ctx.captured {
-        let part = PartMode::capture(mode, started_at, &measured, (before_at, after_at));
-        captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(part);
+        let raw = Captured::of(mode, started_at, &measured, (before_at, after_at));
+        captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(raw);
     }
     let mut result = build::mode_result(scenario, measured);
     result.downloads = downloads;
@@ -213,7 +213,7 @@ async fn run_mode(mode: Mode, ctx: &Ctx<'_>, stack: &mut Stack) -> (ModeResult, 
 }
 
 /// The broker under presign-only load, then under `/healthz` load, each for the phase's duration.
-pub async fn run_signing(phase: Signing, ctx: &Ctx<'_>, stack: &mut Stack) -> Result<SigningResult, StopReason> {
+pub async fn run_signing(phase: Signing, ctx: &RunContext<'_>, stack: &mut Stack) -> Result<SigningResult, StopReason> {
     tracing::info!(
         "signing phase: {} ms of presign requests, then of /healthz, {} in flight",
         phase.duration_ms,
@@ -260,7 +260,7 @@ const VERSION_OBJECT_SIZE: u64 = 64 * 1024;
 async fn run_version(
     version: HttpVersion,
     phase: Signing,
-    ctx: &Ctx<'_>,
+    ctx: &RunContext<'_>,
     stack: &mut Stack,
 ) -> Result<VersionSteps, StopReason> {
     let sizes = ObjectSize::Fixed(VERSION_OBJECT_SIZE);

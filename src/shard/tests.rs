@@ -1,11 +1,18 @@
-//! Unit tests of shards and merging, on hand-built parts: shares cover every upload once,
+//! Unit tests of shards and merging, on hand-built shard files: shares cover every upload once,
 //! merged histograms equal one built from every sample, the app tier is read from the earliest
-//! and latest scrapes, and parts that do not belong together are refused by name.
+//! and latest scrapes, and shard files that do not belong together are refused by name.
 
 use super::*;
+use crate::harness::build::Measured;
+use crate::harness::verify::ReadBack;
 use crate::loadgen::Sample;
+use crate::loadgen::{Done, Recorder, StoppedBy};
+use crate::metrics::Snapshot;
+use crate::results::Phase;
 use crate::results::latency::{histogram, record};
+use crate::scenario::Mode;
 use crate::scenario::Overrides;
+use std::time::Duration;
 
 fn scenario(uploads: u64) -> Scenario {
     let text = format!(
@@ -59,8 +66,8 @@ fn snapshot(client_in: u64, cpu: f64) -> Snapshot {
     s
 }
 
-/// A shard's presigned part with uploads `indexes`, each taking `us(i)` end to end.
-fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u64, Snapshot); 2]) -> Part {
+/// A shard's file (presigned) with uploads `indexes`, each taking `us(i)` end to end.
+fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u64, Snapshot); 2]) -> ShardFile {
     let mut rec = Recorder::new(false);
     for i in indexes.clone() {
         let mut s = Sample::default();
@@ -74,14 +81,14 @@ fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u
         stopped: StoppedBy::Count,
         before: scrapes[0].1,
         after: scrapes[1].1,
-        verdict: Verdict { verified: indexes.end - indexes.start, ..Verdict::default() },
+        read_back: ReadBack { verified: indexes.end - indexes.start, ..ReadBack::default() },
         steps: None,
         store: None,
         client_cpu_seconds: Some(0.25),
         multipart: None,
     };
-    Part {
-        part_version: PART_VERSION,
+    ShardFile {
+        shard_file_version: VERSION,
         run_id: "r1".into(),
         shard,
         scenario: scenario(10),
@@ -90,7 +97,7 @@ fn part(shard: Shard, indexes: std::ops::Range<u64>, started: u64, scrapes: &[(u
         ended_unix_ms: started + 600,
         incomplete_reason: None,
         incidents: Vec::new(),
-        modes: vec![PartMode::capture(Mode::Presigned, started, &m, (scrapes[0].0, scrapes[1].0))],
+        modes: vec![Captured::of(Mode::Presigned, started, &m, (scrapes[0].0, scrapes[1].0))],
     }
 }
 
@@ -98,7 +105,7 @@ fn us(i: u64) -> u64 {
     1000 + i * i * 37 % 9973
 }
 
-fn two_shards() -> Vec<(String, Part)> {
+fn two_shards() -> Vec<(String, ShardFile)> {
     vec![
         (
             "a.json".into(),

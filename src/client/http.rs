@@ -10,7 +10,7 @@
 //! one multiplexed connection per server, driven by its own task as HTTP/2 needs.
 
 use crate::loadgen::Failure;
-use crate::metrics::{Counted, Meter, Snapshot};
+use crate::metrics::{Counted, Meter};
 use crate::scenario::HttpVersion;
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery};
@@ -319,15 +319,4 @@ async fn read(response: hyper::Result<http::Response<hyper::body::Incoming>>, si
         }
     };
     Ok((parts.status, parts.headers, received))
-}
-
-/// Scrapes `base/metrics` on a fresh connection (scrapes never share app connections, so the
-/// server counts them as admin traffic) and parses it.
-///
-/// # Errors
-/// A message naming the URL when the server does not answer or a series is missing.
-pub async fn scrape(base: &str) -> Result<Snapshot, String> {
-    let url = format!("{base}/metrics");
-    let (_, body) = crate::server::get_once(&url, Duration::from_secs(10)).await?;
-    Snapshot::parse(&String::from_utf8_lossy(&body)).map_err(|e| format!("{url}: {e}"))
 }

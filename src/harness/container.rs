@@ -3,7 +3,7 @@
 //! MinIO publishes no maintained image any more; `docker/Dockerfile.minio` builds one from the
 //! binary `docker/install-minio.sh` installed.
 
-use super::Credentials;
+use crate::storage::Credentials;
 use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};

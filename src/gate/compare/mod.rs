@@ -17,7 +17,7 @@
 
 pub mod bootstrap;
 
-use crate::results::thresholds::lookup;
+use super::thresholds::lookup;
 use crate::results::{ModeResult, Phase, Results};
 use crate::scenario::Mode;
 use schemars::JsonSchema;

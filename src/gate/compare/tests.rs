@@ -5,7 +5,7 @@ use super::*;
 use crate::results::latency::{LatencySummary, histogram, record};
 
 fn fixture() -> Results {
-    crate::results::load::from_str("results-v2.json", include_str!("../../tests/fixtures/results-v2.json")).unwrap()
+    crate::results::load::from_str("results-v2.json", include_str!("../../../tests/fixtures/results-v2.json")).unwrap()
 }
 
 /// `n` latencies spread evenly over `[base, base × 1.5)` microseconds.

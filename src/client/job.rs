@@ -59,7 +59,8 @@ impl PartCounts {
 }
 
 impl Common {
-    pub(super) fn token(&self, index: u64) -> &str {
+    #[must_use]
+    pub fn token(&self, index: u64) -> &str {
         let users = self.tokens.len() as u64;
         &self.tokens[usize::try_from(index % users).unwrap_or(0)]
     }
@@ -140,6 +141,16 @@ pub struct PresignedUpload {
     pub tally: Option<Arc<Tally>>,
 }
 
+/// The presigned flow's client-facing bytes, by request kind, as the harness's sockets counted
+/// them (`bytes_out`: requests, `bytes_in`: responses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepBytes {
+    /// Presign requests and responses.
+    pub presign: crate::metrics::InOut,
+    /// Complete requests and responses.
+    pub complete: crate::metrics::InOut,
+}
+
 /// Bytes by step of uploads made one at a time (see [`PresignedUpload::tally`]).
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -152,13 +163,13 @@ pub struct Tally {
 impl Tally {
     /// What the tally holds, as the steps' bytes.
     #[must_use]
-    pub fn steps(&self) -> super::build::StepBytes {
+    pub fn steps(&self) -> StepBytes {
         use std::sync::atomic::Ordering::Relaxed;
         let io = |v: &[std::sync::atomic::AtomicU64; 2]| crate::metrics::InOut {
             bytes_out: v[0].load(Relaxed),
             bytes_in: v[1].load(Relaxed),
         };
-        super::build::StepBytes { presign: io(&self.presign), complete: io(&self.complete) }
+        StepBytes { presign: io(&self.presign), complete: io(&self.complete) }
     }
 }
 
@@ -312,7 +323,7 @@ impl Flow for ProxiedUpload {
 }
 
 /// An upload flow; every flow is a [`Job`].
-pub(super) trait Flow: Send + Sync + 'static {
+pub trait Flow: Send + Sync + 'static {
     /// Performs upload `index`, recording its phases into `sample`.
     /// `Ok(Some(done))`: an object to verify later; `Ok(None)`: a request that stores nothing.
     fn upload(&self, index: u64, sample: &mut Sample) -> impl Future<Output = Result<Option<Done>, Failure>> + Send;

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The MinIO module version `docker/install-minio.sh` installs (`go list -m`'s pseudo-version);
 /// a test checks that the two agree.
@@ -134,15 +134,7 @@ pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result
 
 /// Polls `url` + `path` until it answers 200, for at most [`READY_TIMEOUT`].
 pub async fn wait_ready(url: &str, path: &str) -> bool {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    while Instant::now() < deadline {
-        let answer = crate::server::get_once(&format!("{url}{path}"), Duration::from_secs(2)).await;
-        if answer.is_ok_and(|(status, _)| status == 200) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
+    crate::client::once::wait_ready(url, path, READY_TIMEOUT).await
 }
 
 #[cfg(test)]
