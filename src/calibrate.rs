@@ -322,18 +322,24 @@ fn parse_oha(text: &str) -> anyhow::Result<(u64, u64, f64)> {
 #[must_use]
 pub fn table(r: &Report) -> String {
     use std::fmt::Write;
-    let mut out = format!(
-        "{:<30} {:<14} {:>12} {:>12} {:>12} {:>16} {:>7}\n",
-        "target", "client", "min req/s", "median", "max", "req/CPU-s (med)", "failed"
-    );
-    for row in &r.rows {
-        let s = row.requests_per_sec;
-        let _ = writeln!(
-            out,
-            "{:<30} {:<14} {:>12.0} {:>12.0} {:>12.0} {:>16.0} {:>7}",
-            row.target, row.client, s.min, s.median, s.max, row.requests_per_cpu_second.median, row.failed
-        );
-    }
+    let rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let s = row.requests_per_sec;
+            vec![
+                row.target.clone(),
+                row.client.clone(),
+                format!("{:.0}", s.min),
+                format!("{:.0}", s.median),
+                format!("{:.0}", s.max),
+                format!("{:.0}", row.requests_per_cpu_second.median),
+                row.failed.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["target", "client", "min req/s", "median", "max", "req/CPU-s (med)", "failed"];
+    let mut out = crate::columns::table(&header, &[crate::columns::Align::Left, crate::columns::Align::Left], &rows);
     for (name, ratio) in [("wrk", r.healthz_vs_wrk), ("oha", r.healthz_vs_oha)] {
         if let Some(x) = ratio {
             let _ =

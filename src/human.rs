@@ -47,6 +47,18 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// Seconds with two decimals: `0.52 s`, for CPU time and short durations.
+#[must_use]
+pub fn seconds(s: f64) -> String {
+    format!("{s:.2} s")
+}
+
+/// A rate with one decimal and its unit: `85.3 uploads/s`.
+#[must_use]
+pub fn per_second(rate: f64, what: &str) -> String {
+    format!("{rate:.1} {what}/s")
+}
+
 /// `in / out` bytes, for display.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // display only

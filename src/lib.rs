@@ -7,6 +7,7 @@
 //! **Data** (bottom):
 //! - [`units`]: parsing sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
 //! - [`human`]: numbers for people (bytes, durations, counts, rates, ratios), never in e-notation.
+//! - [`columns`]: plain-text tables, padded into columns (the one function every table uses).
 //! - [`parts`]: S3's size bounds and how an object is cut into parts (multipart uploads).
 //! - [`scenario`]: scenario TOML resolved into a validated [`scenario::Scenario`].
 //! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
@@ -45,6 +46,7 @@ pub mod calibrate;
 pub mod capacity;
 pub mod cli;
 pub mod client;
+pub mod columns;
 pub mod compare;
 pub mod demo;
 pub mod exit;

@@ -133,9 +133,10 @@ pub fn conclude(
 ) -> anyhow::Result<()> {
     let json = dir.join("results.json");
     let rendered = report::render(results, dir);
-    match format {
-        Format::Table => print!("{}", report::summary(results, dir)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report::json_summary(results, dir))?),
+    match (format, &rendered) {
+        (Format::Table, Ok((doc, _))) => print!("{}", report::summary(doc, dir)),
+        (Format::Table, Err(_)) => {}
+        (Format::Json, _) => println!("{}", serde_json::to_string_pretty(&report::json_summary(results, dir))?),
     }
     rendered.with_context(|| format!("rendering the report in {}", dir.display()))?;
     let outcomes = &results.thresholds;

@@ -213,7 +213,8 @@ async fn plan_names_every_input_and_its_source() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, stdout, stderr) = run(&["plan", fixture, "--out", dir.path().to_str().unwrap()]).await;
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("proxied.cpu_per_gb") && stdout.contains("(measured)"), "{stdout}");
+    let cpu = stdout.lines().find(|l| l.starts_with("proxied.cpu_per_gb")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(cpu.contains("CPU-s/GB") && cpu.ends_with("measured"), "{stdout}");
     // Inputs in human units: the NIC as a link is sold, sizes in SI bytes, never e-notation.
     assert!(stdout.contains("10 Gbit/s per direction"), "{stdout}");
     assert!(!stdout.contains("e9") && !stdout.contains("e7") && !stdout.contains("e-"), "{stdout}");

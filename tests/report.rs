@@ -2,6 +2,7 @@
 //! (`presign-bench run tests/fixtures/fixture.toml`).
 
 use presign_bench::human::{ms, ratio};
+use presign_bench::report::document::Block;
 use presign_bench::report::render;
 use presign_bench::results::{Phase, load};
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn renders_every_file() {
     let results = load(&fixture()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let written = render(&results, dir.path()).unwrap();
+    let (_, written) = render(&results, dir.path()).unwrap();
     for f in files(dir.path()) {
         assert!(written.contains(&f), "{} not reported as written", f.display());
         assert!(std::fs::metadata(&f).unwrap().len() > 0, "{} is empty", f.display());
@@ -79,6 +80,40 @@ fn rendering_is_deterministic() {
     for f in files(a.path()) {
         let name = f.file_name().unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), std::fs::read(b.path().join(name)).unwrap(), "{name:?} differs");
+    }
+}
+
+/// Every figure of the document (each table cell, each sentence) in each rendering, escaped as
+/// that format escapes it; and none in e-notation.
+#[test]
+fn terminal_markdown_and_html_show_the_same_figures() {
+    for name in ["results.json", "results-v2.json"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let results = load(&path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (doc, _) = render(&results, dir.path()).unwrap();
+        let text = presign_bench::report::text::render(&doc);
+        let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        let mut figures = Vec::new();
+        for block in doc.sections.iter().flat_map(|s| &s.blocks) {
+            match block {
+                Block::Table(t) => figures.extend(t.rows.iter().flat_map(|r| r.cells.iter().cloned())),
+                Block::Paragraph(p) => figures.push(p.clone()),
+                Block::Explanation(_) | Block::Figure(_) => {}
+            }
+        }
+        assert!(figures.len() > 60, "{name}: {} figures", figures.len());
+        for f in figures.iter().filter(|f| !f.is_empty()) {
+            assert!(text.contains(f.as_str()), "{name}: the terminal lacks {f:?}");
+            assert!(md.contains(&f.replace('|', "\\|")), "{name}: summary.md lacks {f:?}");
+            assert!(html.contains(&*html_escape::encode_double_quoted_attribute(f)), "{name}: report.html lacks {f:?}");
+            let e_notation = f.as_bytes().windows(3).any(|w| {
+                w[0].is_ascii_digit() && w[1] == b'e' && (w[2].is_ascii_digit() || w[2] == b'+' || w[2] == b'-')
+            });
+            assert!(!e_notation, "{name}: {f:?} is in e-notation");
+        }
+        assert!(text.contains(&doc.headline.as_ref().unwrap().claim), "{name}: the terminal lacks the headline");
     }
 }
 

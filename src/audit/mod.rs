@@ -310,6 +310,7 @@ fn verdict_text(v: Ruling) -> &'static str {
 /// The report as a plain-text table.
 #[must_use]
 pub fn table(r: &AuditReport) -> String {
+    use crate::columns::{self, Align};
     let mut out = format!(
         "presign-bench audit of {}: {} ({} cases); token secret: {} bytes\n\n",
         r.store,
@@ -317,20 +318,25 @@ pub fn table(r: &AuditReport) -> String {
         r.outcomes.len(),
         r.token_secret_bytes
     );
-    let width = r.outcomes.iter().map(|o| o.name.len()).max().unwrap_or(0);
-    for o in &r.outcomes {
-        let sev = format!("{:?}", o.severity).to_lowercase();
-        let _ = writeln!(
-            out,
-            "{:<7} {:<8} {:<width$}  {:>3} {:<28} {}",
-            verdict_text(o.verdict),
-            sev,
-            o.name,
-            o.status,
-            cut(&o.code, 28),
-            o.rule
-        );
-    }
+    let rows: Vec<Vec<String>> = r
+        .outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                verdict_text(o.verdict).to_owned(),
+                format!("{:?}", o.severity).to_lowercase(),
+                o.name.clone(),
+                o.status.to_string(),
+                cut(&o.code, 28),
+                o.rule.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&columns::table(
+        &[],
+        &[Align::Left, Align::Left, Align::Left, Align::Right, Align::Left, Align::Left],
+        &rows,
+    ));
     for o in r.outcomes.iter().filter(|o| o.verdict == Ruling::Broken) {
         let _ = writeln!(out, "\n{} is broken: sent {}; expected {}.\n  {}", o.name, o.sent, o.expected, o.remedy);
     }

@@ -34,6 +34,8 @@ pub async fn check_store(presigner: &Presigner, endpoint: &str, origins: &[Strin
     let url = presigner
         .put_url(&key, "image/jpeg", 1, Duration::from_secs(60), SystemTime::now())
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
+    // hyper-util's client, not the project's `client` module: that is the load generator's, a
+    // layer above the broker (it drives brokers); one startup preflight needs no pool or counters.
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
     for origin in origins {
         let request = http::Request::builder()

@@ -3,6 +3,7 @@
 
 use super::compare::{Report, Verdict};
 use super::thresholds::MetricUnit;
+use crate::columns::{Align, table};
 use crate::results::thresholds::{ThresholdOutcome, ThresholdStatus};
 use std::fmt::Write;
 
@@ -30,11 +31,14 @@ pub(super) fn change(c: Option<f64>) -> String {
 #[must_use]
 pub fn thresholds_table(outcomes: &[ThresholdOutcome]) -> String {
     let mut out = format!("\nthresholds: {}\n", counts_of(outcomes));
-    let width = outcomes.iter().map(|o| o.metric.len()).max().unwrap_or(0);
-    for o in outcomes {
-        let verdict = o.status.as_str();
-        let _ =
-            writeln!(out, "  {verdict}  {:<width$}  {:>12}  {}", o.metric, value(&o.metric, o.observed), o.condition);
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            vec![o.status.as_str().to_owned(), o.metric.clone(), value(&o.metric, o.observed), o.condition.clone()]
+        })
+        .collect();
+    for line in table(&[], &[Align::Left, Align::Left, Align::Right, Align::Left], &rows).lines() {
+        let _ = writeln!(out, "  {line}");
     }
     out
 }
@@ -93,25 +97,28 @@ fn settings_line(report: &Report) -> String {
 #[must_use]
 pub fn compare_table(report: &Report) -> String {
     let mut out = format!("compare: {} ({})\n{}\n\n", report.scenario, counts(report), settings_line(report));
-    let width = report.rows.iter().map(|r| r.metric.len()).max().unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>12}  {:>12}  {:>8}  {:<14}  detail",
-        "metric", "baseline", "current", "change", "verdict"
-    );
-    for r in &report.rows {
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>12}  {:>12}  {:>8}  {:<14}  {}",
-            r.metric,
-            value(&r.metric, r.baseline),
-            value(&r.metric, r.current),
-            change(r.change),
-            r.verdict.as_str(),
-            r.detail
-        );
-    }
+    let header = ["metric", "baseline", "current", "change", "verdict", "detail"];
+    let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Left, Align::Left];
+    out.push_str(&table(&header, &align, &cells(report, Verdict::as_str)));
     out
+}
+
+/// The rows of a comparison as cells, the verdict as `verdict` says it.
+fn cells(report: &Report, verdict: fn(Verdict) -> &'static str) -> Vec<Vec<String>> {
+    report
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.metric.clone(),
+                value(&r.metric, r.baseline),
+                value(&r.metric, r.current),
+                change(r.change),
+                verdict(r.verdict).to_owned(),
+                r.detail.clone(),
+            ]
+        })
+        .collect()
 }
 
 /// A comparison as Markdown.
@@ -123,22 +130,15 @@ pub fn compare_markdown(report: &Report) -> String {
         counts(report),
         settings_line(report)
     );
-    for r in &report.rows {
-        let verdict = match r.verdict {
-            Verdict::Regressed => "❌ regressed",
-            Verdict::Improved => "✅ improved",
-            Verdict::Unchanged => "unchanged",
-            Verdict::NotComparable => "not comparable",
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} | {} | {verdict} | {} |",
-            r.metric,
-            value(&r.metric, r.baseline),
-            value(&r.metric, r.current),
-            change(r.change),
-            r.detail
-        );
+    let marked = |v: Verdict| match v {
+        Verdict::Regressed => "❌ regressed",
+        Verdict::Improved => "✅ improved",
+        Verdict::Unchanged => "unchanged",
+        Verdict::NotComparable => "not comparable",
+    };
+    for mut row in cells(report, marked) {
+        row[0] = format!("`{}`", row[0]);
+        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
     out
 }

@@ -3,7 +3,8 @@
 use crate::results::Environment;
 
 /// Reads CPU model, cores, memory, OS, version and (when in a git checkout) the commit; `store`
-/// is the version of the store the harness started, if it knows one.
+/// is the version of the store the harness started, if it knows one. A line each of three
+/// `/proc` files, read by hand: the procfs crate is a large tree for three lines.
 #[must_use]
 pub fn environment(store: Option<String>) -> Environment {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

@@ -227,9 +227,8 @@ pub fn assemble(a: Assembly) -> Results {
     let setting = crate::capacity::Setting::for_results(&results);
     results.capacity = Some(crate::capacity::build(&setting, Some(&results)));
     results.thresholds = match a.thresholds {
-        Thresholds::Whole => crate::gate::thresholds::evaluate(&results.scenario.thresholds, &results, false),
-        Thresholds::Merged => crate::gate::thresholds::evaluate(&results.scenario.thresholds, &results, true),
         Thresholds::LeftToMerge => Vec::new(),
+        kind => crate::gate::thresholds::evaluate(&results.scenario.thresholds, &results, kind == Thresholds::Merged),
     };
     results
 }

@@ -51,6 +51,8 @@ pub fn tree_stats(pid: u32) -> Option<ProcessStats> {
 }
 
 /// One process's CPU seconds (`utime + stime` of `/proc/PID/stat`) and peak RSS (`VmHWM`).
+/// Read by hand: two fields of two files (and `children`, in `tree_stats`); the procfs crate
+/// parses every field of every file for them.
 fn proc_stats(pid: u32) -> Option<ProcessStats> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.

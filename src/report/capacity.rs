@@ -1,37 +1,53 @@
-//! The capacity report as a table (inputs first) and as the `capacity` plot.
+//! The capacity report as two tables (inputs with their sources, then servers per mode) and as
+//! the `capacity` plot: a section of the run's report, and what `plan` prints.
 
+use super::document::{Block, Row, Table};
 use super::plots::{Capacity, NamedCurve};
 use crate::human::{bandwidth, quantity, si_bytes};
 use crate::results::CapacityReport;
-use std::fmt::Write;
 
-/// The report as a table, inputs first.
+/// The inputs (with where each came from) and the servers each mode needs per constraint.
+#[must_use]
+pub fn blocks(report: &CapacityReport) -> Vec<Block> {
+    let text = |s: &str| s.to_owned();
+    let inputs = Table {
+        id: "capacity-inputs",
+        columns: vec![text("input"), text("value"), text("source")],
+        labels: 3,
+        rows: report
+            .inputs
+            .iter()
+            .map(|i| Row::measured(vec![i.name.clone(), quantity(i.value, &i.unit), i.source.as_str().to_owned()]))
+            .collect(),
+    };
+    let servers = Table {
+        id: "capacity-servers",
+        columns: ["mode", "servers", "nic", "cpu", "memory", "connections", "binding"].map(text).to_vec(),
+        labels: 1,
+        rows: report
+            .modes
+            .iter()
+            .map(|(mode, p)| {
+                let b = p.by_constraint;
+                Row::estimated(vec![
+                    mode.as_str().to_owned(),
+                    p.servers.to_string(),
+                    b.nic.to_string(),
+                    b.cpu.to_string(),
+                    b.memory.to_string(),
+                    b.connections.to_string(),
+                    p.binding.as_str().to_owned(),
+                ])
+            })
+            .collect(),
+    };
+    vec![Block::Table(inputs), Block::Table(servers)]
+}
+
+/// The report as text, inputs first (what `plan` prints).
 #[must_use]
 pub fn table(report: &CapacityReport) -> String {
-    let mut out = String::from("inputs:\n");
-    for i in &report.inputs {
-        let _ = writeln!(out, "  {:<34} {:<40} ({})", i.name, quantity(i.value, &i.unit), i.source.as_str());
-    }
-    let _ = writeln!(
-        out,
-        "\n{:<10} {:>8} {:>6} {:>6} {:>8} {:>12}  binding",
-        "mode", "servers", "nic", "cpu", "memory", "connections"
-    );
-    for (mode, p) in &report.modes {
-        let b = p.by_constraint;
-        let _ = writeln!(
-            out,
-            "{:<10} {:>8} {:>6} {:>6} {:>8} {:>12}  {}",
-            mode.as_str(),
-            p.servers,
-            b.nic,
-            b.cpu,
-            b.memory,
-            b.connections,
-            p.binding.as_str()
-        );
-    }
-    out
+    super::text::blocks(&blocks(report))
 }
 
 /// The capacity plot of a report.
@@ -65,10 +81,12 @@ mod tests {
     #[test]
     fn table_lists_inputs_with_sources_and_the_binding_constraint() {
         let t = table(&build(&Setting::default(), None));
-        assert!(t.contains("  uploads                            50,000 uploads"), "{t}");
-        assert!(t.contains("  nic                                10 Gbit/s per direction"), "{t}");
-        assert!(t.contains("proxied           7      7"), "{t}");
-        assert!(t.lines().any(|l| l.starts_with("presigned") && l.ends_with("nic")), "{t}");
+        let line = |name: &str| t.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {t}"));
+        let words = |name: &str| line(name).split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(words("uploads")[..3], ["uploads", "50,000", "uploads"], "{t}");
+        assert!(line("nic ").contains("10 Gbit/s per direction"), "{t}");
+        assert_eq!(words("proxied ")[..3], ["proxied", "7", "7"], "{t}");
+        assert_eq!(words("presigned ").last().map(String::as_str), Some("nic"), "{t}");
         // Every input in human units: no e-notation anywhere in the table.
         assert!(!t.split_whitespace().any(|w| w.contains("e+") || w.contains("e-") || w.contains("e9")), "{t}");
     }

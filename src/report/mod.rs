@@ -1,26 +1,29 @@
-//! Rendering: what a person reads. From a [`Results`] it draws the plots (SVG and PNG), writes
-//! `summary.md` and `report.html`, prints the end-of-run table or JSON summary, and renders the
-//! capacity and signing reports of `plan` and `sign-bench`.
+//! Rendering: what a person reads. From a [`Results`] it builds one [`Document`] (headline,
+//! tables, sentences, plots) and renders it three ways: the summary printed when a run ends,
+//! `summary.md` and `report.html`; it also renders the capacity and signing reports of `plan` and
+//! `sign-bench`.
 //!
-//! - [`render`](mod@render): results.json → the report folder.
-//! - [`table`]: the plain-text summary and number formatting.
-//! - [`html`], [`markdown`]: the two documents.
-//! - [`plots`]: plot types that take data and a path and do nothing else.
-//! - [`capacity`]: the capacity report as a table and a plot.
-//! - [`gate`]: thresholds and comparisons for CI: tables, Markdown, JUnit, GitHub annotations.
+//! - [`document`]: the report as data; [`build`](mod@build): results → document.
+//! - [`text`], [`markdown`], [`html`]: the three renderers.
+//! - [`render`](mod@render): results → the report folder.
+//! - [`plots`]: plot types that take data and return their SVG and PNG.
+//! - [`capacity`]: the capacity report as tables and a plot.
+//! - [`describe`]: the headline and the scenario in words.
 
+mod build;
 pub mod capacity;
 pub mod describe;
+pub mod document;
 mod html;
 mod markdown;
 pub mod plots;
-pub mod reads;
 mod render;
-pub mod table;
+pub mod text;
 
+pub use build::build;
 pub use describe::headline;
-pub use render::{RenderError, render};
-pub use table::summary;
+pub use document::Document;
+pub use render::{RenderError, render, write};
 
 use crate::results::{Comparison, Results};
 use crate::scenario::Mode;
@@ -74,7 +77,7 @@ pub fn emit(
 pub fn rerender(path: &Path, out: Option<&Path>) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let results = crate::results::load(path)?;
     let dir = out.map_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf(), Path::to_path_buf);
-    let mut files = render(&results, &dir)?;
+    let (_, mut files) = render(&results, &dir)?;
     let copy = dir.join("results.json");
     if !copy.exists() {
         crate::results::write(&results, &dir).with_context(|| copy.display().to_string())?;
@@ -134,6 +137,17 @@ pub struct ModeSummary {
     pub cpu_seconds: f64,
     /// App-tier peak RSS.
     pub peak_rss_bytes: u64,
+}
+
+/// The summary printed when a run ends: `doc` as text, then where the report and results are.
+#[must_use]
+pub fn summary(doc: &Document, report_dir: &Path) -> String {
+    format!(
+        "{}\nreport:  {}\nresults: {}\n",
+        text::render(doc),
+        report_dir.join("report.html").display(),
+        report_dir.join("results.json").display()
+    )
 }
 
 /// The JSON summary of `results`, whose report is in `dir`.

@@ -1,10 +1,10 @@
-//! From a results.json to the report folder: plots, `summary.md` and `report.html`.
-//! `run` calls [`render`] when it finishes; `presign-bench report` calls it on any results.json.
+//! From a results.json to the report folder: the document built once, its plots written as SVG
+//! and PNG, `summary.md` and `report.html`. `run` calls [`render`] when it finishes;
+//! `presign-bench report` calls it on any results.json.
 
-use super::describe::headline;
-use super::plots::{self, Bandwidth, Latency, Resources, Timeline};
-use crate::results::{ModeResult, Phase, Results, TimelineData};
-use crate::scenario::Mode;
+use super::document::Document;
+use super::plots;
+use crate::results::Results;
 use std::path::{Path, PathBuf};
 
 /// Errors of rendering a report.
@@ -24,168 +24,33 @@ pub enum RenderError {
     },
 }
 
-/// Writes every plot (SVG and PNG), `summary.md` and `report.html` into `dir`; returns the files.
+/// Builds the document of `results` and writes it into `dir` (see [`write`]); returns the
+/// document and the files.
+///
+/// # Errors
+/// [`RenderError`] naming the plot or the file.
+pub fn render(results: &Results, dir: &Path) -> Result<(Document, Vec<PathBuf>), RenderError> {
+    let doc = super::build::build(results)?;
+    let files = write(&doc, dir)?;
+    Ok((doc, files))
+}
+
+/// Writes every plot of `doc` (SVG and PNG), `summary.md` and `report.html` into `dir`; returns
+/// the files.
 ///
 /// # Errors
 /// [`RenderError`] naming the file that could not be written.
-pub fn render(results: &Results, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+pub fn write(doc: &Document, dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
     std::fs::create_dir_all(dir).map_err(|source| RenderError::Write { path: dir.display().to_string(), source })?;
     let mut files = Vec::new();
-    files.extend(plots::write(&bandwidth(results), dir)?);
-    files.extend(plots::write(&latency(results), dir)?);
-    files.extend(plots::write(&timeline(results), dir)?);
-    files.extend(plots::write(&resources(results), dir)?);
-    if !results.sweep.is_empty() {
-        files.extend(plots::write(&sweep(results), dir)?);
+    for figure in doc.figures() {
+        files.extend(plots::save(figure.name, &figure.drawing, dir)?);
     }
-    if let Some(capacity) = &results.capacity {
-        files.extend(plots::write(&super::capacity::plot(capacity), dir)?);
-    }
-    let svg = |name: &str| std::fs::read_to_string(dir.join(format!("{name}.svg"))).unwrap_or_default();
-    let documents =
-        [("summary.md", super::markdown::render(results)), ("report.html", super::html::render(results, &svg))];
-    for (name, text) in documents {
+    for (name, text) in [("summary.md", super::markdown::render(doc)), ("report.html", super::html::render(doc))] {
         let path = dir.join(name);
         std::fs::write(&path, text)
             .map_err(|source| RenderError::Write { path: path.display().to_string(), source })?;
         files.push(path);
     }
     Ok(files)
-}
-
-#[allow(clippy::cast_precision_loss)] // byte counts for plotting
-fn sides(m: &ModeResult) -> (f64, f64) {
-    if m.uploads_ok == 0 {
-        return (0.0, 0.0);
-    }
-    let ok = m.uploads_ok as f64;
-    (m.app_tier.client_bytes() as f64 / ok, m.app_tier.storage_bytes() as f64 / ok)
-}
-
-fn bandwidth(results: &Results) -> Bandwidth {
-    let modes = results.modes.present();
-    Bandwidth {
-        modes: modes
-            .iter()
-            .map(|(n, m)| {
-                let (client, storage) = sides(m);
-                plots::ModeBytes { mode: n.as_str().to_owned(), client, storage }
-            })
-            .collect(),
-        target_uploads: modes.first().map_or(0, |(_, m)| m.extrapolated.uploads),
-        headline: headline(results),
-    }
-}
-
-fn latency(results: &Results) -> Latency {
-    let mut series = Vec::new();
-    let mut open = false;
-    for (mode, m) in results.modes.present() {
-        open |= m.latency_us_uncorrected.is_some();
-        for phase in Phase::ALL {
-            let Some(summary) = m.latency_us.get(&phase) else { continue };
-            let Ok(h) = summary.histogram() else { continue };
-            #[allow(clippy::cast_precision_loss)] // microseconds to milliseconds for plotting
-            let points = h
-                .iter_quantiles(5)
-                .map(|v| {
-                    (v.quantile_iterated_to() * 100.0, h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0)
-                })
-                .collect();
-            series.push(plots::Curve {
-                label: format!("{} {}", mode.as_str(), phase.as_str()),
-                mode: mode.as_str().to_owned(),
-                points,
-            });
-        }
-    }
-    let subtitle = if open {
-        "open model: measured from each upload's intended start (corrected for coordinated omission)"
-    } else {
-        "closed model: measured from each request's start"
-    };
-    Latency { series, subtitle: subtitle.to_owned() }
-}
-
-/// Most points drawn per timeline series; longer runs are binned.
-const MAX_POINTS: usize = 600;
-
-/// (completions per second, most in flight) per bin, at the bin's centre in seconds.
-#[allow(clippy::cast_precision_loss)] // counts and seconds for plotting
-fn binned(t: &TimelineData) -> (plots::Series, plots::Series) {
-    let len = t.completed.len().max(t.in_flight_max.len());
-    let per_bin = len.div_ceil(MAX_POINTS).max(1);
-    let bin_secs = t.interval_ms.max(1) as f64 * per_bin as f64 / 1000.0;
-    let mut rate = Vec::new();
-    let mut in_flight = Vec::new();
-    for start in (0..len).step_by(per_bin) {
-        let range = start..(start + per_bin).min(len);
-        let x = (start as f64 + per_bin as f64 / 2.0) * t.interval_ms as f64 / 1000.0;
-        let done: u64 = t.completed.get(range.clone()).map_or(0, |s| s.iter().sum());
-        let busy = t.in_flight_max.get(range).map_or(0, |s| s.iter().copied().max().unwrap_or(0));
-        rate.push((x, done as f64 / bin_secs));
-        in_flight.push((x, busy as f64));
-    }
-    (rate, in_flight)
-}
-
-fn timeline(results: &Results) -> Timeline {
-    Timeline {
-        modes: results
-            .modes
-            .present()
-            .into_iter()
-            .map(|(n, m)| {
-                let (rate, in_flight) = binned(&m.timeline);
-                plots::ModeTimeline { mode: n.as_str().to_owned(), rate, in_flight }
-            })
-            .collect(),
-    }
-}
-
-#[allow(clippy::cast_precision_loss)] // resource figures for plotting
-fn resources(results: &Results) -> Resources {
-    Resources {
-        modes: results
-            .modes
-            .present()
-            .into_iter()
-            .map(|(n, m)| {
-                let a = &m.app_tier;
-                plots::ModeResources {
-                    mode: n.as_str().to_owned(),
-                    cpu_seconds: a.cpu_seconds,
-                    peak_rss_bytes: a.peak_rss_bytes as f64,
-                    peak_connections: a.peak_connections as f64,
-                    connection_seconds: a.connection_seconds,
-                }
-            })
-            .collect(),
-    }
-}
-
-#[allow(clippy::cast_precision_loss)] // sizes, bytes and latencies for plotting
-fn sweep(results: &Results) -> plots::Sweep {
-    let modes = Mode::ALL
-        .into_iter()
-        .map(|mode| {
-            let mut curves = plots::SweepCurves {
-                mode: mode.as_str().to_owned(),
-                p50: Vec::new(),
-                p99: Vec::new(),
-                bytes: Vec::new(),
-            };
-            for point in &results.sweep {
-                let Some(m) = point.modes.get(mode) else { continue };
-                let x = point.object_size as f64;
-                if let Some(l) = m.end_to_end() {
-                    curves.p50.push((x, l.p50 as f64 / 1000.0));
-                    curves.p99.push((x, l.p99 as f64 / 1000.0));
-                }
-                curves.bytes.push((x, m.per_upload.app_tier_bytes.max(1.0)));
-            }
-            curves
-        })
-        .collect();
-    plots::Sweep { modes, crossover: results.sweep_crossover_bytes.map(|c| c as f64) }
 }

@@ -315,16 +315,23 @@ pub fn command(options: &CommandOptions) -> anyhow::Result<()> {
 /// The report as a table.
 #[must_use]
 pub fn table(report: &Report) -> String {
+    use crate::columns::{self, Align};
     use std::fmt::Write;
-    let mut out = format!("{:<14} {:>7} {:>14} {:>14} {:>14}\n", "impl", "threads", "min URLs/s", "median", "max");
-    for r in &report.results {
-        let s = r.urls_per_sec;
-        let _ = writeln!(
-            out,
-            "{:<14} {:>7} {:>14.0} {:>14.0} {:>14.0}",
-            r.implementation, r.threads, s.min, s.median, s.max
-        );
-    }
+    let rows: Vec<Vec<String>> = report
+        .results
+        .iter()
+        .map(|r| {
+            let s = r.urls_per_sec;
+            vec![
+                r.implementation.clone(),
+                r.threads.to_string(),
+                format!("{:.0}", s.min),
+                format!("{:.0}", s.median),
+                format!("{:.0}", s.max),
+            ]
+        })
+        .collect();
+    let mut out = columns::table(&["impl", "threads", "min URLs/s", "median", "max"], &[Align::Left], &rows);
     let _ = writeln!(
         out,
         "\npresign-bench signs {:.1}x as many URLs/s as aws-sdk-s3 presigned() (medians, {} thread(s), this run; {} repeats of {} ms)",

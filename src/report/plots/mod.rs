@@ -1,5 +1,6 @@
 //! The report's plots, each written as SVG and PNG (1600×900). Each plot is plain data that
-//! knows how to draw itself on any plotters backend; [`write`] does the files.
+//! knows how to draw itself on any plotters backend; [`draw`] returns its SVG and PNG as data
+//! and [`save`] writes them.
 //!
 //! This file holds what every plot shares (sizes, colours, legend, lines, axis bounds);
 //! [`modes`] has the four plots of every run (bandwidth, latency, timeline, resources) and
@@ -68,26 +69,66 @@ fn register_font() {
     });
 }
 
-/// Writes `plot` as `dir/NAME.svg` and `dir/NAME.png`; returns both paths.
+/// A plot drawn: its SVG text and its PNG file's bytes, both deterministic for the same data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drawing {
+    /// The SVG document.
+    pub svg: String,
+    /// The PNG file.
+    pub png: Vec<u8>,
+}
+
+/// Draws `plot` as SVG and PNG, in memory.
+///
+/// # Errors
+/// [`PlotError`] naming the plot.
+pub fn draw(plot: &impl Plot) -> Result<Drawing, PlotError> {
+    register_font();
+    let fail = |message: String| PlotError { name: plot.name().to_owned(), message };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        plot.draw(&root).map_err(fail)?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        plot.draw(&root).map_err(fail)?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, SIZE.0, SIZE.1);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
+        writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
+        writer.finish().map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(Drawing { svg, png })
+}
+
+/// Writes `drawing` of the plot `name` as `dir/NAME.svg` and `dir/NAME.png`; returns both paths.
+///
+/// # Errors
+/// [`PlotError`] naming the plot and the file.
+pub fn save(name: &str, drawing: &Drawing, dir: &Path) -> Result<[PathBuf; 2], PlotError> {
+    let svg = dir.join(format!("{name}.svg"));
+    let png = dir.join(format!("{name}.png"));
+    for (path, bytes) in [(&svg, drawing.svg.as_bytes()), (&png, drawing.png.as_slice())] {
+        std::fs::write(path, bytes)
+            .map_err(|e| PlotError { name: name.to_owned(), message: format!("{}: {e}", path.display()) })?;
+    }
+    Ok([svg, png])
+}
+
+/// Draws `plot` and writes it as `dir/NAME.svg` and `dir/NAME.png`; returns both paths.
 ///
 /// # Errors
 /// [`PlotError`] naming the plot.
 pub fn write(plot: &impl Plot, dir: &Path) -> Result<[PathBuf; 2], PlotError> {
-    register_font();
-    let fail = |message: String| PlotError { name: plot.name().to_owned(), message };
-    let svg = dir.join(format!("{}.svg", plot.name()));
-    let png = dir.join(format!("{}.png", plot.name()));
-    {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-        plot.draw(&root).map_err(fail)?;
-        root.present().map_err(|e| fail(e.to_string()))?;
-    }
-    {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        plot.draw(&root).map_err(fail)?;
-        root.present().map_err(|e| fail(e.to_string()))?;
-    }
-    Ok([svg, png])
+    save(plot.name(), &draw(plot)?, dir)
 }
 
 /// Draws the series legend of `chart` at `position`.

@@ -1,0 +1,83 @@
+//! From a results.json to its [`Document`]: built once, with every figure formatted and every
+//! plot drawn, then rendered by the terminal, Markdown and HTML renderers.
+//!
+//! - [`uploads`]: the two modes side by side, the measured ratio, what the figures mean.
+//! - [`reads`]: the downloads.
+//! - [`details`]: latency, the presigned flow's steps, the size sweep, signing.
+//! - [`figures`]: the data of the plots.
+
+// Display: counts become f64 for formatting; precision beyond what a cell shows is not needed.
+#![allow(clippy::cast_precision_loss)]
+
+mod details;
+mod figures;
+mod reads;
+mod uploads;
+
+use crate::human::{grouped, ratio, si_bytes};
+use crate::report::capacity;
+use crate::report::describe::{headline, object_size, pacing};
+use crate::report::document::{Block, Document, Figure, Headline, Section};
+use crate::report::plots::{self, Plot, PlotError};
+use crate::results::Results;
+
+fn figure(plot: &impl Plot) -> Result<Block, PlotError> {
+    Ok(Block::Figure(Figure { name: plot.name(), drawing: plots::draw(plot)? }))
+}
+
+/// The report of `results`, plots drawn.
+///
+/// # Errors
+/// A plot that cannot be drawn, named.
+pub fn build(results: &Results) -> Result<Document, PlotError> {
+    let s = &results.scenario;
+    let mut sections = vec![Section { heading: None, blocks: uploads::blocks(results) }];
+    sections.extend(reads::section(results));
+    sections.push(Section { heading: None, blocks: vec![uploads::explanation(results)] });
+    let plots = vec![
+        figure(&figures::bandwidth(results))?,
+        figure(&figures::latency(results))?,
+        figure(&figures::timeline(results))?,
+        figure(&figures::resources(results))?,
+    ];
+    sections.push(Section { heading: None, blocks: plots });
+    if !results.sweep.is_empty() {
+        sections.extend(details::sweep(results, figure(&figures::sweep(results))?));
+    }
+    if let Some(c) = &results.capacity {
+        let mut blocks = capacity::blocks(c);
+        blocks.push(figure(&capacity::plot(c))?);
+        sections.push(Section::titled("Capacity for the target (modelled from the measured costs)", blocks));
+    }
+    sections.push(details::latency(results));
+    sections.extend(details::steps(results));
+    sections.extend(details::signing(results));
+    let e = &results.environment;
+    Ok(Document {
+        title: format!("presign-bench: {}", s.name),
+        description: s.description.clone(),
+        scope: format!("{} uploads per mode, target {}", grouped(s.uploads), grouped(s.target_uploads)),
+        warning: (!results.complete)
+            .then(|| results.incomplete_reason.clone().unwrap_or_else(|| "interrupted".to_owned())),
+        headline: results
+            .comparison
+            .as_ref()
+            .map(|c| Headline { figure: ratio(c.client_bytes_ratio), claim: headline(results) }),
+        sections,
+        footer: format!(
+            "{} uploads per mode, {}, objects {}, content type {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}",
+            s.uploads,
+            pacing(s),
+            object_size(s),
+            s.content_type,
+            results.started_at,
+            results.duration_ms as f64 / 1000.0,
+            e.cpu_model,
+            e.cores,
+            si_bytes(e.memory_bytes as f64),
+            e.os,
+            e.version,
+            e.git_commit.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+        ),
+    })
+}
