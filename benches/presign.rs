@@ -46,6 +46,7 @@ fn presign(c: &mut Criterion) {
         region: "us-east-1".into(),
         bucket: "uploads".into(),
         credentials: Credentials::default(),
+        ca_pem: None,
     };
     let client = aws_sdk_s3::Client::from_conf(presign_bench::storage::client::config(&target).build());
     group.bench_function("aws-sdk-s3 presigned()", |b| {

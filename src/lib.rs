@@ -8,6 +8,8 @@
 //! - [`units`]: parsing sizes (`10MiB`), durations (`10m`), rates, bandwidths and content types.
 //! - [`human`]: numbers for people (bytes, durations, counts, rates, ratios), never in e-notation.
 //! - [`columns`]: plain-text tables, padded into columns (the one function every table uses).
+//! - [`tls`]: certificates (PEM files, or a CA made for one run) and the rustls configurations of
+//!   servers and clients.
 //! - [`parts`]: S3's size bounds and how an object is cut into parts (multipart uploads).
 //! - [`scenario`]: scenario TOML resolved into a validated [`scenario::Scenario`].
 //! - [`results`]: the results.json contract (typed, versioned, with a JSON Schema).
@@ -69,4 +71,5 @@ pub mod shard;
 pub mod signbench;
 pub mod sigv4;
 pub mod storage;
+pub mod tls;
 pub mod units;

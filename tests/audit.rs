@@ -150,6 +150,7 @@ async fn an_endpoint_in_another_region_is_audited_in_its_own_bucket() {
         region: "garage".into(),
         bucket: "made-by-its-owner".into(),
         credentials: common::credentials(),
+        ca_pem: None,
     };
     let s3 = common::bucket_client(&target).await;
     let buckets = async || {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: data, servers and harness, rendering and commands.
 const LAYERS: &[&[&str]] = &[
-    &["units", "parts", "human", "columns"],
+    &["units", "parts", "human", "columns", "tls"],
     &["scenario"],
     &["results"],
     &["capacity", "sigv4", "gate"],

@@ -154,6 +154,7 @@ async fn every_sign_bench_implementation_signs_urls_the_store_accepts() {
         region: "us-east-1".into(),
         bucket: "uploads".into(),
         credentials: presign_bench::storage::Credentials::default(),
+        ca_pem: None,
     };
     let s3 = common::bucket_client(&target).await;
     for which in Impl::ALL {

@@ -32,6 +32,8 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 pub struct AppConfig {
     /// The object store.
     pub s3: S3Target,
+    /// HTTPS for clients, when set (`--tls-cert`/`--tls-key`, `--tls-self-signed`).
+    pub tls: crate::server::Tls,
     /// HMAC secret of bearer tokens (and, derived from it, of upload ids).
     pub token_secret: String,
     /// SQLite file; `None` for a file in a temporary directory.
@@ -94,18 +96,20 @@ pub enum StartError {
 }
 
 /// The body of `presign-bench broker` and `presign-bench proxy`: binds `listen`, awaits `start`
-/// (the server's state), prints `listening on http://ADDR`, then serves until `serve` returns.
+/// (the server's state), prints `listening on http://ADDR` (`https://` with `tls`), then serves
+/// until `serve` returns.
 ///
 /// # Errors
 /// [`StartError`] naming the address, flag, endpoint or database.
 pub async fn run<S>(
     listen: std::net::SocketAddr,
+    tls: bool,
     start: impl std::future::Future<Output = Result<S, StartError>>,
     serve: impl AsyncFnOnce(tokio::net::TcpListener, S),
 ) -> Result<(), StartError> {
     let listener = crate::server::bind(listen).await?;
     let state = start.await?;
-    crate::server::announce(&listener).map_err(StartError::Announce)?;
+    crate::server::announce(&listener, tls).map_err(StartError::Announce)?;
     serve(listener, state).await;
     Ok(())
 }
@@ -279,7 +283,8 @@ impl App {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let sweeping = tokio::spawn(sweeper.run(self.config.sweep.every));
-        crate::server::serve_router(listener, router, self.meter.clone(), self.config.limits, shutdown).await;
+        let tls = self.config.tls.clone();
+        crate::server::serve_router(listener, router, self.meter.clone(), self.config.limits, tls, shutdown).await;
         sweeping.abort();
     }
 

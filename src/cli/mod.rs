@@ -264,20 +264,14 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         Command::Storage(args) => {
             let credentials = args.credentials.credentials();
             let data_dir = args.data_dir.as_deref();
-            let sweep = crate::storage::embedded::TempSweep { every: args.sweep_every, grace: args.orphan_grace };
+            let serving = crate::storage::embedded::Serving {
+                sweep: crate::storage::embedded::TempSweep { every: args.sweep_every, grace: args.orphan_grace },
+                cors_origins: args.cors_origins.clone(),
+                send_timeout: Some(args.send_timeout),
+                tls: args.tls.server()?,
+            };
             let shutdown = shutdown(stop, args.watch_stdin);
-            let origins = &args.cors_origins;
-            let send = args.send_timeout;
-            Box::pin(crate::storage::embedded::run(
-                args.listen,
-                data_dir,
-                &credentials,
-                sweep,
-                origins,
-                send,
-                shutdown,
-            ))
-            .await?;
+            Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, &serving, shutdown)).await?;
         }
         Command::MinioNode(args) => {
             let node = crate::harness::minio::Node {
@@ -285,16 +279,17 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
                 address: args.address,
                 console: args.console_address,
                 endpoints: args.endpoints,
+                certs_dir: args.certs_dir,
             };
             crate::harness::minio::run_node(&node, shutdown(stop, args.watch_stdin)).await?;
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-            Box::pin(crate::broker::run(listen, args.config(), shutdown(stop, args.watch_stdin))).await?;
+            Box::pin(crate::broker::run(listen, args.config()?, shutdown(stop, args.watch_stdin))).await?;
         }
         Command::Proxy(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
-            Box::pin(crate::proxy::run(listen, args.config(), shutdown(stop, args.watch_stdin))).await?;
+            Box::pin(crate::proxy::run(listen, args.config()?, shutdown(stop, args.watch_stdin))).await?;
         }
         Command::Token(args) => {
             let tokens = crate::app::auth::Tokens::new(token_secret(args.token_secret.as_deref()).as_bytes());

@@ -28,6 +28,47 @@ impl CredentialArgs {
     }
 }
 
+/// HTTPS: `--tls-cert` and `--tls-key`, or `--tls-self-signed` (with `--tls-ca-out`).
+#[derive(Debug, Args)]
+#[allow(clippy::struct_field_names)] // each field is its flag, `--tls-*`
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key", conflicts_with = "tls_self_signed", help_heading = "TLS")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "TLS")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for 127.0.0.1 and localhost, signed at start by a new CA.
+    #[arg(long, help_heading = "TLS")]
+    pub tls_self_signed: bool,
+    /// With --tls-self-signed: write that CA's certificate (PEM) here, for clients to trust.
+    #[arg(long, value_name = "FILE", requires = "tls_self_signed", help_heading = "TLS")]
+    pub tls_ca_out: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server's TLS configuration (`None`: plaintext).
+    ///
+    /// # Errors
+    /// A certificate or key file that cannot be read or used, named with its flag; a CA file
+    /// that cannot be written.
+    pub fn server(&self) -> anyhow::Result<crate::server::Tls> {
+        use anyhow::Context;
+        let identity = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => crate::tls::Identity::load(cert, key).context("--tls-cert/--tls-key")?,
+            (_, _, true) => {
+                let ca = crate::tls::Authority::new("presign-bench self-signed CA")?;
+                if let Some(out) = &self.tls_ca_out {
+                    crate::tls::write_file(out, ca.pem(), 0o644).context("--tls-ca-out")?;
+                }
+                ca.issue(&crate::tls::LOCAL_HOSTS)?
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(crate::tls::server_config(&identity).context("--tls-cert/--tls-key")?))
+    }
+}
+
 /// Flags of `storage`.
 #[derive(Debug, Args)]
 pub struct StorageArgs {
@@ -52,6 +93,8 @@ pub struct StorageArgs {
     /// reading); the connection is closed.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub send_timeout: Duration,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
@@ -69,6 +112,9 @@ pub struct MinioNodeArgs {
     /// Console address, 127.0.0.1:PORT.
     #[arg(long)]
     pub console_address: String,
+    /// MinIO's certificates directory (`public.crt`, `private.key`, `CAs/`): serve HTTPS.
+    #[arg(long)]
+    pub certs_dir: Option<PathBuf>,
     /// A drive directory, or every `http://host:port/dir` endpoint of the cluster.
     #[arg(required = true)]
     pub endpoints: Vec<String>,
@@ -86,6 +132,10 @@ pub struct ServerArgs {
     /// S3 endpoint URL.
     #[arg(long, default_value = "http://127.0.0.1:9000")]
     pub s3_endpoint: String,
+    /// For an https --s3-endpoint: the CA certificates (PEM) to check the store's certificate
+    /// against, and nothing else.
+    #[arg(long, value_name = "FILE")]
+    pub storage_ca: Option<PathBuf>,
     /// Bucket for uploads (created at start if missing).
     #[arg(long, default_value = "uploads")]
     pub bucket: String,
@@ -176,6 +226,8 @@ pub struct ServerArgs {
     /// none (for a bucket that is not this service's, such as one being audited).
     #[arg(long)]
     pub no_lifecycle_rule: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
     #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
     pub insecure_unsigned_content_type: bool,
@@ -186,15 +238,27 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The app configuration these flags describe (validated when the app starts).
-    #[must_use]
-    pub fn config(&self) -> AppConfig {
-        AppConfig {
+    ///
+    /// # Errors
+    /// A TLS file (`--tls-cert`, `--tls-key`, `--storage-ca`) that cannot be read or used,
+    /// named.
+    pub fn config(&self) -> anyhow::Result<AppConfig> {
+        use anyhow::Context;
+        let ca_pem = match &self.storage_ca {
+            Some(path) => {
+                Some(std::fs::read_to_string(path).with_context(|| format!("--storage-ca {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(AppConfig {
             s3: S3Target {
                 endpoint: self.s3_endpoint.trim_end_matches('/').to_owned(),
                 region: self.region.clone(),
                 bucket: self.bucket.clone(),
                 credentials: self.credentials.credentials(),
+                ca_pem,
             },
+            tls: self.tls.server()?,
             token_secret: token_secret(self.token_secret.as_deref()),
             db_path: self.db.clone(),
             policy: Policy {
@@ -227,7 +291,7 @@ impl ServerArgs {
                 operation: self.store_timeout,
             },
             sweep: crate::app::sweep::Sweep { every: self.sweep_every, grace: self.orphan_grace },
-        }
+        })
     }
 }
 

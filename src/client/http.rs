@@ -10,7 +10,7 @@
 //! one multiplexed connection per server, driven by its own task as HTTP/2 needs.
 
 use crate::loadgen::Failure;
-use crate::metrics::{Counted, Meter};
+use crate::metrics::{Meter, Outbound};
 use crate::scenario::HttpVersion;
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery};
@@ -39,7 +39,7 @@ pub fn chunks(chunks: Vec<Bytes>) -> Body {
     StreamBody::new(frames).boxed_unsync()
 }
 
-type Io = TokioIo<Counted<crate::shaping::Paced<tokio::net::TcpStream>>>;
+type Io = TokioIo<Outbound<crate::shaping::Paced<tokio::net::TcpStream>>>;
 
 /// The thread a connection belongs to: a load thread's single-threaded runtime owns the sockets
 /// it opened (and ends when its share of the load does), so its connections stay on it; on any
@@ -54,9 +54,13 @@ fn home() -> Option<std::thread::ThreadId> {
     HOME.with(|h| *h)
 }
 
+/// Where a connection goes: the server's authority, and whether it speaks TLS.
+type Origin = (Authority, bool);
+
 /// An HTTP/1.1 connection and the future that drives it.
 struct H1 {
     authority: Authority,
+    https: bool,
     home: Option<std::thread::ThreadId>,
     send: http1::SendRequest<Body>,
     conn: Pin<Box<http1::Connection<Io, Body>>>,
@@ -65,6 +69,7 @@ struct H1 {
 /// An HTTP/2 connection (driven by a task of its own).
 struct H2 {
     authority: Authority,
+    https: bool,
     home: Option<std::thread::ThreadId>,
     send: http2::SendRequest<Body>,
 }
@@ -94,6 +99,7 @@ pub struct Http {
     timeout: Duration,
     link: crate::scenario::ClientLink,
     version: HttpVersion,
+    tls: Option<crate::tls::Trust>,
 }
 
 impl Http {
@@ -106,10 +112,20 @@ impl Http {
             timeout,
             link: crate::scenario::ClientLink::default(),
             version: HttpVersion::Http1,
+            tls: None,
         }
     }
 
-    /// The same client speaking `version` (HTTP/2: cleartext, prior knowledge).
+    /// The same client speaking TLS to `https` URLs, trusting what `trust` trusts and offering
+    /// its HTTP version by ALPN (sessions resume from the trust's cache).
+    #[must_use]
+    pub fn tls(mut self, trust: Option<crate::tls::Trust>) -> Self {
+        self.tls = trust;
+        self
+    }
+
+    /// The same client speaking `version` (HTTP/2: by ALPN over TLS; in plaintext, prior
+    /// knowledge).
     #[must_use]
     pub fn version(mut self, version: HttpVersion) -> Self {
         self.version = version;
@@ -173,6 +189,7 @@ impl Http {
             None => request,
         };
         let authority = request.uri().authority().cloned().ok_or(Failure::Connect)?;
+        let https = request.uri().scheme_str() == Some("https");
         let exchange = async {
             match self.version {
                 HttpVersion::Http1 => {
@@ -181,47 +198,71 @@ impl Http {
                     let host = http::HeaderValue::from_str(authority.as_str()).map_err(|_| Failure::Connect)?;
                     request.headers_mut().entry(http::header::HOST).or_insert(host);
                     *request.uri_mut() = path.into();
-                    self.send_h1(authority, request, sink).await
+                    self.send_h1((authority, https), request, sink).await
                 }
-                HttpVersion::Http2 => self.send_h2(authority, request, sink).await,
+                HttpVersion::Http2 => self.send_h2((authority, https), request, sink).await,
             }
         };
         tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(Failure::Timeout))
     }
 
-    async fn connect(&self, authority: &Authority) -> Result<Io, Failure> {
-        use tower::Service;
+    async fn connect(&self, (authority, https): &Origin) -> Result<Io, Failure> {
+        Ok(TokioIo::new(self.open(authority, *https).await.map_err(|_| Failure::Connect)?))
+    }
+
+    /// A counted connection to `authority` (TLS when `https`, offering this client's version).
+    async fn open(
+        &self,
+        authority: &Authority,
+        https: bool,
+    ) -> std::io::Result<Outbound<crate::shaping::Paced<tokio::net::TcpStream>>> {
         let uri = http::Uri::builder()
-            .scheme("http")
+            .scheme(if https { "https" } else { "http" })
             .authority(authority.clone())
             .path_and_query("/")
             .build()
-            .map_err(|_| Failure::Connect)?;
-        crate::metrics::CountingConnector::new(self.meter.clone()).call(uri).await.map_err(|_| Failure::Connect)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let config = self.tls.as_ref().map(|t| match self.version {
+            HttpVersion::Http1 => t.http1.clone(),
+            HttpVersion::Http2 => t.h2.clone(),
+        });
+        crate::metrics::CountingConnector::new(self.meter.clone()).tls(config).open(&uri).await
+    }
+
+    /// Opens and closes one connection to `url`'s server: its error (a TLS certificate this
+    /// client does not trust, say) in one line naming the address.
+    ///
+    /// # Errors
+    /// The connect or handshake failure.
+    pub async fn probe(&self, url: &http::Uri) -> std::io::Result<()> {
+        let authority = url.authority().cloned().ok_or_else(|| std::io::Error::other(format!("{url}: no host")))?;
+        self.open(&authority, url.scheme_str() == Some("https")).await.map(drop)
     }
 
     /// An idle connection to `authority`, or a new one.
-    async fn checkout(&self, authority: &Authority) -> Result<H1, Failure> {
+    async fn checkout(&self, origin: &Origin) -> Result<H1, Failure> {
         let reused = {
             let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
             let home = home();
-            idle.iter().rposition(|c| c.authority == *authority && c.home == home).map(|i| idle.swap_remove(i))
+            idle.iter()
+                .rposition(|c| c.authority == origin.0 && c.https == origin.1 && c.home == home)
+                .map(|i| idle.swap_remove(i))
         };
         if let Some(c) = reused {
             return Ok(c);
         }
-        self.open_h1(authority).await
+        self.open_h1(origin).await
     }
 
-    /// A new HTTP/1.1 connection to `authority`.
-    async fn open_h1(&self, authority: &Authority) -> Result<H1, Failure> {
-        let io = self.connect(authority).await?;
+    /// A new HTTP/1.1 connection to `origin`.
+    async fn open_h1(&self, origin: &Origin) -> Result<H1, Failure> {
+        let io = self.connect(origin).await?;
         let (send, conn) = http1::handshake(io).await.map_err(|_| Failure::Connect)?;
-        Ok(H1 { authority: authority.clone(), home: home(), send, conn: Box::pin(conn) })
+        Ok(H1 { authority: origin.0.clone(), https: origin.1, home: home(), send, conn: Box::pin(conn) })
     }
 
-    async fn send_h1(&self, authority: Authority, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
-        let mut c = self.checkout(&authority).await?;
+    async fn send_h1(&self, origin: Origin, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
+        let mut c = self.checkout(&origin).await?;
         // An idle connection the server has closed ends here, before the request is sent: then
         // the request goes on a new connection, which is always safe.
         // Biased, connection first: an idle connection is always "ready", and only polling the
@@ -232,7 +273,7 @@ impl Http {
             r = c.send.ready() => r.is_ok(),
         };
         if !ready {
-            c = self.open_h1(&authority).await?;
+            c = self.open_h1(&origin).await?;
             tokio::select! {
                 r = c.send.ready() => r.map_err(|_| Failure::Io)?,
                 _ = &mut c.conn => return Err(Failure::Io),
@@ -255,28 +296,29 @@ impl Http {
         answer
     }
 
-    /// The HTTP/2 connection to `authority`, opened on first use and again after it closed.
-    async fn h2(&self, authority: &Authority) -> Result<http2::SendRequest<Body>, Failure> {
+    /// The HTTP/2 connection to `origin`, opened on first use and again after it closed.
+    async fn h2(&self, origin: &Origin) -> Result<http2::SendRequest<Body>, Failure> {
         let home = home();
+        let (authority, https) = origin;
         let mut connections = self.pool.h2.lock().await;
-        if let Some(c) = connections.iter().find(|c| c.authority == *authority && c.home == home && !c.send.is_closed())
-        {
+        let same = |c: &H2| c.authority == *authority && c.https == *https && c.home == home;
+        if let Some(c) = connections.iter().find(|c| same(c) && !c.send.is_closed()) {
             return Ok(c.send.clone());
         }
-        let io = self.connect(authority).await?;
+        let io = self.connect(origin).await?;
         let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(|_| Failure::Connect)?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("HTTP/2 connection ended: {e}");
             }
         });
-        connections.retain(|c| c.authority != *authority || c.home != home);
-        connections.push(H2 { authority: authority.clone(), home, send: send.clone() });
+        connections.retain(|c| !same(c));
+        connections.push(H2 { authority: authority.clone(), https: *https, home, send: send.clone() });
         Ok(send)
     }
 
-    async fn send_h2(&self, authority: Authority, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
-        let mut send = self.h2(&authority).await?;
+    async fn send_h2(&self, origin: Origin, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
+        let mut send = self.h2(&origin).await?;
         send.ready().await.map_err(|_| Failure::Io)?;
         read(send.send_request(request).await, sink).await
     }

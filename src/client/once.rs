@@ -4,16 +4,17 @@
 
 use super::http::{Http, full};
 use crate::metrics::Snapshot;
+use crate::tls::Trust;
 use std::time::Duration;
 
-/// `GET url` on a fresh connection, bounded by `limit`; returns the status
-/// and the whole body. Used for scrapes and readiness probes.
+/// `GET url` on a fresh connection (over TLS trusting `trust` for an `https` URL), bounded by
+/// `limit`; returns the status and the whole body. Used for scrapes and readiness probes.
 ///
 /// # Errors
 /// A message naming the URL when it does not answer in time or the answer breaks off.
-pub async fn get_once(url: &str, limit: Duration) -> Result<(u16, bytes::Bytes), String> {
+pub async fn get_once(url: &str, limit: Duration, trust: Option<&Trust>) -> Result<(u16, bytes::Bytes), String> {
     // A client of its own, dropped with its one connection when the answer is read.
-    let client = Http::new(limit);
+    let client = Http::new(limit).tls(trust.cloned());
     let request = http::Request::get(url).body(full(bytes::Bytes::new())).map_err(|e| format!("{url}: {e}"))?;
     let (status, body) = client.send(request).await.map_err(|e| format!("{url}: {e}"))?;
     Ok((status.as_u16(), body))
@@ -24,17 +25,17 @@ pub async fn get_once(url: &str, limit: Duration) -> Result<(u16, bytes::Bytes),
 ///
 /// # Errors
 /// A message naming the URL when the server does not answer or a series is missing.
-pub async fn scrape(base: &str) -> Result<Snapshot, String> {
+pub async fn scrape(base: &str, trust: Option<&Trust>) -> Result<Snapshot, String> {
     let url = format!("{base}/metrics");
-    let (_, body) = get_once(&url, Duration::from_secs(10)).await?;
+    let (_, body) = get_once(&url, Duration::from_secs(10), trust).await?;
     Snapshot::parse(&String::from_utf8_lossy(&body)).map_err(|e| format!("{url}: {e}"))
 }
 
 /// Polls `url` + `path` until it answers 200, for at most `limit`.
-pub async fn wait_ready(url: &str, path: &str, limit: Duration) -> bool {
+pub async fn wait_ready(url: &str, path: &str, limit: Duration, trust: Option<&Trust>) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
-        let answer = get_once(&format!("{url}{path}"), Duration::from_secs(2)).await;
+        let answer = get_once(&format!("{url}{path}"), Duration::from_secs(2), trust).await;
         if answer.is_ok_and(|(status, _)| status == 200) {
             return true;
         }

@@ -115,7 +115,7 @@ async fn start_servers(
 
 /// `GET /api/bytes`: both app servers' socket counters, each scraped on a fresh connection.
 async fn bytes(broker: String, proxy: String) -> axum::response::Response {
-    let (b, p) = tokio::join!(crate::client::once::scrape(&broker), crate::client::once::scrape(&proxy));
+    let (b, p) = tokio::join!(crate::client::once::scrape(&broker, None), crate::client::once::scrape(&proxy, None));
     match (b, p) {
         (Ok(b), Ok(p)) => axum::Json(serde_json::json!({ "broker": of(&b), "proxy": of(&p) })).into_response(),
         (Err(e), _) | (_, Err(e)) => {

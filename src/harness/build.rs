@@ -62,7 +62,24 @@ pub fn app_tier(before: &Snapshot, after: &Snapshot) -> AppTier {
         requests: count(after.requests, before.requests),
         peak_requests_in_flight: after.requests_peak,
         request_seconds: secs(after.request_seconds, before.request_seconds),
+        tls: tls_handshakes(before, after),
     }
+}
+
+/// The handshakes between two scrapes; `None` when the server has never made or refused one (it
+/// speaks no TLS).
+fn tls_handshakes(before: &Snapshot, after: &Snapshot) -> Option<crate::results::TlsHandshakes> {
+    let side = |h: crate::metrics::Handshakes| crate::results::Handshakes {
+        full: h.full,
+        resumed: h.resumed,
+        failed: h.failed,
+        bytes_in: h.bytes.bytes_in,
+        bytes_out: h.bytes.bytes_out,
+    };
+    let (client, storage) = (after.client_tls - before.client_tls, after.storage_tls - before.storage_tls);
+    let any = |h: &crate::metrics::Handshakes| h.full + h.resumed + h.failed > 0;
+    (any(&after.client_tls) || any(&after.storage_tls))
+        .then(|| crate::results::TlsHandshakes { client: side(client), storage: side(storage) })
 }
 
 fn summaries(hists: &[Histogram<u64>]) -> PhaseLatency {

@@ -26,6 +26,8 @@ pub struct RunContext<'a> {
     pub(super) first: u64,
     /// Shards keep each mode's raw measurements for their part.
     pub(super) captured: Option<std::sync::Mutex<Vec<Captured>>>,
+    /// What the run's clients trust when it speaks TLS: the run's CA.
+    pub(super) trust: Option<crate::tls::Trust>,
 }
 
 impl<'a> RunContext<'a> {
@@ -39,6 +41,7 @@ impl<'a> RunContext<'a> {
             progress: options.progress,
             first: 0,
             captured: None,
+            trust: stack.trust.clone(),
         }
     }
 
@@ -81,8 +84,13 @@ fn mint_tokens(scenario: &Scenario, secret: &str) -> Vec<String> {
 }
 
 /// Scrapes `url`'s /metrics; a failure becomes the reason the run stops (with zeros measured).
-pub(super) async fn snapshot(url: &str, stage: Stage, reason: &mut Option<StopReason>) -> Snapshot {
-    match crate::client::once::scrape(url).await {
+pub(super) async fn snapshot(
+    url: &str,
+    trust: Option<&crate::tls::Trust>,
+    stage: Stage,
+    reason: &mut Option<StopReason>,
+) -> Snapshot {
+    match crate::client::once::scrape(url, trust).await {
         Ok(s) => s,
         Err(message) => {
             reason.get_or_insert(StopReason::Metrics { url: url.to_owned(), stage, message });

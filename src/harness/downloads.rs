@@ -39,8 +39,8 @@ pub(super) async fn run(
         mode,
         common: ctx.common(),
         server: server.to_owned(),
-        app: Http::new(ctx.timeout()).shaped(scenario.client).version(scenario.app_http),
-        store: Http::new(ctx.timeout()).shaped(scenario.client),
+        app: Http::new(ctx.timeout()).tls(ctx.trust.clone()).shaped(scenario.client).version(scenario.app_http),
+        store: Http::new(ctx.timeout()).tls(ctx.trust.clone()).shaped(scenario.client),
         objects,
     });
     let count = reads.count(d.per_object);
@@ -57,12 +57,12 @@ pub(super) async fn run(
     tracing::info!("{} mode: {count} downloads", mode.as_str());
     let stage = Stage::Downloading(mode);
     let mut reason = None;
-    let before = snapshot(server, stage, &mut reason).await;
+    let before = snapshot(server, ctx.trust.as_ref(), stage, &mut reason).await;
     let cpu_before = crate::metrics::process_stats().cpu_seconds;
     let label = format!("{} reads", mode.as_str());
     let ((rec, _), stopped) = guarded_load(load, reads, ctx, stack, (&label, count), stage).await;
     let client_cpu = (crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0);
-    let after = snapshot(server, stage, &mut reason).await;
+    let after = snapshot(server, ctx.trust.as_ref(), stage, &mut reason).await;
     let result = build::download_result(scenario, &rec, (&before, &after), d.per_object, Some(client_cpu));
     (Some(result), stopped.or(reason))
 }

@@ -79,6 +79,8 @@ pub struct Node {
     pub console: String,
     /// A directory (single node) or the whole cluster's `http://host:port/dir` endpoints.
     pub endpoints: Vec<String>,
+    /// MinIO's certificates directory (`public.crt`, `private.key`, `CAs/`): it serves HTTPS.
+    pub certs_dir: Option<PathBuf>,
 }
 
 /// Runs `node` until `shutdown`, or until MinIO exits. Credentials come from the environment
@@ -89,10 +91,17 @@ pub struct Node {
 pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result<(), MinioError> {
     let fail = |message: String| MinioError::Start { address: node.address.clone(), message };
     let mut command = tokio::process::Command::new(&node.bin);
-    if node.endpoints.iter().any(|e| e.starts_with("http://")) {
+    if node.endpoints.iter().any(|e| e.starts_with("http://") || e.starts_with("https://")) {
         // A cluster on loopback. MinIO treats a machine with /.dockerenv as a container, where
         // it refuses endpoints that resolve to localhost unless told which host is itself.
         command.env("_MINIO_SERVER_LOCAL", &node.address);
+    }
+    let mut trust = None;
+    if let Some(dir) = &node.certs_dir {
+        command.args(["--certs-dir".as_ref(), dir.as_os_str()]);
+        let ca = dir.join("CAs").join("ca.pem");
+        let pem = std::fs::read_to_string(&ca).map_err(|e| fail(format!("{}: {e}", ca.display())))?;
+        trust = Some(crate::tls::Trust::new(&pem, &ca.display().to_string()).map_err(|e| fail(e.to_string()))?);
     }
     let mut child = command
         .arg("server")
@@ -104,9 +113,9 @@ pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| fail(format!("cannot start {}: {e}", node.bin.display())))?;
-    let url = format!("http://{}", node.address);
+    let url = format!("{}://{}", if trust.is_some() { "https" } else { "http" }, node.address);
     tokio::select! {
-        ready = wait_ready(&url, "/minio/health/ready") => {
+        ready = wait_ready(&url, "/minio/health/ready", trust.as_ref()) => {
             if !ready {
                 let _ = child.kill().await;
                 return Err(fail(format!("not ready after {} s", READY_TIMEOUT.as_secs())));
@@ -133,8 +142,8 @@ pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result
 }
 
 /// Polls `url` + `path` until it answers 200, for at most [`READY_TIMEOUT`].
-pub async fn wait_ready(url: &str, path: &str) -> bool {
-    crate::client::once::wait_ready(url, path, READY_TIMEOUT).await
+pub async fn wait_ready(url: &str, path: &str, trust: Option<&crate::tls::Trust>) -> bool {
+    crate::client::once::wait_ready(url, path, READY_TIMEOUT, trust).await
 }
 
 #[cfg(test)]

@@ -57,6 +57,9 @@ pub enum HarnessError {
     /// The container store did not start, or this build cannot start containers.
     #[error("{0}")]
     Container(String),
+    /// A server's TLS certificate is not one the run trusts (one line naming the endpoint).
+    #[error("{0}")]
+    Tls(String),
     /// The report directory cannot be written.
     #[error("{path}: {source}")]
     Io {

@@ -29,9 +29,55 @@ pub struct Stack {
     pub store_version: Option<String>,
     /// What happened to expendable servers (a cluster node that exited), in order.
     pub incidents: Vec<String>,
+    /// What the run's clients trust when it speaks TLS: the run's CA.
+    pub trust: Option<crate::tls::Trust>,
     /// A container store, stopped when the stack is dropped.
     #[cfg(feature = "containers")]
     _container: Option<super::container::Container>,
+}
+
+/// A run's TLS: a CA made for the run, and the certificate (for 127.0.0.1 and localhost) it
+/// signed for every server the run starts, as files in the run's work directory.
+struct RunTls {
+    /// The CA's certificate.
+    ca: PathBuf,
+    /// The servers' chain and key.
+    cert: PathBuf,
+    key: PathBuf,
+    trust: crate::tls::Trust,
+    ca_pem: String,
+}
+
+impl RunTls {
+    /// Makes the CA and the servers' certificate in `dir`.
+    fn make(dir: &Path) -> Result<Self, HarnessError> {
+        let fail = |e: crate::tls::TlsError| HarnessError::ServerStart { name: "tls".into(), message: e.to_string() };
+        std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io { path: dir.display().to_string(), source })?;
+        let authority = crate::tls::Authority::new("presign-bench run CA").map_err(fail)?;
+        let ca = dir.join("ca.pem");
+        crate::tls::write_file(&ca, authority.pem(), 0o644).map_err(fail)?;
+        let (cert, key) = authority.issue(&crate::tls::LOCAL_HOSTS).and_then(|i| i.write(dir)).map_err(fail)?;
+        let trust = crate::tls::Trust::new(authority.pem(), &ca.display().to_string()).map_err(fail)?;
+        Ok(Self { ca, cert, key, trust, ca_pem: authority.pem().to_owned() })
+    }
+
+    /// MinIO's certificates directory in `dir`: `public.crt`, `private.key`, and the run's CA in
+    /// `CAs/` (the nodes of a cluster check each other with it).
+    fn minio_certs(&self, dir: &Path) -> Result<PathBuf, HarnessError> {
+        let cas = dir.join("CAs");
+        std::fs::create_dir_all(&cas).map_err(super::io_error(&cas))?;
+        for (from, to) in
+            [(&self.cert, dir.join("public.crt")), (&self.key, dir.join("private.key")), (&self.ca, cas.join("ca.pem"))]
+        {
+            std::fs::copy(from, &to).map_err(super::io_error(&to))?;
+        }
+        Ok(dir.to_owned())
+    }
+
+    /// `--tls-cert FILE --tls-key FILE`.
+    fn serve_args(&self) -> [String; 4] {
+        ["--tls-cert".into(), self.cert.display().to_string(), "--tls-key".into(), self.key.display().to_string()]
+    }
 }
 
 /// A broker and a proxy the run drives but did not start (their store is the scenario's
@@ -72,27 +118,18 @@ impl Stack {
         let mut store_version = None;
         let mut container = None;
         let mut credentials = credentials.clone();
+        let tls = if scenario.tls.is_plain() { None } else { Some(RunTls::make(&work.join("tls"))?) };
+        let store_tls = tls.as_ref().filter(|_| scenario.tls.storage);
         let local = |endpoint: String, credentials: &Credentials| S3Target {
             endpoint,
             region: "us-east-1".into(),
             bucket: "presign-bench".into(),
             credentials: credentials.clone(),
+            ca_pem: store_tls.map(|t| t.ca_pem.clone()),
         };
         let target = match &scenario.storage {
             Storage::Embedded => {
-                let data = work.join("store").display().to_string();
-                let mut args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
-                args.extend(cors_args(&scenario.cors_origins));
-                let envs = creds_env(&credentials);
-                let store = Server::start(Spec {
-                    name: "storage".into(),
-                    command: "storage",
-                    args: &args,
-                    envs: &envs,
-                    log: logs.join("storage.log"),
-                    expendable: false,
-                })
-                .await?;
+                let store = start_embedded(scenario, &credentials, (work, logs), store_tls).await?;
                 let endpoint = store.url.clone();
                 servers.push(store);
                 local(endpoint, &credentials)
@@ -112,8 +149,9 @@ impl Stack {
                     drives_per_node: *drives_per_node,
                     root,
                     cors_origins: scenario.cors_origins.clone(),
+                    certs: store_tls.map(|t| t.minio_certs(&work.join("minio-certs"))).transpose()?,
                 };
-                let (nodes, endpoint) = start_minio(&layout, &credentials, logs).await?;
+                let (nodes, endpoint) = start_minio(&layout, &credentials, logs, store_tls.map(|t| &t.trust)).await?;
                 servers.extend(nodes);
                 local(endpoint, &credentials)
             }
@@ -130,6 +168,7 @@ impl Stack {
                 region: region.clone(),
                 bucket: bucket.clone(),
                 credentials: credentials.clone(),
+                ca_pem: None,
             },
         };
         let verifier = client::build(&target, crate::metrics::Meter::new(), client::Timeouts::default())?;
@@ -140,7 +179,7 @@ impl Stack {
         let (apps, secret) = if let Some(e) = external {
             (None, e.token_secret.clone())
         } else {
-            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, work, logs);
+            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, (work, logs), tls.as_ref());
             (Some(apps), secret)
         };
         let mut stack = Self {
@@ -153,6 +192,7 @@ impl Stack {
             secret,
             store_version,
             incidents: Vec::new(),
+            trust: tls.map(|t| t.trust),
             #[cfg(feature = "containers")]
             _container: container,
         };
@@ -161,7 +201,25 @@ impl Stack {
         if stack.apps.is_some() {
             stack.start_apps("").await?;
         }
+        stack.check_tls().await?;
         Ok(stack)
+    }
+
+    /// Opens one connection to each `https` server of the run (store, broker, proxy) with the
+    /// run's trust: a certificate it does not trust (another CA's, expired, for another host)
+    /// stops the run here, in one line naming the endpoint, before any load.
+    ///
+    /// # Errors
+    /// [`HarnessError::Tls`].
+    pub async fn check_tls(&self) -> Result<(), HarnessError> {
+        let client = crate::client::http::Http::new(std::time::Duration::from_secs(10)).tls(self.trust.clone());
+        for url in [&self.target.endpoint, &self.broker, &self.proxy] {
+            let Ok(uri) = url.parse::<http::Uri>() else { continue };
+            if uri.scheme_str() == Some("https") {
+                client.probe(&uri).await.map_err(|e| HarnessError::Tls(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// Starts (or, after stopping the running ones, restarts) the broker and the proxy; `label`
@@ -252,20 +310,43 @@ impl AppSpec {
         scenario: &Scenario,
         target: &S3Target,
         credentials: &Credentials,
-        work: &Path,
-        logs: &Path,
+        (work, logs): (&Path, &Path),
+        tls: Option<&RunTls>,
     ) -> (Self, String) {
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut env = creds_env(credentials);
         env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
         let spec = Self {
             env,
-            broker_args: app_args(scenario, target, &work.join("broker.sqlite3")),
-            proxy_args: app_args(scenario, target, &work.join("proxy.sqlite3")),
+            broker_args: app_args(scenario, target, &work.join("broker.sqlite3"), tls),
+            proxy_args: app_args(scenario, target, &work.join("proxy.sqlite3"), tls),
             logs: logs.to_owned(),
         };
         (spec, secret)
     }
+}
+
+/// Starts the embedded store (`presign-bench storage`) for `scenario`, over HTTPS with `tls`.
+async fn start_embedded(
+    scenario: &Scenario,
+    credentials: &Credentials,
+    (work, logs): (&Path, &Path),
+    tls: Option<&RunTls>,
+) -> Result<Server, HarnessError> {
+    let data = work.join("store").display().to_string();
+    let mut args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
+    args.extend(cors_args(&scenario.cors_origins));
+    args.extend(tls.iter().flat_map(|t| t.serve_args()));
+    let envs = creds_env(credentials);
+    Server::start(Spec {
+        name: "storage".into(),
+        command: "storage",
+        args: &args,
+        envs: &envs,
+        log: logs.join("storage.log"),
+        expendable: false,
+    })
+    .await
 }
 
 /// The S3 credentials as the children's environment.
@@ -285,6 +366,8 @@ struct MinioLayout {
     /// MinIO's CORS is server-wide (`MINIO_API_CORS_ALLOW_ORIGIN`; `PutBucketCors` is a stub
     /// answering NotImplemented in the pinned version); empty keeps MinIO's default, `*`.
     cors_origins: Vec<String>,
+    /// MinIO's certificates directory (`--certs-dir`), when it serves HTTPS.
+    certs: Option<PathBuf>,
 }
 
 /// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
@@ -302,7 +385,9 @@ async fn start_minio(
     layout: &MinioLayout,
     credentials: &Credentials,
     logs: &Path,
+    trust: Option<&crate::tls::Trust>,
 ) -> Result<(Vec<Server>, String), HarnessError> {
+    let scheme = if layout.certs.is_some() { "https" } else { "http" };
     let nodes = usize::try_from(layout.nodes).unwrap_or(1);
     let ports = free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
     let drive = |node: usize, d: u64| layout.root.join(format!("node-{node}")).join(format!("drive-{d}"));
@@ -320,7 +405,7 @@ async fn start_minio(
                 let port = ports[node];
                 (1..=layout.drives_per_node).map(move |d| (node, port, d))
             })
-            .map(|(node, port, d)| format!("http://127.0.0.1:{port}{}", drive(node, d).display()))
+            .map(|(node, port, d)| format!("{scheme}://127.0.0.1:{port}{}", drive(node, d).display()))
             .collect()
     };
     let mut envs = vec![
@@ -340,6 +425,9 @@ async fn start_minio(
                 "--console-address".to_owned(),
                 format!("127.0.0.1:{}", ports[nodes + node]),
             ];
+            if let Some(certs) = &layout.certs {
+                args.extend(["--certs-dir".to_owned(), certs.display().to_string()]);
+            }
             args.extend(endpoints.iter().cloned());
             args
         })
@@ -357,7 +445,7 @@ async fn start_minio(
     });
     let servers: Vec<Server> = futures_util::future::join_all(starts).await.into_iter().collect::<Result<_, _>>()?;
     let endpoint = servers[0].url.clone();
-    if nodes > 1 && !super::minio::wait_ready(&endpoint, "/minio/health/cluster").await {
+    if nodes > 1 && !super::minio::wait_ready(&endpoint, "/minio/health/cluster", trust).await {
         return Err(HarnessError::ServerStart {
             name: "minio".into(),
             message: format!("the {nodes}-node cluster did not reach write quorum"),
@@ -367,7 +455,7 @@ async fn start_minio(
 }
 
 /// The broker's and proxy's command line for `scenario` against `target`, with its own database.
-fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
+fn app_args(scenario: &Scenario, target: &S3Target, db: &Path, tls: Option<&RunTls>) -> Vec<String> {
     let mut args: Vec<String> = [
         "--listen",
         "127.0.0.1:0",
@@ -390,6 +478,14 @@ fn app_args(scenario: &Scenario, target: &S3Target, db: &Path) -> Vec<String> {
         args.extend(["--nic".to_owned(), format!("{nic}B/s")]);
     }
     args.extend(cors_args(&scenario.cors_origins));
+    if let Some(tls) = tls {
+        if scenario.tls.app_tier {
+            args.extend(tls.serve_args());
+        }
+        if scenario.tls.storage {
+            args.extend(["--storage-ca".to_owned(), tls.ca.display().to_string()]);
+        }
+    }
     // An endpoint's bucket is someone else's: no lifecycle rule added to it, and no sweeper
     // deleting objects that this run's database does not know (they may be the owner's).
     if matches!(scenario.storage, crate::scenario::Storage::Endpoint { .. }) {

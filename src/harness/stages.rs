@@ -46,6 +46,7 @@ pub async fn run_sizes(base: &RunContext<'_>, stack: &mut Stack) -> (Vec<SweepPo
                     progress: base.progress,
                     first: base.first,
                     captured: None,
+                    trust: base.trust.clone(),
                 };
                 &ctx_at_size
             }
@@ -78,7 +79,9 @@ enum Clients {
 
 impl Clients {
     fn new(mode: Mode, ctx: &RunContext<'_>, stack: &Stack) -> Self {
-        let client = || Http::new(ctx.timeout()).shaped(ctx.scenario.client).version(ctx.scenario.app_http);
+        let client = || {
+            Http::new(ctx.timeout()).tls(ctx.trust.clone()).shaped(ctx.scenario.client).version(ctx.scenario.app_http)
+        };
         match mode {
             Mode::Proxied => Self::Proxied(Arc::new(ProxiedUpload {
                 common: ctx.common(),
@@ -89,7 +92,7 @@ impl Clients {
                 common: ctx.common(),
                 broker: stack.broker.clone(),
                 presign: client(),
-                put: Http::new(ctx.timeout()).shaped(ctx.scenario.client),
+                put: Http::new(ctx.timeout()).tls(ctx.trust.clone()).shaped(ctx.scenario.client),
                 complete: client(),
                 tally: None,
             })),
@@ -130,7 +133,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let stage = Stage::Mode(mode);
     let mut reason = None;
     let before_at = unix_ms();
-    let before = snapshot(&server, stage, &mut reason).await;
+    let before = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
     let store_before = stack.store_usage();
     let clients = Clients::new(mode, ctx, stack);
     let load = Load {
@@ -145,7 +148,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
     let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
     reason = reason.or(interrupted);
-    let after = snapshot(&server, stage, &mut reason).await;
+    let after = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
     let after_at = unix_ms();
     let store = store_before.zip(stack.store_usage());
     let mut read_back = if reason.is_none() {
@@ -225,17 +228,20 @@ pub async fn run_signing(phase: Signing, ctx: &RunContext<'_>, stack: &mut Stack
         first: 0,
         max_duration: Duration::from_millis(phase.duration_ms),
     };
-    let presign =
-        Arc::new(PresignOnly { common: ctx.common(), broker: stack.broker.clone(), http: Http::new(ctx.timeout()) });
+    let presign = Arc::new(PresignOnly {
+        common: ctx.common(),
+        broker: stack.broker.clone(),
+        http: Http::new(ctx.timeout()).tls(ctx.trust.clone()),
+    });
     let broker = stack.broker.clone();
     let mut reason = None;
-    let before = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let before = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     let ((presigns, _), stopped) = guarded_load(load, presign, ctx, stack, ("presign", 0), Stage::Signing).await;
-    let after = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let after = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     if let Some(reason) = stopped.or(reason) {
         return Err(reason);
     }
-    let healthz = Arc::new(Healthz { base: broker, http: Http::new(ctx.timeout()) });
+    let healthz = Arc::new(Healthz { base: broker, http: Http::new(ctx.timeout()).tls(ctx.trust.clone()) });
     let ((health, _), stopped) = guarded_load(load, healthz, ctx, stack, ("healthz", 0), Stage::Signing).await;
     if let Some(reason) = stopped {
         return Err(reason);
@@ -265,13 +271,13 @@ async fn run_version(
 ) -> Result<VersionSteps, StopReason> {
     let sizes = ObjectSize::Fixed(VERSION_OBJECT_SIZE);
     let payload = Arc::new(Payload::new(ctx.scenario.seed, &ctx.scenario.content_type, sizes));
-    let app = Http::new(ctx.timeout()).version(version);
+    let app = Http::new(ctx.timeout()).tls(ctx.trust.clone()).version(version);
     let tally = Arc::new(Tally::default());
     let job = Arc::new(PresignedUpload {
         common: Common { payload, ..ctx.common() },
         broker: stack.broker.clone(),
         presign: app.clone(),
-        put: Http::new(ctx.timeout()),
+        put: Http::new(ctx.timeout()).tls(ctx.trust.clone()),
         complete: app,
         tally: Some(tally.clone()),
     });
@@ -283,10 +289,10 @@ async fn run_version(
     };
     let broker = stack.broker.clone();
     let mut reason = None;
-    let before = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let before = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     let label = format!("presigned over {}", version.as_str());
     let ((rec, _), stopped) = guarded_load(load, job, ctx, stack, (&label, VERSION_UPLOADS), Stage::Signing).await;
-    let after = snapshot(&broker, Stage::Signing, &mut reason).await;
+    let after = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     if let Some(reason) = stopped.or(reason) {
         return Err(reason);
     }

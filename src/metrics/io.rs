@@ -1,6 +1,6 @@
 //! [`Counted`]: a stream wrapper that counts bytes where they cross the socket.
 
-use super::{Meter, Side};
+use super::{InOut, Meter, Side};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::io;
@@ -15,10 +15,19 @@ use tokio::net::TcpStream;
 /// Request-line prefixes that make a client connection an admin (scrape) connection.
 const ADMIN_PREFIXES: [&[u8]; 4] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz", b"GET /readyz"];
 
+/// Whether the first bytes of a request make its connection an admin (scrape) connection.
+#[must_use]
+pub fn is_admin_request(first: &[u8]) -> bool {
+    ADMIN_PREFIXES.iter().any(|p| first.starts_with(p))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Class {
     /// No byte read yet (client side only).
     Unknown,
+    /// A TLS connection whose first plaintext request has not been read yet: its bytes
+    /// (handshake included) wait in `total` until [`Counted::settle`] says whose they are.
+    Pending,
     /// App traffic, counted; holds the open time for connection-seconds.
     App { opened_us: u64 },
     /// A scrape connection: bytes go to the admin counters.
@@ -32,18 +41,51 @@ pub struct Counted<T> {
     meter: Arc<Meter>,
     side: Side,
     class: Class,
+    /// This connection's bytes so far.
+    total: InOut,
 }
 
 impl<T> Counted<T> {
     /// Wraps a socket accepted from a client. It is classified (app or admin) on its first read.
     pub fn accepted(inner: T, meter: Arc<Meter>) -> Self {
-        Self { inner, meter, side: Side::Client, class: Class::Unknown }
+        Self { inner, meter, side: Side::Client, class: Class::Unknown, total: InOut::default() }
+    }
+
+    /// Wraps a socket accepted from a client that speaks TLS: its bytes are held until
+    /// [`Self::settle`] classifies it by its first plaintext request (or it closes: app).
+    pub fn accepted_tls(inner: T, meter: Arc<Meter>) -> Self {
+        Self { inner, meter, side: Side::Client, class: Class::Pending, total: InOut::default() }
     }
 
     /// Wraps a socket the app opened to the object store.
     pub fn connected(inner: T, meter: Arc<Meter>) -> Self {
         let opened_us = meter.open(Side::Storage);
-        Self { inner, meter, side: Side::Storage, class: Class::App { opened_us } }
+        Self { inner, meter, side: Side::Storage, class: Class::App { opened_us }, total: InOut::default() }
+    }
+
+    /// This connection's bytes so far, both directions (after a TLS handshake: the handshake's).
+    pub fn total(&self) -> InOut {
+        self.total
+    }
+
+    /// The meter this socket counts into.
+    pub fn meter(&self) -> &Arc<Meter> {
+        &self.meter
+    }
+
+    /// Classifies a TLS connection (admin when its first plaintext request is a scrape) and
+    /// adds the bytes it held to that class's counters. Does nothing once classified.
+    pub fn settle(&mut self, admin: bool) {
+        if !matches!(self.class, Class::Pending) {
+            return;
+        }
+        self.classify(admin);
+        let (bytes_in, bytes_out) = match self.class {
+            Class::Admin => (&self.meter.admin.bytes_in, &self.meter.admin.bytes_out),
+            _ => (&self.meter.side(self.side).bytes_in, &self.meter.side(self.side).bytes_out),
+        };
+        bytes_in.fetch_add(self.total.bytes_in, Relaxed);
+        bytes_out.fetch_add(self.total.bytes_out, Relaxed);
     }
 
     fn classify(&mut self, admin: bool) {
@@ -51,6 +93,14 @@ impl<T> Counted<T> {
     }
 
     fn count(&mut self, n: usize, read: bool) {
+        if read {
+            self.total.bytes_in += n as u64;
+        } else {
+            self.total.bytes_out += n as u64;
+        }
+        if matches!(self.class, Class::Pending) {
+            return;
+        }
         if matches!(self.class, Class::Unknown) {
             // Written before anything was read: not a scrape.
             self.class = Class::App { opened_us: self.meter.open(self.side) };
@@ -68,6 +118,9 @@ impl<T> Counted<T> {
 
 impl<T> Drop for Counted<T> {
     fn drop(&mut self) {
+        // A TLS connection that never sent a request (a failed handshake, a plaintext probe):
+        // its bytes crossed the NIC all the same.
+        self.settle(false);
         if let Class::App { opened_us } = self.class {
             self.meter.close(self.side, opened_us);
         }
@@ -81,8 +134,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
         let n = buf.filled().len() - before;
         if n > 0 {
             if matches!(self.class, Class::Unknown) {
-                let first = &buf.filled()[before..];
-                let admin = ADMIN_PREFIXES.iter().any(|p| first.starts_with(p));
+                let admin = is_admin_request(&buf.filled()[before..]);
                 self.classify(admin);
             }
             self.count(n, true);
@@ -133,33 +185,158 @@ impl<T: hyper_util::client::legacy::connect::Connection> hyper_util::client::leg
     }
 }
 
+/// A connection opened to a server: a counted TCP socket, with TLS on top for an `https` URL
+/// (counted below TLS, so records and handshakes are in the counts, as on the NIC).
+pub enum Outbound<T> {
+    /// Plain TCP.
+    Plain(Counted<T>),
+    /// TLS over the counted socket.
+    Tls(Box<tokio_rustls::client::TlsStream<Counted<T>>>),
+}
+
+impl<T> Outbound<T> {
+    /// Whether the server chose HTTP/2 by ALPN.
+    pub fn is_h2(&self) -> bool {
+        match self {
+            Self::Plain(_) => false,
+            Self::Tls(s) => s.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Outbound<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Outbound<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl<T> hyper_util::client::legacy::connect::Connection for Outbound<T> {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        let connected = hyper_util::client::legacy::connect::Connected::new();
+        if self.is_h2() { connected.negotiated_h2() } else { connected }
+    }
+}
+
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A hyper-util connector: plain TCP connections wrapped in [`Counted`], counted as outbound
-/// ([`Side::Storage`]) connections of its meter.
+/// A hyper-util connector: TCP connections wrapped in [`Counted`] (with TLS on top for `https`
+/// URLs), counted as outbound ([`Side::Storage`]) connections of its meter.
 #[derive(Clone, Debug)]
 pub struct CountingConnector {
     meter: Arc<Meter>,
     connect_timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl CountingConnector {
     /// Connections counted into `meter`, each given up after 5 s of connecting.
     #[must_use]
     pub fn new(meter: Arc<Meter>) -> Self {
-        Self { meter, connect_timeout: CONNECT_TIMEOUT }
+        Self { meter, connect_timeout: CONNECT_TIMEOUT, tls: None }
     }
 
     /// The same, given up after `limit` of connecting.
     #[must_use]
     pub fn with_connect_timeout(meter: Arc<Meter>, limit: Duration) -> Self {
-        Self { meter, connect_timeout: limit }
+        Self { meter, connect_timeout: limit, tls: None }
+    }
+
+    /// The same, speaking TLS with `config` to `https` URLs (without it, an `https` URL fails).
+    #[must_use]
+    pub fn tls(mut self, config: Option<Arc<rustls::ClientConfig>>) -> Self {
+        self.tls = config;
+        self
+    }
+
+    /// Opens a counted connection to `uri`'s host and port, with TLS for `https`.
+    ///
+    /// # Errors
+    /// A connect failure or timeout, or a TLS handshake failure (a certificate the client does
+    /// not trust, expired, or for another host), each in one line naming the address.
+    pub async fn open(&self, uri: &http::Uri) -> io::Result<Outbound<crate::shaping::Paced<TcpStream>>> {
+        let https = uri.scheme_str() == Some("https");
+        let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let limit = self.connect_timeout;
+        let timed_out = || io::Error::new(io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"));
+        let stream =
+            tokio::time::timeout(limit, TcpStream::connect((host.as_str(), port))).await.map_err(|_| timed_out())??;
+        stream.set_nodelay(true)?;
+        let paced = crate::shaping::Paced::new(stream, self.meter.nic.clone());
+        let counted = Counted::connected(paced, self.meter.clone());
+        if !https {
+            return Ok(Outbound::Plain(counted));
+        }
+        let Some(config) = self.tls.clone() else {
+            let message = format!("https://{host}:{port}: no CA to check its certificate against");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        };
+        let name =
+            crate::tls::server_name(&host).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let handshake = tokio_rustls::TlsConnector::from(config).connect(name, counted);
+        let failed = |e: String| {
+            self.meter.storage.tls.failed.fetch_add(1, Relaxed);
+            io::Error::new(io::ErrorKind::ConnectionAborted, format!("TLS to https://{host}:{port}: {e}"))
+        };
+        let stream = match tokio::time::timeout(limit, handshake).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(failed(e.to_string())),
+            Err(_) => return Err(failed(format!("no handshake within {limit:?}"))),
+        };
+        let (counted, connection) = stream.get_ref();
+        let resumed = connection.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        self.meter.handshake(Side::Storage, resumed, counted.total());
+        Ok(Outbound::Tls(Box::new(stream)))
     }
 }
 
 impl tower::Service<http::Uri> for CountingConnector {
-    type Response = TokioIo<Counted<crate::shaping::Paced<TcpStream>>>;
+    type Response = TokioIo<Outbound<crate::shaping::Paced<TcpStream>>>;
     type Error = std::io::Error;
     type Future = Pin<Box<dyn Future<Output = std::io::Result<Self::Response>> + Send>>;
 
@@ -168,19 +345,8 @@ impl tower::Service<http::Uri> for CountingConnector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let meter = self.meter.clone();
-        let limit = self.connect_timeout;
-        Box::pin(async move {
-            let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']).to_owned();
-            let port = uri.port_u16().unwrap_or(80);
-            let connect = TcpStream::connect((host.as_str(), port));
-            let stream = tokio::time::timeout(limit, connect).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connect to {host}:{port} timed out"))
-            })??;
-            stream.set_nodelay(true)?;
-            let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
-            Ok(TokioIo::new(Counted::connected(paced, meter)))
-        })
+        let connector = self.clone();
+        Box::pin(async move { connector.open(&uri).await.map(TokioIo::new) })
     }
 }
 

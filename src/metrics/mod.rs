@@ -14,9 +14,9 @@ mod io;
 mod process;
 pub mod snapshot;
 
-pub use io::{Counted, CountingConnector};
+pub use io::{Counted, CountingConnector, Outbound, is_admin_request};
 pub use process::{ProcessStats, process_stats, tree_stats};
-pub use snapshot::{InOut, MissingSeries, Snapshot, names, render};
+pub use snapshot::{Handshakes, InOut, MissingSeries, Snapshot, names, render};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -44,6 +44,8 @@ pub struct SideCounters {
     pub open: AtomicU64,
     /// Highest value `open` reached.
     pub peak: AtomicU64,
+    /// TLS handshakes of this side: full, resumed, failed, and their bytes.
+    pub tls: TlsCounters,
     /// Connection lifetimes: a lock per connection open or close (never per byte), so a scrape
     /// sees open count and start times consistently.
     lifetimes: std::sync::Mutex<Lifetimes>,
@@ -58,6 +60,22 @@ struct Lifetimes {
     open: u64,
     /// Sum of their open times, microseconds since the meter's epoch.
     open_start_sum_us: u64,
+}
+
+/// TLS handshakes of one side. Their bytes are also in the side's (or the admin) byte counters:
+/// these say how much of those the handshakes were.
+#[derive(Debug, Default)]
+pub struct TlsCounters {
+    /// Full handshakes (certificate sent and checked, key exchange signed).
+    pub full: AtomicU64,
+    /// Resumed handshakes (a session ticket or id from an earlier connection).
+    pub resumed: AtomicU64,
+    /// Handshakes that failed or ran out of time (a plaintext request on the TLS port too).
+    pub failed: AtomicU64,
+    /// Bytes read during completed handshakes.
+    pub bytes_in: AtomicU64,
+    /// Bytes written during completed handshakes.
+    pub bytes_out: AtomicU64,
 }
 
 /// Counters of admin (scrape) connections, kept apart from app traffic.
@@ -210,6 +228,14 @@ impl Meter {
             l.open_start_sum_us = l.open_start_sum_us.saturating_sub(opened_us);
         }
         c.open.fetch_sub(1, Relaxed);
+    }
+
+    /// Records a completed TLS handshake of `side`: resumed or full, and its bytes.
+    pub fn handshake(&self, side: Side, resumed: bool, bytes: InOut) {
+        let t = &self.side(side).tls;
+        if resumed { &t.resumed } else { &t.full }.fetch_add(1, Relaxed);
+        t.bytes_in.fetch_add(bytes.bytes_in, Relaxed);
+        t.bytes_out.fetch_add(bytes.bytes_out, Relaxed);
     }
 
     /// Connection-seconds of `side` so far, open connections included.

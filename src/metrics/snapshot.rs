@@ -44,6 +44,10 @@ pub mod names {
     pub const SEND_TIMEOUTS: &str = "presign_bench_send_timeouts_total";
     /// Orphans the sweeper deleted, by `kind` (upload, unrecorded, multipart).
     pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
+    /// TLS handshakes, by `side` and `kind` (full, resumed, failed).
+    pub const TLS_HANDSHAKES: &str = "presign_bench_tls_handshakes_total";
+    /// Bytes of completed TLS handshakes, by `side` and `direction` (also in the byte counters).
+    pub const TLS_HANDSHAKE_BYTES: &str = "presign_bench_tls_handshake_bytes_total";
     /// CPU time of the process.
     pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
     /// Peak resident memory of the process.
@@ -63,6 +67,51 @@ impl std::ops::AddAssign for InOut {
     fn add_assign(&mut self, other: Self) {
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
+    }
+}
+
+/// The TLS handshakes of one side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Handshakes {
+    /// Full handshakes.
+    pub full: u64,
+    /// Resumed handshakes.
+    pub resumed: u64,
+    /// Failed handshakes.
+    pub failed: u64,
+    /// Bytes of the completed ones.
+    pub bytes: InOut,
+}
+
+impl Handshakes {
+    fn of(t: &super::TlsCounters) -> Self {
+        Self {
+            full: t.full.load(Relaxed),
+            resumed: t.resumed.load(Relaxed),
+            failed: t.failed.load(Relaxed),
+            bytes: InOut { bytes_in: t.bytes_in.load(Relaxed), bytes_out: t.bytes_out.load(Relaxed) },
+        }
+    }
+
+    /// Completed handshakes, full and resumed.
+    #[must_use]
+    pub fn completed(&self) -> u64 {
+        self.full + self.resumed
+    }
+}
+
+impl std::ops::Sub for Handshakes {
+    type Output = Self;
+    fn sub(self, before: Self) -> Self {
+        Self {
+            full: self.full.saturating_sub(before.full),
+            resumed: self.resumed.saturating_sub(before.resumed),
+            failed: self.failed.saturating_sub(before.failed),
+            bytes: InOut {
+                bytes_in: self.bytes.bytes_in.saturating_sub(before.bytes.bytes_in),
+                bytes_out: self.bytes.bytes_out.saturating_sub(before.bytes.bytes_out),
+            },
+        }
     }
 }
 
@@ -111,6 +160,12 @@ pub struct Snapshot {
     /// Abandoned multipart uploads the sweeper aborted.
     #[serde(default)]
     pub swept_multipart: u64,
+    /// TLS handshakes with clients (all zero on a plaintext server).
+    #[serde(default)]
+    pub client_tls: Handshakes,
+    /// TLS handshakes with the store.
+    #[serde(default)]
+    pub storage_tls: Handshakes,
     /// Process CPU seconds.
     pub cpu_seconds: f64,
     /// Process peak RSS, bytes.
@@ -152,6 +207,8 @@ impl Snapshot {
             swept_uploads: meter.swept_uploads.load(Relaxed),
             swept_unrecorded: meter.swept_unrecorded.load(Relaxed),
             swept_multipart: meter.swept_multipart.load(Relaxed),
+            client_tls: Handshakes::of(&c.tls),
+            storage_tls: Handshakes::of(&s.tls),
             cpu_seconds: process.cpu_seconds,
             peak_rss_bytes: process.peak_rss_bytes,
         }
@@ -163,7 +220,8 @@ impl Snapshot {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
             ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
-            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
+            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, TLS_HANDSHAKE_BYTES, TLS_HANDSHAKES,
+            UPLOADS_IN_FLIGHT,
         };
         let mut out = String::with_capacity(2048);
         header(&mut out, APP_BYTES, "counter", "Bytes crossing app-tier sockets, headers included (scrapes excluded).");
@@ -181,6 +239,22 @@ impl Snapshot {
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"upload\"}} {}", self.swept_uploads);
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"unrecorded\"}} {}", self.swept_unrecorded);
         let _ = writeln!(out, "{ORPHANS_SWEPT}{{kind=\"multipart\"}} {}", self.swept_multipart);
+        header(&mut out, TLS_HANDSHAKES, "counter", "TLS handshakes, by side and kind.");
+        for (side, t) in [("client", self.client_tls), ("storage", self.storage_tls)] {
+            for (kind, n) in [("full", t.full), ("resumed", t.resumed), ("failed", t.failed)] {
+                let _ = writeln!(out, "{TLS_HANDSHAKES}{{side=\"{side}\",kind=\"{kind}\"}} {n}");
+            }
+        }
+        header(
+            &mut out,
+            TLS_HANDSHAKE_BYTES,
+            "counter",
+            "Bytes of completed TLS handshakes (also in the byte counters).",
+        );
+        for (side, t) in [("client", self.client_tls), ("storage", self.storage_tls)] {
+            let _ = writeln!(out, "{TLS_HANDSHAKE_BYTES}{{side=\"{side}\",direction=\"in\"}} {}", t.bytes.bytes_in);
+            let _ = writeln!(out, "{TLS_HANDSHAKE_BYTES}{{side=\"{side}\",direction=\"out\"}} {}", t.bytes.bytes_out);
+        }
         let series: [(&str, &str, &str, String); 14] = [
             (REQUESTS, "counter", "App requests answered (scrapes excluded).", self.requests.to_string()),
             (REQUESTS_PEAK, "gauge", "Most app requests handled at once.", self.requests_peak.to_string()),
@@ -247,7 +321,8 @@ impl Snapshot {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
             ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
-            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, UPLOADS_IN_FLIGHT,
+            STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, TLS_HANDSHAKE_BYTES, TLS_HANDSHAKES,
+            UPLOADS_IN_FLIGHT,
         };
         let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
             .map_err(|e| MissingSeries(format!("(unreadable text: {e})")))?;
@@ -280,6 +355,15 @@ impl Snapshot {
             };
             Ok(InOut { bytes_in: count(name, &labels("in"))?, bytes_out: count(name, &labels("out"))? })
         };
+        let handshakes = |side: &'static str| -> Result<Handshakes, MissingSeries> {
+            let kind = |kind| count(TLS_HANDSHAKES, &[("side", side), ("kind", kind)]);
+            Ok(Handshakes {
+                full: kind("full")?,
+                resumed: kind("resumed")?,
+                failed: kind("failed")?,
+                bytes: pair(TLS_HANDSHAKE_BYTES, Some(side))?,
+            })
+        };
         Ok(Self {
             client: pair(APP_BYTES, Some("client"))?,
             storage: pair(APP_BYTES, Some("storage"))?,
@@ -301,6 +385,8 @@ impl Snapshot {
             swept_uploads: count(ORPHANS_SWEPT, &[("kind", "upload")])?,
             swept_unrecorded: count(ORPHANS_SWEPT, &[("kind", "unrecorded")])?,
             swept_multipart: count(ORPHANS_SWEPT, &[("kind", "multipart")])?,
+            client_tls: handshakes("client")?,
+            storage_tls: handshakes("storage")?,
             cpu_seconds: value(CPU_SECONDS, &[])?,
             peak_rss_bytes: count(PEAK_RSS, &[])?,
         })
@@ -359,6 +445,8 @@ mod tests {
             swept_uploads: 22,
             swept_unrecorded: 23,
             swept_multipart: 2,
+            client_tls: Handshakes { full: 25, resumed: 26, failed: 27, bytes: InOut { bytes_in: 28, bytes_out: 29 } },
+            storage_tls: Handshakes { full: 30, resumed: 31, failed: 32, bytes: InOut { bytes_in: 33, bytes_out: 34 } },
             cpu_seconds: 17.125,
             peak_rss_bytes: 18,
         };

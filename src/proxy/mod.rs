@@ -74,7 +74,8 @@ pub async fn run(
     config: AppConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
-    crate::app::run(listen, Proxy::start(config), async move |listener, state| {
+    let tls = config.tls.is_some();
+    crate::app::run(listen, tls, Proxy::start(config), async move |listener, state| {
         serve(listener, Arc::new(state), shutdown).await;
     })
     .await

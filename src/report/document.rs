@@ -105,16 +105,14 @@ pub struct Figure {
 /// A labelled row of a [`Table::by_mode`]: its label and how one mode's cell reads.
 pub type ModeCell<T> = (&'static str, fn(&T) -> String);
 
+/// The extrapolated last row of a [`Table::by_mode`], if any: its label and cells.
+pub type Estimate<T> = Option<(String, fn(&T) -> String)>;
+
 impl Table {
     /// A table with a column per mode (`modes`, each with its data): a row per `(label, cell)`,
-    /// then `estimate`, an extrapolated row.
+    /// then `estimate`, an extrapolated row, if any.
     #[must_use]
-    pub fn by_mode<T>(
-        id: &'static str,
-        modes: &[(Mode, &T)],
-        rows: &[ModeCell<T>],
-        estimate: (String, fn(&T) -> String),
-    ) -> Self {
+    pub fn by_mode<T>(id: &'static str, modes: &[(Mode, &T)], rows: &[ModeCell<T>], estimate: Estimate<T>) -> Self {
         let row = |label: String, cell: fn(&T) -> String| {
             std::iter::once(label).chain(modes.iter().map(|(_, m)| cell(m))).collect::<Vec<_>>()
         };
@@ -122,7 +120,7 @@ impl Table {
         columns.extend(modes.iter().map(|(mode, _)| mode.as_str().to_owned()));
         let mut table_rows: Vec<Row> =
             rows.iter().map(|(label, cell)| Row::measured(row((*label).to_owned(), *cell))).collect();
-        table_rows.push(Row::estimated(row(estimate.0, estimate.1)));
+        table_rows.extend(estimate.map(|(label, cell)| Row::estimated(row(label, cell))));
         Self { id, columns, labels: 1, rows: table_rows }
     }
 }

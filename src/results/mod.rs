@@ -325,6 +325,33 @@ pub struct AppTier {
     /// Time app requests spent being handled: the busy part of `connection_seconds`
     /// (the rest is keep-alive connections waiting between requests).
     pub request_seconds: f64,
+    /// TLS handshakes of this mode, with clients and with the store (absent: no TLS there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHandshakes>,
+}
+
+/// The TLS handshakes of the app tier over one mode.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct TlsHandshakes {
+    /// With clients (the app servers' side of the handshake).
+    pub client: Handshakes,
+    /// With the store (the app tier's S3 client's side).
+    pub storage: Handshakes,
+}
+
+/// Handshakes of one side: how many, and their bytes (which the byte counts include).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+pub struct Handshakes {
+    /// Full handshakes: certificate and signature, key exchange.
+    pub full: u64,
+    /// Resumed from a session ticket of an earlier connection.
+    pub resumed: u64,
+    /// Failed (an untrusted certificate, a plaintext request on the TLS port, a timeout).
+    pub failed: u64,
+    /// Bytes read during the completed handshakes.
+    pub bytes_in: u64,
+    /// Bytes written during them.
+    pub bytes_out: u64,
 }
 
 impl AppTier {

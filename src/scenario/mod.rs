@@ -218,6 +218,26 @@ pub struct Multipart {
     pub parts_in_flight: u64,
 }
 
+/// Where a run speaks TLS: between the clients and the app tier (`[app_tier] tls`), and to the
+/// store the harness starts, from the app tier and from the clients' presigned requests
+/// (`[storage] tls`). Each server's certificate is signed by a CA made for the run, and every
+/// client of the run trusts that CA and nothing else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tls {
+    /// Broker and proxy serve HTTPS.
+    pub app_tier: bool,
+    /// The store serves HTTPS.
+    pub storage: bool,
+}
+
+impl Tls {
+    /// Neither side speaks TLS.
+    #[must_use]
+    pub fn is_plain(&self) -> bool {
+        !self.app_tier && !self.storage
+    }
+}
+
 /// Reads after the uploads (`[downloads]`): each object a mode stored is downloaded through the
 /// same architecture, `per_object` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -294,6 +314,9 @@ pub struct Scenario {
     /// The HTTP version of the harness's clients to the app tier (`[app_tier] http`).
     #[serde(default, skip_serializing_if = "HttpVersion::is_http1")]
     pub app_http: HttpVersion,
+    /// Where the run speaks TLS (absent: nowhere).
+    #[serde(default, skip_serializing_if = "Tls::is_plain")]
+    pub tls: Tls,
     /// Uploads above a size in parts, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart: Option<Multipart>,

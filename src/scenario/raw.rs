@@ -23,6 +23,7 @@ pub struct RawScenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAppTier {
+    pub tls: Option<bool>,
     pub nic: Option<Spanned<String>>,
     pub cors_origins: Option<Spanned<Vec<String>>>,
     pub http: Option<Spanned<String>>,
@@ -109,6 +110,7 @@ pub struct RawSample {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub kind: Spanned<String>,
+    pub tls: Option<Spanned<bool>>,
     pub url: Option<Spanned<String>>,
     pub bucket: Option<String>,
     pub region: Option<String>,

@@ -104,6 +104,10 @@ fn resolve(ctx: &Source<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario
         multipart,
         downloads,
         app_http,
+        tls: crate::scenario::Tls {
+            app_tier: raw.app_tier.as_ref().and_then(|a| a.tls).unwrap_or(false),
+            storage: sections::resolve_storage_tls(ctx, raw.storage.as_ref(), &storage)?,
+        },
         app_tier_nic_bytes_per_sec,
         cors_origins,
         thresholds,

@@ -157,6 +157,26 @@ pub(super) fn resolve_storage(
     }
 }
 
+/// `[storage] tls`: for a store the harness starts (embedded, MinIO); an endpoint's URL says
+/// whether it speaks TLS.
+pub(super) fn resolve_storage_tls(
+    ctx: &Source<'_>,
+    raw: Option<&raw::RawStorage>,
+    storage: &Storage,
+) -> Result<bool, ScenarioError> {
+    let Some(tls) = raw.and_then(|r| r.tls.as_ref()) else { return Ok(false) };
+    match storage {
+        Storage::Embedded | Storage::Minio { .. } => Ok(*tls.get_ref()),
+        Storage::Endpoint { .. } | Storage::Container { .. } if !*tls.get_ref() => Ok(false),
+        Storage::Endpoint { .. } => {
+            Err(ctx.error(at("storage.tls", tls), "an endpoint speaks TLS when its url is https://; leave `tls` out"))
+        }
+        Storage::Container { .. } => {
+            Err(ctx.error(at("storage.tls", tls), "TLS is for the stores the harness starts: embedded or minio"))
+        }
+    }
+}
+
 /// `[run] multipart_threshold`, `part_size`, `parts_in_flight`, checked against S3's bounds for
 /// the largest object the run makes (`largest`).
 pub(super) fn resolve_multipart(

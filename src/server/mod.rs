@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use watch::{Activity, Timed, sleep_until};
 
+mod tls;
 mod watch;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
@@ -131,12 +132,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })
 }
 
-/// Prints `listening on http://ADDR` as the first line on stdout, so a parent that started the
-/// server on port 0 learns the address.
-pub fn announce(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+/// How a server speaks: plaintext (`None`), or TLS with this configuration.
+pub type Tls = Option<Arc<rustls::ServerConfig>>;
+
+/// Prints `listening on http://ADDR` (`https://` with TLS) as the first line on stdout, so a
+/// parent that started the server on port 0 learns the address.
+pub fn announce(listener: &TcpListener, tls: bool) -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}")?;
+    writeln!(out, "listening on {}://{addr}", if tls { "https" } else { "http" })?;
     out.flush()?;
     Ok(addr)
 }
@@ -152,9 +156,12 @@ pub fn announce_url(url: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Serves HTTP/1.1 and HTTP/2 (h2c, prior knowledge) on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves HTTP/1.1 and HTTP/2 on `listener` until `shutdown` resolves, then drains in-flight
+/// requests. Plaintext: HTTP/2 to clients that open with its preface (h2c, prior knowledge).
+/// With `tls`: the version the client chose by ALPN (`h2` or `http/1.1`), as browsers do.
 ///
-/// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it.
+/// Every accepted socket is wrapped in [`Counted`], so `meter` sees each byte that crosses it
+/// (with TLS: below TLS, records and handshakes included, as the NIC carries them).
 /// Headers must arrive within `limits.header_timeout`; a client that half-closes after its request
 /// still gets the answer; connections above `limits.max_connections` get a 503 and are closed.
 pub async fn serve<S, B>(
@@ -162,6 +169,7 @@ pub async fn serve<S, B>(
     service: S,
     meter: Arc<Meter>,
     limits: Limits,
+    tls: Tls,
     shutdown: impl Future<Output = ()>,
 ) where
     S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
@@ -177,8 +185,8 @@ pub async fn serve<S, B>(
     // offers no second trigger. A token tells every connection to finish; the tracker waits.
     let closing = CancellationToken::new();
     let connections = tokio_util::task::TaskTracker::new();
-    // HTTP/1.1, and HTTP/2 to clients that open with its preface (h2c with prior knowledge: these
-    // servers speak no TLS, so there is no ALPN to negotiate; a TLS front end does that).
+    // HTTP/1.1, and HTTP/2 to clients that open with its preface: over TLS, the client opens
+    // with it after choosing h2 by ALPN; in plaintext, h2c with prior knowledge.
     let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     http.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).half_close(true);
     http.http2().timer(TokioTimer::new()).keep_alive_interval(None);
@@ -200,13 +208,18 @@ pub async fn serve<S, B>(
         let _ = stream.set_nodelay(true);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             meter.overloaded_connections.fetch_add(1, Relaxed);
+            if tls.is_some() {
+                // A TLS client cannot read a plaintext 503, and a handshake would spend the CPU
+                // the cap is there to save: the connection is closed (counted as refused).
+                continue;
+            }
             let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
             tokio::spawn(refuse(Counted::accepted(paced, meter.clone())));
             continue;
         };
         let activity = Arc::new(Activity::new());
         let service = Timed { inner: service.clone(), meter: meter.clone(), activity: activity.clone() };
-        let (http, meter, closing) = (http.clone(), meter.clone(), closing.clone());
+        let (http, meter, closing, tls) = (http.clone(), meter.clone(), closing.clone(), tls.clone());
         connections.spawn(async move {
             let known = tokio::select! {
                 known = version_known(&stream, limits.header_timeout) => known,
@@ -214,46 +227,16 @@ pub async fn serve<S, B>(
             };
             if known {
                 let paced = crate::shaping::Paced::new(stream, meter.nic.clone());
-                let counted = Counted::accepted(paced, meter.clone());
-                let conn = http.serve_connection(TokioIo::new(counted), service).into_owned();
-                tokio::pin!(conn);
-                // Shut down gracefully (in-flight requests finish) when the server stops, or when
-                // no request has been in flight for the header timeout: an idle HTTP/2
-                // connection would otherwise hold its slot for ever (HTTP/1.1's header timeout
-                // covers only a request that has begun). A graceful close is bounded too: a
-                // client that never answers HTTP/2's closing PING is cut off once nothing has
-                // been in flight for another header timeout. A response whose client has not
-                // taken a piece for the send timeout ends the connection at once.
-                let mut closing_since: Option<tokio::time::Instant> = None;
-                let ended = loop {
-                    let cut_off = closing_since.map(|since| since + limits.header_timeout);
-                    tokio::select! {
-                        ended = conn.as_mut() => break ended,
-                        () = closing.cancelled(), if closing_since.is_none() => {
-                            conn.as_mut().graceful_shutdown();
-                            closing_since = Some(tokio::time::Instant::now());
-                        }
-                        () = activity.idle_for(limits.header_timeout), if closing_since.is_none() => {
-                            conn.as_mut().graceful_shutdown();
-                            closing_since = Some(tokio::time::Instant::now());
-                        }
-                        () = activity.stalled_for(limits.send_timeout) => {
-                            meter.send_timeouts.fetch_add(1, Relaxed);
-                            tracing::debug!("a response waited {:?} for its client; connection closed", limits.send_timeout);
-                            break Ok(());
-                        }
-                        () = sleep_until(cut_off), if cut_off.is_some() => {
-                            if activity.is_idle() {
-                                tracing::debug!("a graceful close was not answered within {:?}; connection closed", limits.header_timeout);
-                                break Ok(());
-                            }
-                            // Requests still in flight: each is bounded by its own timeouts.
-                            closing_since = Some(tokio::time::Instant::now());
+                let connection =
+                    Connection { http: &http, activity: &activity, meter: &meter, limits, closing: &closing };
+                match &tls {
+                    None => connection.drive(Counted::accepted(paced, meter.clone()), service).await,
+                    Some(config) => {
+                        let counted = Counted::accepted_tls(paced, meter.clone());
+                        if let Some(io) = tls::accept(config, counted, limits.header_timeout).await {
+                            connection.drive(io, service).await;
                         }
                     }
-                };
-                if let Err(e) = ended {
-                    tracing::debug!("connection ended with error: {e}");
                 }
             }
             drop(slot);
@@ -264,6 +247,73 @@ pub async fn serve<S, B>(
     connections.close();
     if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()).await.is_err() {
         tracing::warn!("in-flight requests still running after {DRAIN_TIMEOUT:?}; closing");
+    }
+}
+
+/// What serving one accepted connection needs from its server.
+struct Connection<'a> {
+    http: &'a hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    activity: &'a Activity,
+    meter: &'a Meter,
+    limits: Limits,
+    closing: &'a CancellationToken,
+}
+
+impl Connection<'_> {
+    /// Serves HTTP on `io` (a counted socket, or TLS over one) until the client leaves, the
+    /// server closes, or a guard of [`Limits`] ends it.
+    async fn drive<I, S, B>(&self, io: I, service: Timed<S>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        S: hyper::service::Service<http::Request<Incoming>, Response = http::Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (limits, activity, meter) = (self.limits, self.activity, self.meter);
+        let conn = self.http.serve_connection(TokioIo::new(io), service).into_owned();
+        tokio::pin!(conn);
+        // Shut down gracefully (in-flight requests finish) when the server stops, or when
+        // no request has been in flight for the header timeout: an idle HTTP/2
+        // connection would otherwise hold its slot for ever (HTTP/1.1's header timeout
+        // covers only a request that has begun). A graceful close is bounded too: a
+        // client that never answers HTTP/2's closing PING is cut off once nothing has
+        // been in flight for another header timeout. A response whose client has not
+        // taken a piece for the send timeout ends the connection at once.
+        let mut closing_since: Option<tokio::time::Instant> = None;
+        let ended = loop {
+            let cut_off = closing_since.map(|since| since + limits.header_timeout);
+            tokio::select! {
+                ended = conn.as_mut() => break ended,
+                () = self.closing.cancelled(), if closing_since.is_none() => {
+                    conn.as_mut().graceful_shutdown();
+                    closing_since = Some(tokio::time::Instant::now());
+                }
+                () = activity.idle_for(limits.header_timeout), if closing_since.is_none() => {
+                    conn.as_mut().graceful_shutdown();
+                    closing_since = Some(tokio::time::Instant::now());
+                }
+                () = activity.stalled_for(limits.send_timeout) => {
+                    meter.send_timeouts.fetch_add(1, Relaxed);
+                    tracing::debug!("a response waited {:?} for its client; connection closed", limits.send_timeout);
+                    break Ok(());
+                }
+                () = sleep_until(cut_off), if cut_off.is_some() => {
+                    if activity.is_idle() {
+                        tracing::debug!("a graceful close was not answered within {:?}; connection closed", limits.header_timeout);
+                        break Ok(());
+                    }
+                    // Requests still in flight: each is bounded by its own timeouts.
+                    closing_since = Some(tokio::time::Instant::now());
+                }
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!("connection ended with error: {e}");
+        }
     }
 }
 
@@ -296,9 +346,10 @@ pub async fn serve_router(
     router: axum::Router,
     meter: Arc<Meter>,
     limits: Limits,
+    tls: Tls,
     shutdown: impl Future<Output = ()>,
 ) {
-    serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, limits, shutdown).await;
+    serve(listener, hyper_util::service::TowerToHyperService::new(router), meter, limits, tls, shutdown).await;
 }
 
 /// Resolves when `stop` is cancelled (the entry point cancels it on SIGINT or SIGTERM) or, with

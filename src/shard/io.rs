@@ -60,6 +60,7 @@ pub async fn write(
                 region: region.clone(),
                 bucket: bucket.clone(),
                 credentials: credentials.clone(),
+                ca_pem: None,
             };
             let s3 = crate::storage::client::build(
                 &target,
@@ -143,6 +144,7 @@ async fn from_s3(url: &str, store: &Store) -> anyhow::Result<Vec<(String, ShardF
         region: store.region.clone(),
         bucket: bucket.clone(),
         credentials: store.credentials.clone(),
+        ca_pem: None,
     };
     let s3 = crate::storage::client::build(
         &target,

@@ -122,6 +122,7 @@ fn target(endpoint: &str) -> crate::storage::client::S3Target {
         region: REGION.to_owned(),
         bucket: BUCKET.to_owned(),
         credentials: crate::storage::Credentials::default(),
+        ca_pem: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct S3Target {
     pub bucket: String,
     /// Keys of the app tier.
     pub credentials: Credentials,
+    /// For an `https` endpoint: the CA certificates (PEM) its certificate is checked against,
+    /// and nothing else (`--storage-ca`).
+    pub ca_pem: Option<String>,
 }
 
 /// Timeouts of every call to the store (`--store-connect-timeout`, `--store-timeout`).
@@ -115,8 +118,8 @@ pub fn config(target: &S3Target) -> aws_sdk_s3::config::Builder {
 /// bounded by `timeouts`.
 ///
 /// # Errors
-/// [`ClientError::Endpoint`] for a URL that is not `http://` (or `https://` with the `https`
-/// feature).
+/// [`ClientError::Endpoint`] for a URL that is not `http://` or `https://` (`https://` needs
+/// `target.ca_pem`, or the `https` feature).
 pub fn build(target: &S3Target, meter: Arc<Meter>, timeouts: Timeouts) -> Result<aws_sdk_s3::Client, ClientError> {
     let uri: http::Uri = target.endpoint.parse().map_err(|e: http::uri::InvalidUri| ClientError::Endpoint {
         endpoint: target.endpoint.clone(),
@@ -128,12 +131,18 @@ pub fn build(target: &S3Target, meter: Arc<Meter>, timeouts: Timeouts) -> Result
             .operation_timeout(timeouts.operation)
             .build(),
     );
-    match uri.scheme_str() {
-        Some("http") => {
-            config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter, timeouts.connect)));
+    match (uri.scheme_str(), &target.ca_pem) {
+        (Some("http"), _) => {
+            config = config.http_client(SharedHttpClient::new(CountingHttpClient::new(meter, timeouts.connect, None)));
+        }
+        (Some("https"), Some(ca)) => {
+            let trust = crate::tls::client_config(ca, "--storage-ca", &[crate::tls::ALPN_HTTP1])
+                .map_err(|e| ClientError::Endpoint { endpoint: target.endpoint.clone(), message: e.to_string() })?;
+            let client = CountingHttpClient::new(meter, timeouts.connect, Some(trust));
+            config = config.http_client(SharedHttpClient::new(client));
         }
         #[cfg(feature = "https")]
-        Some("https") => {
+        (Some("https"), None) => {
             tracing::warn!("https endpoint: storage-facing bytes are not counted (TLS client is the SDK's own)");
         }
         _ => {
@@ -141,8 +150,12 @@ pub fn build(target: &S3Target, meter: Arc<Meter>, timeouts: Timeouts) -> Result
                 endpoint: target.endpoint.clone(),
                 message: if cfg!(feature = "https") {
                     "expected an http:// or https:// URL".into()
+                } else if uri.scheme_str() == Some("https") {
+                    "an https endpoint needs the CA to check its certificate against (--storage-ca FILE), \
+                     or a build with --features https (the SDK's own TLS and public roots, bytes not counted)"
+                        .into()
                 } else {
-                    "expected an http:// URL (build with --features https for https endpoints)".into()
+                    "expected an http:// or https:// URL".into()
                 },
             });
         }
@@ -293,10 +306,10 @@ struct CountingHttpClient {
 }
 
 impl CountingHttpClient {
-    fn new(meter: Arc<Meter>, connect_timeout: Duration) -> Self {
+    fn new(meter: Arc<Meter>, connect_timeout: Duration, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         let client = HyperClient::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(CountingConnector::with_connect_timeout(meter, connect_timeout));
+            .build(CountingConnector::with_connect_timeout(meter, connect_timeout).tls(tls));
         Self { client }
     }
 }

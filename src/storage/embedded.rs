@@ -70,6 +70,21 @@ impl Default for TempSweep {
     }
 }
 
+/// How the store serves, besides where its objects are: its sweeper, the web origins its CORS
+/// rule allows, the send timeout, and TLS (`storage --sweep-every`, `--cors-origin`,
+/// `--send-timeout`, `--tls-*`).
+#[derive(Clone, Debug, Default)]
+pub struct Serving {
+    /// The sweeper of abandoned temporary files.
+    pub sweep: TempSweep,
+    /// Web origins whose pages may use presigned URLs.
+    pub cors_origins: Vec<String>,
+    /// Longest wait for a client to take the next piece of a response ([`server::Limits`]).
+    pub send_timeout: Option<std::time::Duration>,
+    /// HTTPS, when set.
+    pub tls: server::Tls,
+}
+
 /// The store's CORS rule for `origins`: PUT and GET with the headers a presigned PUT signs
 /// (`Content-Type`, `If-None-Match`), `ETag` exposed (none: no layer).
 #[must_use]
@@ -152,9 +167,7 @@ pub async fn run(
     listen: std::net::SocketAddr,
     data_dir: Option<&Path>,
     credentials: &Credentials,
-    sweep: TempSweep,
-    cors_origins: &[String],
-    send_timeout: std::time::Duration,
+    serving: &Serving,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let io = |what: String| move |source| StoreError::Io { what, source };
@@ -170,8 +183,8 @@ pub async fn run(
             .map_err(io("a temporary data directory".into()))?;
         tmp.path()
     };
-    server::announce(&listener).map_err(io("announcing the address on stdout".into()))?;
-    serve(listener, dir, credentials, sweep, cors_origins, send_timeout, shutdown).await
+    server::announce(&listener, serving.tls.is_some()).map_err(io("announcing the address on stdout".into()))?;
+    serve(listener, dir, credentials, serving, shutdown).await
 }
 
 /// Serves the store on `listener` until `shutdown` resolves.
@@ -182,12 +195,11 @@ pub async fn serve(
     listener: TcpListener,
     data_dir: &Path,
     credentials: &Credentials,
-    sweep: TempSweep,
-    cors_origins: &[String],
-    send_timeout: std::time::Duration,
+    serving: &Serving,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let service = service(data_dir, credentials)?;
+    let sweep = serving.sweep;
     let sweeping = (!sweep.every.is_zero()).then(|| {
         let dir = data_dir.to_owned();
         tokio::spawn(async move {
@@ -207,14 +219,17 @@ pub async fn serve(
     // The store's own traffic is not app-tier traffic: its meter is never exported.
     // Its clients are every uploader of a run plus the app tier's pool: no lower cap than the
     // kernel's. Header timeout and half-close handling as every server.
-    let limits = server::Limits { max_connections: 65_536, send_timeout, ..server::Limits::default() };
-    match cors(cors_origins) {
+    let defaults = server::Limits::default();
+    let send_timeout = serving.send_timeout.unwrap_or(defaults.send_timeout);
+    let limits = server::Limits { max_connections: 65_536, send_timeout, ..defaults };
+    let tls = serving.tls.clone();
+    match cors(&serving.cors_origins) {
         Some(layer) => {
             use tower::Layer;
             let service = hyper_util::service::TowerToHyperService::new(layer.layer(service));
-            server::serve(listener, service, Meter::new(), limits, shutdown).await;
+            server::serve(listener, service, Meter::new(), limits, tls, shutdown).await;
         }
-        None => server::serve(listener, service, Meter::new(), limits, shutdown).await,
+        None => server::serve(listener, service, Meter::new(), limits, tls, shutdown).await,
     }
     if let Some(task) = sweeping {
         task.abort();

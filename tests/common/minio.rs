@@ -39,7 +39,7 @@ impl Minio {
             .spawn()
             .unwrap();
         let url = format!("http://{address}");
-        assert!(presign_bench::harness::minio::wait_ready(&url, "/minio/health/ready").await, "MinIO not ready");
+        assert!(presign_bench::harness::minio::wait_ready(&url, "/minio/health/ready", None).await, "MinIO not ready");
         Self { url, child }
     }
 

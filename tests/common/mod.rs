@@ -60,7 +60,9 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
             region: "us-east-1".into(),
             bucket: bucket.to_owned(),
             credentials: credentials(),
+            ca_pem: None,
         },
+        tls: None,
         token_secret: SECRET.into(),
         db_path: Some(db),
         policy: Policy {
@@ -115,17 +117,8 @@ pub async fn start_storage_for(
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, stop) = stop_signal();
     tokio::spawn(async move {
-        presign_bench::storage::embedded::serve(
-            listener,
-            &data_dir,
-            &credentials,
-            presign_bench::storage::embedded::TempSweep::default(),
-            &origins,
-            presign_bench::server::Limits::default().send_timeout,
-            stop,
-        )
-        .await
-        .unwrap();
+        let serving = presign_bench::storage::embedded::Serving { cors_origins: origins, ..Default::default() };
+        presign_bench::storage::embedded::serve(listener, &data_dir, &credentials, &serving, stop).await.unwrap();
     });
     (url, tx)
 }

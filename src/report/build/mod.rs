@@ -4,6 +4,7 @@
 //! - [`uploads`]: the two modes side by side, the measured ratio, what the figures mean.
 //! - [`reads`]: the downloads.
 //! - [`details`]: latency, the presigned flow's steps, the size sweep, signing.
+//! - [`tls`]: handshakes and CPU per gigabyte, when the run spoke TLS.
 //! - [`figures`]: the data of the plots.
 
 // Display: counts become f64 for formatting; precision beyond what a cell shows is not needed.
@@ -12,6 +13,7 @@
 mod details;
 mod figures;
 mod reads;
+mod tls;
 mod uploads;
 
 use crate::human::{grouped, ratio, si_bytes};
@@ -49,6 +51,7 @@ pub fn build(results: &Results) -> Result<Document, PlotError> {
         blocks.push(figure(&capacity::plot(c))?);
         sections.push(Section::titled("Capacity for the target (modelled from the measured costs)", blocks));
     }
+    sections.extend(tls::section(results));
     sections.push(details::latency(results));
     sections.extend(details::steps(results));
     sections.extend(details::signing(results));

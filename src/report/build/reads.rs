@@ -45,7 +45,8 @@ pub fn section(results: &Results) -> Option<Section> {
         results.modes.present().into_iter().filter_map(|(mode, m)| m.downloads.as_ref().map(|d| (mode, d))).collect();
     let target = modes.first()?.1.extrapolated.downloads;
     let estimate = format!("app-tier bytes for {} downloads (extrapolated)", grouped(target));
-    let table = Table::by_mode("downloads", &modes, &ROWS, (estimate, |d| si_bytes(d.extrapolated.app_tier_bytes)));
+    let table =
+        Table::by_mode("downloads", &modes, &ROWS, Some((estimate, |d| si_bytes(d.extrapolated.app_tier_bytes))));
     let mut blocks = vec![Block::Table(table)];
     blocks.extend(notes(results).into_iter().map(Block::Paragraph));
     Some(Section::titled(TITLE, blocks))

@@ -45,7 +45,7 @@ const ROWS: [Cell; 13] = [
 pub fn blocks(results: &Results) -> Vec<Block> {
     let modes = results.modes.present();
     let estimate = format!("app-tier bytes for {} uploads (extrapolated)", grouped(results.scenario.target_uploads));
-    let table = Table::by_mode("modes", &modes, &ROWS, (estimate, |m| si_bytes(m.extrapolated.app_tier_bytes)));
+    let table = Table::by_mode("modes", &modes, &ROWS, Some((estimate, |m| si_bytes(m.extrapolated.app_tier_bytes))));
     let mut blocks = vec![Block::Table(table)];
     blocks.push(Block::Paragraph(format!(
         "Extrapolated = measured app-tier bytes per successful upload × {} target uploads.",
