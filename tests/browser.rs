@@ -88,6 +88,12 @@ struct Driver {
 
 impl Driver {
     async fn start() -> Self {
+        Self::start_at_home(None).await
+    }
+
+    /// chromedriver (and the browsers it starts) with `HOME` set to `home`, whose
+    /// `.pki/nssdb` is the certificate database Chromium trusts beyond its own roots.
+    async fn start_at_home(home: Option<&Path>) -> Self {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(tool).exists(),
@@ -95,7 +101,11 @@ impl Driver {
             );
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(CHROMEDRIVER)
+        let mut command = Command::new(CHROMEDRIVER);
+        if let Some(home) = home {
+            command.env("HOME", home);
+        }
+        let child = command
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -243,5 +253,63 @@ async fn a_page_on_an_origin_the_servers_do_not_allow_stores_nothing() {
         assert!(demo.stored(prefix).is_empty(), "nothing under {prefix}/: {:?}", demo.stored(prefix));
     }
     browser.close().await.unwrap();
+    demo.stop().await;
+}
+
+/// The demo over HTTPS: the page, the store, the broker and the proxy each on an https origin
+/// with a certificate from a CA the demo made at start; the browser trusts that CA (put in its
+/// certificate database with Debian's certutil) and no exception is made for any certificate.
+#[tokio::test]
+async fn the_page_over_https_uploads_both_ways_trusting_the_demos_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("photo.jpg");
+    let body = common::jpeg(256 * 1024 + 5, 9);
+    std::fs::write(&file, &body).unwrap();
+    let sha = const_hex::encode(sha2::Sha256::digest(&body));
+    let ca = tmp.path().join("ca.pem");
+    let home = tmp.path().join("home");
+    let nssdb = home.join(".pki").join("nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    let certutil = |args: &[&str]| {
+        let out = std::process::Command::new("/usr/bin/certutil").args(args).output().unwrap_or_else(|e| {
+            panic!("certutil is missing ({e}): run tools/install-test-deps.sh (Debian's libnss3-tools)")
+        });
+        assert!(out.status.success(), "certutil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    certutil(&["-N", "-d", &db, "--empty-password"]);
+
+    let extra = ["--tls-self-signed", "--tls-ca-out", ca.to_str().unwrap()];
+    // The CA exists once the demo printed its URL; the browser is started after it is trusted.
+    let demo = Demo::start(&extra).await;
+    assert!(demo.url.starts_with("https://127.0.0.1:"), "{}", demo.url);
+    // Not trusted yet: the browser refuses the page (Chromium shows its certificate error
+    // instead, and the page never runs).
+    {
+        let driver = Driver::start_at_home(Some(&home)).await;
+        let browser = driver.session(&tmp.path().join("profile-untrusted")).await;
+        let _ = browser.goto(&demo.url).await;
+        let ready =
+            browser.wait().at_most(Duration::from_secs(5)).for_element(Locator::Css("body[data-ready=true]")).await;
+        assert!(ready.is_err(), "the page loaded although the browser does not trust the demo's CA");
+        browser.close().await.unwrap();
+    }
+    certutil(&["-A", "-d", &db, "-n", "presign-bench demo CA", "-t", "C,,", "-i", ca.to_str().unwrap()]);
+    let driver = Driver::start_at_home(Some(&home)).await;
+    let browser = driver.session(&tmp.path().join("profile")).await;
+    browser.goto(&demo.url).await.unwrap();
+    browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-ready=true]")).await.unwrap();
+    browser.find(Locator::Id("file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    for mode in ["presigned", "proxied"] {
+        let (state, text) = upload(&browser, mode).await;
+        assert_eq!(state, "ok", "{mode} over https: {text}");
+        let got =
+            browser.find(Locator::Id(&format!("{mode}-status"))).await.unwrap().attr("data-sha256").await.unwrap();
+        assert_eq!(got.as_deref(), Some(sha.as_str()), "{mode}: the download equals the file");
+    }
+    let proxied = number(&browser, "proxied-bytes", "data-bytes").await;
+    assert!(proxied >= 2.0 * 256.0 * 1024.0, "the proxy carried the file in and out, TLS records included: {proxied}");
+    browser.close().await.unwrap();
+    drop(driver);
     demo.stop().await;
 }

@@ -90,6 +90,142 @@ async fn a_tls_broker_counts_its_handshakes_resumes_sessions_and_speaks_h2_by_al
     assert!(m.admin.bytes_in > 0 && m.admin.bytes_out > 0, "the TLS scrape is an admin connection: {m:?}");
 }
 
+/// A broker in process on 127.0.0.1, over HTTPS with `identity` when given; returns its URL.
+async fn broker(
+    identity: Option<&presign_bench::tls::Identity>,
+    dir: &Path,
+) -> (String, Arc<presign_bench::metrics::Meter>, tokio::sync::oneshot::Sender<()>) {
+    std::fs::create_dir_all(dir.join("store")).unwrap();
+    let (storage, stop_store) = common::start_storage(dir.join("store")).await;
+    std::mem::forget(stop_store); // the store lives as long as the test's runtime
+    let mut config = common::config(&storage, "capture", dir.join("broker.sqlite3"));
+    config.tls = identity.map(|i| server_config(i).unwrap());
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let state = Arc::new(presign_bench::broker::Broker::start(config).await.unwrap());
+    let meter = state.app.meter.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
+    let (tx, stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(presign_bench::broker::serve(listener, state, async move {
+        let _ = stop.await;
+    }));
+    (url, meter, tx)
+}
+
+/// tcpdump capturing the TCP traffic of one port on loopback into a file, until stopped.
+struct Capture {
+    child: std::process::Child,
+    file: PathBuf,
+    port: u16,
+}
+
+impl Capture {
+    fn tcpdump() -> &'static str {
+        ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("tcpdump is missing: run tools/install-test-deps.sh (Debian's tcpdump)")
+    }
+
+    /// Starts capturing, and returns once a probe connection shows in the file.
+    async fn start(port: u16, file: PathBuf) -> Self {
+        let child = std::process::Command::new(Self::tcpdump())
+            // Immediate mode: each packet handed over as it comes (the kernel otherwise holds
+            // them in blocks for up to a second); with a 64 MiB buffer, or the kernel drops
+            // packets that tcpdump has not taken yet (measured: 1,256 of 1,440 with the default).
+            .args([
+                "-i",
+                "lo",
+                "-nn",
+                "-U",
+                "--immediate-mode",
+                "-B",
+                "65536",
+                "-w",
+                file.to_str().unwrap(),
+                &format!("tcp port {port}"),
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let capture = Self { child, file, port };
+        let live = common::eventually(Duration::from_secs(20), async || {
+            drop(tokio::net::TcpStream::connect(("127.0.0.1", port)).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::fs::metadata(&capture.file).is_ok_and(|m| m.len() > 24)
+        })
+        .await;
+        assert!(live, "tcpdump captured nothing on lo (is this test run as root?)");
+        // Settled: probes stop, the last one's packets are in.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        capture
+    }
+
+    /// The TCP payload bytes captured so far: sent to the port, and sent from it.
+    fn totals(&self) -> (u64, u64) {
+        let out = std::process::Command::new(Self::tcpdump())
+            .args(["-r", self.file.to_str().unwrap(), "-nn", "-q"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let (mut to, mut from) = (0, 0);
+        let port = format!(".{}", self.port);
+        // `10:06:17.204317 IP 127.0.0.1.49380 > 127.0.0.1.38557: tcp 11`
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let (Some(src), Some(len)) = (words.get(2), words.last().and_then(|n| n.parse::<u64>().ok())) else {
+                continue;
+            };
+            if src.ends_with(&port) { from += len } else { to += len }
+        }
+        (to, from)
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// The broker's client-side byte counters against the TCP payload tcpdump saw on its port, with
+/// and without TLS: exactly equal (TLS records and handshakes are in both).
+#[tokio::test]
+async fn byte_counters_equal_the_tcp_payload_of_a_packet_capture_with_and_without_tls() {
+    let ca = Authority::new("test CA").unwrap();
+    let identity = ca.issue(&LOCAL_HOSTS).unwrap();
+    let trust = Trust::new(ca.pem(), "test CA").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, tls) in [("plaintext", None), ("TLS", Some(&identity))] {
+        let (url, meter, _stop) = broker(tls, &tmp.path().join(name)).await;
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let capture = Capture::start(port, tmp.path().join(format!("{name}.pcap"))).await;
+        // Three connections over HTTP/1.1 (a full handshake, then resumed ones) and one over
+        // HTTP/2, several requests each; every connection closed before the capture stops.
+        for version in [HttpVersion::Http1, HttpVersion::Http1, HttpVersion::Http1, HttpVersion::Http2] {
+            let client = Http::new(Duration::from_secs(10)).version(version).tls(Some(trust.clone()));
+            for i in 0..5 {
+                assert_eq!(get(&client, &format!("{url}/v1/nothing-{i}")).await, 404);
+            }
+        }
+        // The capture lags the sockets a little: compare until they agree, for at most 10 s.
+        let counted = || {
+            use std::sync::atomic::Ordering::Relaxed;
+            (meter.client.bytes_in.load(Relaxed), meter.client.bytes_out.load(Relaxed))
+        };
+        let agreed = common::eventually(Duration::from_secs(10), async || capture.totals() == counted()).await;
+        assert!(agreed, "{name}: counted {:?}, captured {:?}", counted(), capture.totals());
+        assert!(counted().0 > 0 && counted().1 > 0, "{name}: {:?}", counted());
+        drop(capture);
+        if tls.is_some() {
+            let m = presign_bench::metrics::Snapshot::of(&meter);
+            assert!(m.client_tls.completed() >= 4 && m.client_tls.resumed >= 1, "{:?}", m.client_tls);
+        }
+    }
+}
+
 #[tokio::test]
 async fn untrusted_expired_and_misnamed_certificates_fail_in_one_line_naming_the_endpoint() {
     let ca = Authority::new("test CA").unwrap();
@@ -172,6 +308,12 @@ async fn tls_run(extra: &str, more: &[&str]) -> Value {
         let handshakes = tls["full"].as_u64().unwrap() + tls["resumed"].as_u64().unwrap();
         assert!(handshakes >= 1 && tls["bytes_in"].as_u64().unwrap() > 200, "{mode}: {tls}");
         assert_eq!(tls["failed"], 0, "{mode}: {tls}");
+        // The connections the load opened: their handshakes timed, per upload that opened one.
+        let phase = &m["latency_us"]["tls_handshake"];
+        assert!(
+            phase["count"].as_u64().is_some_and(|n| (1..=10).contains(&n)) && phase["p50"].as_u64() > Some(0),
+            "{mode}: {phase}"
+        );
         // The app tier's store connections speak TLS too, counted on the same sockets.
         let store = &m["app_tier"]["tls"]["storage"];
         assert!(store["full"].as_u64().unwrap() + store["resumed"].as_u64().unwrap() >= 1, "{mode}: {store}");

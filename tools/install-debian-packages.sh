@@ -2,22 +2,27 @@
 # Installs what the tests need from Debian's packages, when absent: Chromium and its matching
 # ChromeDriver (chromium, chromium-driver) for the browser test (tests/browser.rs; Debian builds
 # both from the same source, so their versions always match), and wrk, the load generator
-# `calibrate` compares the harness's client with (tests/calibrate.rs). Nothing is downloaded from
+# `calibrate` compares the harness's client with (tests/calibrate.rs), and tcpdump, whose packet
+# capture the byte counters are checked against (tests/tls.rs), and certutil (libnss3-tools), which
+# puts a run's CA in the test browser's certificate database (tests/browser.rs, the demo over
+# HTTPS). Nothing is downloaded from
 # elsewhere. Prints the paths on stdout; everything else goes to stderr.
 set -euo pipefail
-have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ]; }
+have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ] && command -v tcpdump >/dev/null && [ -x /usr/bin/certutil ]; }
 if ! have; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk tcpdump libnss3-tools" >&2; exit 1; }
     sudo="sudo -n"
   fi
-  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk >&2; }
-  echo "install-debian-packages: installing Debian's chromium, chromium-driver and wrk" >&2
+  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk tcpdump libnss3-tools >&2; }
+  echo "install-debian-packages: installing Debian's chromium, chromium-driver, wrk, tcpdump and libnss3-tools" >&2
   # A fresh machine may have no package lists yet: update once, then retry.
   install || { $sudo apt-get update -q >&2 && install; }
-  have || { echo "install-debian-packages: chromium, chromedriver or wrk still missing after apt-get" >&2; exit 1; }
+  have || { echo "install-debian-packages: chromium, chromedriver, wrk, tcpdump or certutil still missing after apt-get" >&2; exit 1; }
 fi
 echo /usr/bin/chromium
 echo /usr/bin/chromedriver
 echo /usr/bin/wrk
+command -v tcpdump
+echo /usr/bin/certutil

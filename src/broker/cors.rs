@@ -9,6 +9,7 @@
 
 use crate::app::StartError;
 use crate::sigv4::Presigner;
+use crate::storage::client::S3Target;
 use http::{HeaderMap, Method, header};
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
@@ -24,10 +25,11 @@ pub const PUT_REQUEST_HEADERS: &str = "content-type,if-none-match";
 /// # Errors
 /// [`StartError::Config`] naming `--cors-origin`, the origin, what the store answered and how to
 /// allow the origin on each kind of store.
-pub async fn check_store(presigner: &Presigner, endpoint: &str, origins: &[String]) -> Result<(), StartError> {
+pub async fn check_store(presigner: &Presigner, store: &S3Target, origins: &[String]) -> Result<(), StartError> {
     if origins.is_empty() {
         return Ok(());
     }
+    let endpoint = store.endpoint.as_str();
     // A real presigned URL (of a key no upload uses), so the preflight is the browser's own,
     // query string included.
     let key = format!("{}cors-probe", crate::app::policy::UPLOAD_PREFIX);
@@ -35,8 +37,18 @@ pub async fn check_store(presigner: &Presigner, endpoint: &str, origins: &[Strin
         .put_url(&key, "image/jpeg", 1, Duration::from_secs(60), SystemTime::now())
         .map_err(|e| StartError::Config { flag: "--s3-endpoint", message: e.to_string() })?;
     // hyper-util's client, not the project's `client` module: that is the load generator's, a
-    // layer above the broker (it drives brokers); one startup preflight needs no pool or counters.
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
+    // layer above the broker (it drives brokers). Over the same connector as the S3 client, so
+    // an https store is checked against the same CA (`--storage-ca`); nothing of it is counted
+    // in the app's meter (a meter of its own).
+    let tls = match &store.ca_pem {
+        Some(ca) => Some(
+            crate::tls::client_config(ca, "--storage-ca", &[crate::tls::ALPN_HTTP1])
+                .map_err(|e| StartError::Config { flag: "--storage-ca", message: e.to_string() })?,
+        ),
+        None => None,
+    };
+    let connector = crate::metrics::CountingConnector::new(crate::metrics::Meter::new()).tls(tls);
+    let client = Client::builder(TokioExecutor::new()).build::<_, Empty<bytes::Bytes>>(connector);
     for origin in origins {
         let request = http::Request::builder()
             .method(Method::OPTIONS)

@@ -95,7 +95,7 @@ impl Broker {
             tracing::warn!("INSECURE (test only): presigned PUT URLs do not sign Content-Type");
         }
         let app = App::start(config).await?;
-        cors::check_store(&presigner, &app.config.s3.endpoint, &app.config.cors_origins).await?;
+        cors::check_store(&presigner, &app.config.s3, &app.config.cors_origins).await?;
         // A day is the shortest expiry S3 lifecycle rules know; the sweeper acts within minutes.
         let bucket = &app.config.s3.bucket;
         let lifecycle = if app.config.lifecycle_rule {

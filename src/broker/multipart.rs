@@ -385,7 +385,21 @@ async fn assemble(app: &App, upload: &MultipartId, key: &str, parts: &[Completed
         }
         Some(_) => Err(still_assembling()),
         None if matches!(refused(&e), ApiError::UploadExpired | ApiError::Storage(_)) => Err(still_assembling()),
-        None => Err(refused(&e)),
+        None => {
+            // After a broker died mid-completion, the store may still be assembling that
+            // completion: it has taken the parts, so it refuses this one's list (MinIO:
+            // InvalidPart), and the object appears a moment later. Look again for 2 s before
+            // answering that the list is wrong.
+            for _ in 0..10 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if let Some(etag) = assembled_etag(app, key).await?
+                    && etag.contains('-')
+                {
+                    return Ok(etag);
+                }
+            }
+            Err(refused(&e))
+        }
     }
 }
 

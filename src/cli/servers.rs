@@ -310,6 +310,13 @@ pub struct DemoArgs {
     /// Content types that may be uploaded, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "image/jpeg,image/png,image/webp,application/pdf,video/mp4")]
     pub allowed_types: Vec<String>,
+    /// Serve the page, the store, the broker and the proxy over HTTPS, each with a certificate
+    /// for 127.0.0.1 and localhost signed at start by a new CA.
+    #[arg(long, help_heading = "TLS")]
+    pub tls_self_signed: bool,
+    /// With --tls-self-signed: write that CA's certificate (PEM) here, for the browser to trust.
+    #[arg(long, value_name = "FILE", requires = "tls_self_signed", help_heading = "TLS")]
+    pub tls_ca_out: Option<PathBuf>,
 }
 
 impl DemoArgs {
@@ -319,6 +326,8 @@ impl DemoArgs {
             cors_origins: self.cors_origins.clone(),
             max_size: self.max_size,
             allowed_types: self.allowed_types.clone(),
+            tls: self.tls_self_signed,
+            tls_ca_out: self.tls_ca_out.clone(),
         }
     }
 }

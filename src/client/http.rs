@@ -226,7 +226,11 @@ impl Http {
             HttpVersion::Http1 => t.http1.clone(),
             HttpVersion::Http2 => t.h2.clone(),
         });
-        crate::metrics::CountingConnector::new(self.meter.clone()).tls(config).open(&uri).await
+        let opened = crate::metrics::CountingConnector::new(self.meter.clone()).tls(config).open(&uri).await?;
+        if let Some(took) = opened.handshake() {
+            crate::loadgen::handshake(took);
+        }
+        Ok(opened)
     }
 
     /// Opens and closes one connection to `url`'s server: its error (a TLS certificate this

@@ -8,12 +8,14 @@
 //! - [`minio`]: MinIO as child processes (one node or a cluster); [`container`](mod@self) with
 //!   the `containers` feature: MinIO in a container.
 //! - [`verify`]: reading objects back after a mode; `downloads`: a mode's reads (`[downloads]`).
+//! - [`certs`]: a run's TLS material (its own CA, the servers' certificate, the clients' trust).
 //!
 //! Cancellation is a token the caller passes in ([`Options::cancel`]); only the binary's entry
 //! point installs signal handlers. Credentials come in through [`Options`], not the environment.
 
 pub mod build;
 pub mod capture;
+pub mod certs;
 pub mod children;
 #[cfg(feature = "containers")]
 pub mod container;

@@ -194,10 +194,18 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
             return (rec, StoppedBy::Deadline);
         }
         shared.in_flight.fetch_add(1, Relaxed);
+        let run = HANDSHAKES.scope(std::cell::Cell::new(Duration::ZERO), async {
+            let mut sample = job.run(index).await;
+            let handshakes = HANDSHAKES.with(std::cell::Cell::get);
+            if !handshakes.is_zero() {
+                sample.phase(Phase::TlsHandshake, handshakes);
+            }
+            sample
+        });
         let sample = tokio::select! {
             biased;
             () = &mut cancelled => None,
-            s = job.run(index) => Some(s),
+            s = run => Some(s),
         };
         shared.in_flight.fetch_sub(1, Relaxed);
         let Some(sample) = sample else { return (rec, StoppedBy::Cancelled) };
@@ -213,6 +221,17 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
         let waited = intended.map_or(Duration::ZERO, |at| began.saturating_duration_since(at));
         rec.record(sample, waited, Instant::now().duration_since(shared.start));
     }
+}
+
+tokio::task_local! {
+    /// The time the job a worker runs now spent in TLS handshakes of connections it opened.
+    static HANDSHAKES: std::cell::Cell<Duration>;
+}
+
+/// Adds `took` to the TLS handshake time of the job this task runs (the client calls it when it
+/// opens a connection; outside a job it does nothing): the job's `tls_handshake` phase.
+pub fn handshake(took: Duration) {
+    let _ = HANDSHAKES.try_with(|h| h.set(h.get() + took));
 }
 
 /// When upload `index` should start in the open model.

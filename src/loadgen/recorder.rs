@@ -65,8 +65,22 @@ pub struct Done {
     pub file_id: String,
     /// Latency per phase (indexed by `Phase as usize`), microseconds, exactly as recorded in the
     /// corrected histograms (0: the phase was not timed). Filled in by [`Recorder::record`].
-    #[serde(default)]
+    /// Files written before a phase was added hold fewer: the rest read as 0.
+    #[serde(default, deserialize_with = "phases_or_fewer")]
     pub latency_us: [u64; Phase::COUNT],
+}
+
+/// [`Done::latency_us`] from a list of at most [`Phase::COUNT`] values.
+fn phases_or_fewer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u64; Phase::COUNT], D::Error> {
+    use serde::Deserialize;
+    let values = Vec::<u64>::deserialize(d)?;
+    let mut all = [0; Phase::COUNT];
+    if values.len() > all.len() {
+        let message = format!("{} phases; this version knows {}", values.len(), all.len());
+        return Err(serde::de::Error::custom(message));
+    }
+    all[..values.len()].copy_from_slice(&values);
+    Ok(all)
 }
 
 /// What one upload produced.

@@ -190,8 +190,8 @@ impl<T: hyper_util::client::legacy::connect::Connection> hyper_util::client::leg
 pub enum Outbound<T> {
     /// Plain TCP.
     Plain(Counted<T>),
-    /// TLS over the counted socket.
-    Tls(Box<tokio_rustls::client::TlsStream<Counted<T>>>),
+    /// TLS over the counted socket, and how long its handshake took.
+    Tls(Box<tokio_rustls::client::TlsStream<Counted<T>>>, Duration),
 }
 
 impl<T> Outbound<T> {
@@ -199,7 +199,15 @@ impl<T> Outbound<T> {
     pub fn is_h2(&self) -> bool {
         match self {
             Self::Plain(_) => false,
-            Self::Tls(s) => s.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2),
+            Self::Tls(s, _) => s.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2),
+        }
+    }
+
+    /// How long the TLS handshake took (`None`: plain TCP).
+    pub fn handshake(&self) -> Option<Duration> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(_, took) => Some(*took),
         }
     }
 }
@@ -208,7 +216,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Outbound<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Self::Tls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -217,7 +225,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Outbound<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Self::Tls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -228,28 +236,28 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Outbound<T> {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Self::Tls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Plain(s) => s.is_write_vectored(),
-            Self::Tls(s) => s.is_write_vectored(),
+            Self::Tls(s, _) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Self::Tls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Self::Tls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -318,6 +326,7 @@ impl CountingConnector {
         };
         let name =
             crate::tls::server_name(&host).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let started = std::time::Instant::now();
         let handshake = tokio_rustls::TlsConnector::from(config).connect(name, counted);
         let failed = |e: String| {
             self.meter.storage.tls.failed.fetch_add(1, Relaxed);
@@ -331,7 +340,7 @@ impl CountingConnector {
         let (counted, connection) = stream.get_ref();
         let resumed = connection.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
         self.meter.handshake(Side::Storage, resumed, counted.total());
-        Ok(Outbound::Tls(Box::new(stream)))
+        Ok(Outbound::Tls(Box::new(stream), started.elapsed()))
     }
 }
 

@@ -91,12 +91,21 @@ pub enum Phase {
     EndToEnd = 4,
     Resolve = 5,
     Transfer = 6,
+    TlsHandshake = 7,
 }
 
 impl Phase {
     /// Every phase, in report order.
-    pub const ALL: [Self; 7] =
-        [Self::Presign, Self::Put, Self::Complete, Self::Upload, Self::EndToEnd, Self::Resolve, Self::Transfer];
+    pub const ALL: [Self; 8] = [
+        Self::Presign,
+        Self::Put,
+        Self::Complete,
+        Self::Upload,
+        Self::EndToEnd,
+        Self::Resolve,
+        Self::Transfer,
+        Self::TlsHandshake,
+    ];
     /// How many phases there are.
     pub const COUNT: usize = Self::ALL.len();
 
@@ -111,6 +120,7 @@ impl Phase {
             Self::EndToEnd => "end_to_end",
             Self::Resolve => "resolve",
             Self::Transfer => "transfer",
+            Self::TlsHandshake => "tls_handshake",
         }
     }
 
@@ -125,6 +135,10 @@ impl Phase {
             Self::EndToEnd => "both: the whole upload (downloads: the whole download)",
             Self::Resolve => "presigned download: ask the broker for the URL",
             Self::Transfer => "download: the GET that carries the bytes (proxied: through the proxy)",
+            Self::TlsHandshake => {
+                "with TLS: the handshakes of the connections an upload or download opened (summed per upload; \
+                 only uploads that opened one are in it)"
+            }
         }
     }
 }
