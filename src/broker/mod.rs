@@ -5,11 +5,13 @@
 //! - `POST /v1/uploads/{upload_id}/complete` → copies the object to a key no client URL reaches,
 //!   verifies the copy, records it → 200 with the file's id
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
-//! - `/v1/multipart…` → presigned multipart uploads (see [`multipart`])
+//! - `/v1/multipart…` → presigned multipart uploads (see [`multipart`]; `assemble`: the store's
+//!   side of a completion)
 //!
 //! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
 //! verified copies without a row (`files/`, left by a crash between copy and insert).
 
+mod assemble;
 pub mod cors;
 pub mod multipart;
 pub mod upload_id;

@@ -1,9 +1,13 @@
-//! MinIO as a store the harness starts itself: the pinned version, where its binary is, and the
+//! MinIO as a store the harness starts itself: the pinned version, where its binary is, starting
+//! one node or a cluster ([`start`], over HTTPS with a certificates directory), and the
 //! body of the hidden `presign-bench minio-node` command, which runs one MinIO server process,
 //! announces it like the other servers (`listening on http://ADDR`, once MinIO is ready) and ties
 //! its life to its parent's: when its standard input closes or it is told to stop, it stops MinIO
 //! (SIGTERM, a bounded drain, then SIGKILL), so no MinIO outlives a run.
 
+use super::HarnessError;
+use super::children::{Server, Spec};
+use crate::storage::Credentials;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -167,4 +171,101 @@ mod tests {
             "MinIO is not installed at /nowhere/minio: run docker/install-minio.sh (or set MINIO_BIN to a minio binary)"
         );
     }
+}
+
+/// Where and how many MinIO processes run.
+pub(super) struct Layout {
+    pub(super) bin: PathBuf,
+    pub(super) nodes: u64,
+    pub(super) drives_per_node: u64,
+    pub(super) root: PathBuf,
+    /// MinIO's CORS is server-wide (`MINIO_API_CORS_ALLOW_ORIGIN`; `PutBucketCors` is a stub
+    /// answering NotImplemented in the pinned version); empty keeps MinIO's default, `*`.
+    pub(super) cors_origins: Vec<String>,
+    /// MinIO's certificates directory (`--certs-dir`), when it serves HTTPS.
+    pub(super) certs: Option<PathBuf>,
+}
+
+/// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
+/// differ; a port could in principle be taken before MinIO binds it, which fails the start).
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+}
+
+/// Starts MinIO: one node (its drives as directories) or a distributed cluster of `nodes`
+/// processes on loopback whose drives together are erasure-coded; waits until the cluster has
+/// quorum. Returns the node servers and the endpoint of the first node.
+pub(super) async fn start(
+    layout: &Layout,
+    credentials: &Credentials,
+    logs: &Path,
+    trust: Option<&crate::tls::Trust>,
+) -> Result<(Vec<Server>, String), HarnessError> {
+    let scheme = if layout.certs.is_some() { "https" } else { "http" };
+    let nodes = usize::try_from(layout.nodes).unwrap_or(1);
+    let ports = free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
+    let drive = |node: usize, d: u64| layout.root.join(format!("node-{node}")).join(format!("drive-{d}"));
+    for node in 0..nodes {
+        for d in 1..=layout.drives_per_node {
+            let dir = drive(node, d);
+            std::fs::create_dir_all(&dir).map_err(super::io_error(&dir))?;
+        }
+    }
+    let endpoints: Vec<String> = if nodes == 1 {
+        (1..=layout.drives_per_node).map(|d| drive(0, d).display().to_string()).collect()
+    } else {
+        (0..nodes)
+            .flat_map(|node| {
+                let port = ports[node];
+                (1..=layout.drives_per_node).map(move |d| (node, port, d))
+            })
+            .map(|(node, port, d)| format!("{scheme}://127.0.0.1:{port}{}", drive(node, d).display()))
+            .collect()
+    };
+    let mut envs = vec![
+        ("MINIO_ROOT_USER", credentials.access_key.clone()),
+        ("MINIO_ROOT_PASSWORD", credentials.secret_key.clone()),
+    ];
+    if !layout.cors_origins.is_empty() {
+        envs.push(("MINIO_API_CORS_ALLOW_ORIGIN", layout.cors_origins.join(",")));
+    }
+    let args: Vec<Vec<String>> = (0..nodes)
+        .map(|node| {
+            let mut args = vec![
+                "--minio-bin".to_owned(),
+                layout.bin.display().to_string(),
+                "--address".to_owned(),
+                format!("127.0.0.1:{}", ports[node]),
+                "--console-address".to_owned(),
+                format!("127.0.0.1:{}", ports[nodes + node]),
+            ];
+            if let Some(certs) = &layout.certs {
+                args.extend(["--certs-dir".to_owned(), certs.display().to_string()]);
+            }
+            args.extend(endpoints.iter().cloned());
+            args
+        })
+        .collect();
+    // Every node at once: a cluster node is ready only when enough of its peers are up.
+    let starts = (0..nodes).map(|node| {
+        Server::start(Spec {
+            name: if nodes == 1 { "storage".to_owned() } else { format!("minio-{node}") },
+            command: "minio-node",
+            args: &args[node],
+            envs: &envs,
+            log: logs.join(format!("minio-{node}.log")),
+            expendable: nodes > 1,
+        })
+    });
+    let servers: Vec<Server> = futures_util::future::join_all(starts).await.into_iter().collect::<Result<_, _>>()?;
+    let endpoint = servers[0].url.clone();
+    if nodes > 1 && !wait_ready(&endpoint, "/minio/health/cluster", trust).await {
+        return Err(HarnessError::ServerStart {
+            name: "minio".into(),
+            message: format!("the {nodes}-node cluster did not reach write quorum"),
+        });
+    }
+    Ok((servers, endpoint))
 }

@@ -100,7 +100,7 @@ impl Stack {
                     secret_key: uuid::Uuid::new_v4().simple().to_string(),
                 };
                 let root = data_dir.clone().unwrap_or_else(|| work.join("minio"));
-                let layout = MinioLayout {
+                let layout = super::minio::Layout {
                     bin,
                     nodes: *nodes,
                     drives_per_node: *drives_per_node,
@@ -108,7 +108,8 @@ impl Stack {
                     cors_origins: scenario.cors_origins.clone(),
                     certs: store_tls.map(|t| t.minio_certs(&work.join("minio-certs"))).transpose()?,
                 };
-                let (nodes, endpoint) = start_minio(&layout, &credentials, logs, store_tls.map(|t| &t.trust)).await?;
+                let (nodes, endpoint) =
+                    super::minio::start(&layout, &credentials, logs, store_tls.map(|t| &t.trust)).await?;
                 servers.extend(nodes);
                 local(endpoint, &credentials)
             }
@@ -312,103 +313,6 @@ pub(super) fn creds_env(credentials: &Credentials) -> Vec<(&'static str, String)
         ("AWS_ACCESS_KEY_ID", credentials.access_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", credentials.secret_key.clone()),
     ]
-}
-
-/// Where and how many MinIO processes run.
-struct MinioLayout {
-    bin: PathBuf,
-    nodes: u64,
-    drives_per_node: u64,
-    root: PathBuf,
-    /// MinIO's CORS is server-wide (`MINIO_API_CORS_ALLOW_ORIGIN`; `PutBucketCors` is a stub
-    /// answering NotImplemented in the pinned version); empty keeps MinIO's default, `*`.
-    cors_origins: Vec<String>,
-    /// MinIO's certificates directory (`--certs-dir`), when it serves HTTPS.
-    certs: Option<PathBuf>,
-}
-
-/// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
-/// differ; a port could in principle be taken before MinIO binds it, which fails the start).
-fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
-}
-
-/// Starts MinIO: one node (its drives as directories) or a distributed cluster of `nodes`
-/// processes on loopback whose drives together are erasure-coded; waits until the cluster has
-/// quorum. Returns the node servers and the endpoint of the first node.
-async fn start_minio(
-    layout: &MinioLayout,
-    credentials: &Credentials,
-    logs: &Path,
-    trust: Option<&crate::tls::Trust>,
-) -> Result<(Vec<Server>, String), HarnessError> {
-    let scheme = if layout.certs.is_some() { "https" } else { "http" };
-    let nodes = usize::try_from(layout.nodes).unwrap_or(1);
-    let ports = free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
-    let drive = |node: usize, d: u64| layout.root.join(format!("node-{node}")).join(format!("drive-{d}"));
-    for node in 0..nodes {
-        for d in 1..=layout.drives_per_node {
-            let dir = drive(node, d);
-            std::fs::create_dir_all(&dir).map_err(super::io_error(&dir))?;
-        }
-    }
-    let endpoints: Vec<String> = if nodes == 1 {
-        (1..=layout.drives_per_node).map(|d| drive(0, d).display().to_string()).collect()
-    } else {
-        (0..nodes)
-            .flat_map(|node| {
-                let port = ports[node];
-                (1..=layout.drives_per_node).map(move |d| (node, port, d))
-            })
-            .map(|(node, port, d)| format!("{scheme}://127.0.0.1:{port}{}", drive(node, d).display()))
-            .collect()
-    };
-    let mut envs = vec![
-        ("MINIO_ROOT_USER", credentials.access_key.clone()),
-        ("MINIO_ROOT_PASSWORD", credentials.secret_key.clone()),
-    ];
-    if !layout.cors_origins.is_empty() {
-        envs.push(("MINIO_API_CORS_ALLOW_ORIGIN", layout.cors_origins.join(",")));
-    }
-    let args: Vec<Vec<String>> = (0..nodes)
-        .map(|node| {
-            let mut args = vec![
-                "--minio-bin".to_owned(),
-                layout.bin.display().to_string(),
-                "--address".to_owned(),
-                format!("127.0.0.1:{}", ports[node]),
-                "--console-address".to_owned(),
-                format!("127.0.0.1:{}", ports[nodes + node]),
-            ];
-            if let Some(certs) = &layout.certs {
-                args.extend(["--certs-dir".to_owned(), certs.display().to_string()]);
-            }
-            args.extend(endpoints.iter().cloned());
-            args
-        })
-        .collect();
-    // Every node at once: a cluster node is ready only when enough of its peers are up.
-    let starts = (0..nodes).map(|node| {
-        Server::start(Spec {
-            name: if nodes == 1 { "storage".to_owned() } else { format!("minio-{node}") },
-            command: "minio-node",
-            args: &args[node],
-            envs: &envs,
-            log: logs.join(format!("minio-{node}.log")),
-            expendable: nodes > 1,
-        })
-    });
-    let servers: Vec<Server> = futures_util::future::join_all(starts).await.into_iter().collect::<Result<_, _>>()?;
-    let endpoint = servers[0].url.clone();
-    if nodes > 1 && !super::minio::wait_ready(&endpoint, "/minio/health/cluster", trust).await {
-        return Err(HarnessError::ServerStart {
-            name: "minio".into(),
-            message: format!("the {nodes}-node cluster did not reach write quorum"),
-        });
-    }
-    Ok((servers, endpoint))
 }
 
 /// The broker's and proxy's command line for `scenario` against `target`, with its own database.

@@ -10,13 +10,15 @@
 //! (`presign_bench_admin_bytes_total`) and it is not counted as an app connection. A harness that
 //! scrapes must therefore use its own connections for scrapes, never reuse an upload connection.
 
+mod counts;
 mod io;
 mod process;
 pub mod snapshot;
 
+pub use counts::{Handshakes, InOut};
 pub use io::{Counted, CountingConnector, Outbound, is_admin_request};
 pub use process::{ProcessStats, process_stats, tree_stats};
-pub use snapshot::{Handshakes, InOut, MissingSeries, Snapshot, names, render};
+pub use snapshot::{MissingSeries, Snapshot, names, render};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
