@@ -106,9 +106,7 @@ pub async fn command(o: &Options, stop: CancellationToken) -> anyhow::Result<()>
         // The page over HTTPS through the same accept loop as every server (axum::serve speaks
         // no TLS).
         Some(tls) => {
-            let config = crate::tls::Identity::load(&tls.cert, &tls.key)
-                .and_then(|i| crate::tls::server_config(&i))
-                .context("the page's certificate")?;
+            let config = crate::tls::server_config(&tls.identity).context("the page's certificate")?;
             let meter = crate::metrics::Meter::new();
             let limits = crate::server::Limits::default();
             crate::server::serve_router(listener, app, meter, limits, Some(config), stop.cancelled_owned()).await;

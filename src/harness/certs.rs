@@ -19,22 +19,25 @@ pub struct RunTls {
     pub trust: crate::tls::Trust,
     /// The CA's certificate, PEM.
     pub ca_pem: String,
+    /// The servers' chain and key, as written to `cert` and `key`.
+    pub identity: crate::tls::Identity,
 }
 
 impl RunTls {
     /// Makes the CA and the servers' certificate in `dir`.
     ///
     /// # Errors
-    /// [`HarnessError`] when a file cannot be written.
+    /// [`HarnessError`] when a file cannot be written or a certificate made.
     pub fn make(dir: &Path) -> Result<Self, HarnessError> {
-        let fail = |e: crate::tls::TlsError| HarnessError::ServerStart { name: "tls".into(), message: e.to_string() };
+        let fail = |e: crate::tls::TlsError| HarnessError::Tls(e.to_string());
         std::fs::create_dir_all(dir).map_err(|source| HarnessError::Io { path: dir.display().to_string(), source })?;
         let authority = crate::tls::Authority::new("presign-bench run CA").map_err(fail)?;
         let ca = dir.join("ca.pem");
         crate::tls::write_file(&ca, authority.pem(), 0o644).map_err(fail)?;
-        let (cert, key) = authority.issue(&crate::tls::LOCAL_HOSTS).and_then(|i| i.write(dir)).map_err(fail)?;
+        let identity = authority.issue(&crate::tls::LOCAL_HOSTS).map_err(fail)?;
+        let (cert, key) = identity.write(dir).map_err(fail)?;
         let trust = crate::tls::Trust::new(authority.pem(), &ca.display().to_string()).map_err(fail)?;
-        Ok(Self { ca, cert, key, trust, ca_pem: authority.pem().to_owned() })
+        Ok(Self { ca, cert, key, trust, ca_pem: authority.pem().to_owned(), identity })
     }
 
     /// MinIO's certificates directory in `dir`: `public.crt`, `private.key`, and the run's CA in

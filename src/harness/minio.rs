@@ -150,29 +150,6 @@ pub async fn wait_ready(url: &str, path: &str, trust: Option<&crate::tls::Trust>
     crate::client::once::wait_ready(url, path, READY_TIMEOUT, trust).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_install_script_pins_the_same_version() {
-        let script = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(INSTALL_COMMAND)).unwrap();
-        assert!(
-            script.contains(&format!("MINIO_VERSION={PINNED_VERSION}\n")),
-            "{INSTALL_COMMAND} pins another version"
-        );
-    }
-
-    #[test]
-    fn a_missing_binary_is_one_line_naming_the_install_command() {
-        let err = MinioError::Missing { path: "/nowhere/minio".into() }.to_string();
-        assert_eq!(
-            err,
-            "MinIO is not installed at /nowhere/minio: run docker/install-minio.sh (or set MINIO_BIN to a minio binary)"
-        );
-    }
-}
-
 /// Where and how many MinIO processes run.
 pub(super) struct Layout {
     pub(super) bin: PathBuf,
@@ -268,4 +245,27 @@ pub(super) async fn start(
         });
     }
     Ok((servers, endpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_script_pins_the_same_version() {
+        let script = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(INSTALL_COMMAND)).unwrap();
+        assert!(
+            script.contains(&format!("MINIO_VERSION={PINNED_VERSION}\n")),
+            "{INSTALL_COMMAND} pins another version"
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_is_one_line_naming_the_install_command() {
+        let err = MinioError::Missing { path: "/nowhere/minio".into() }.to_string();
+        assert_eq!(
+            err,
+            "MinIO is not installed at /nowhere/minio: run docker/install-minio.sh (or set MINIO_BIN to a minio binary)"
+        );
+    }
 }

@@ -59,7 +59,8 @@ pub enum HarnessError {
     /// The container store did not start, or this build cannot start containers.
     #[error("{0}")]
     Container(String),
-    /// A server's TLS certificate is not one the run trusts (one line naming the endpoint).
+    /// A server's TLS certificate is not one the run trusts (one line naming the endpoint), or
+    /// the run's own could not be made.
     #[error("{0}")]
     Tls(String),
     /// The report directory cannot be written.
