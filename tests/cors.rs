@@ -129,9 +129,9 @@ async fn the_broker_refuses_to_start_for_an_origin_its_store_refuses() {
         c.cors_origins = origins.iter().map(|o| (*o).to_owned()).collect();
         c
     };
-    presign_bench::broker::Broker::start(config(&[APP])).await.expect("the store allows APP");
+    presign_bench::broker::Broker::start(config(&[APP]), None).await.expect("the store allows APP");
     let other = "http://other.example.test";
-    let err = presign_bench::broker::Broker::start(config(&[APP, other])).await.unwrap_err().to_string();
+    let err = presign_bench::broker::Broker::start(config(&[APP, other]), None).await.unwrap_err().to_string();
     assert!(err.starts_with("--cors-origin"), "{err}");
     assert!(err.contains(other) && err.contains(&format!("presign-bench storage --cors-origin {other}")), "{err}");
 }

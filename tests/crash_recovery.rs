@@ -192,7 +192,14 @@ async fn multipart_completions_survive_a_crash(store: Store) {
     let mut retried = std::collections::BTreeMap::<String, usize>::new();
     for ((id, body), (status_before, answer_before)) in uploads.iter().zip(&before) {
         let path = format!("/v1/multipart/{id}/complete");
-        let (status, answer) = post(&s, &second.url, &path, &token, Some(body.clone())).await;
+        let (mut status, mut answer) = post(&s, &second.url, &path, &token, Some(body.clone())).await;
+        if answer["error"]["code"] == "upload_lost" {
+            // MinIO dropped the parts of a completion it was assembling when the broker died; the
+            // broker aborted the upload, and the client starts it again, as the answer says.
+            *retried.entry("410 upload_lost, then started again".into()).or_default() += 1;
+            let (id, body) = uploaded_part(&s, &second.url, &token, 0).await;
+            (status, answer) = post(&s, &second.url, &format!("/v1/multipart/{id}/complete"), &token, Some(body)).await;
+        }
         *retried.entry(format!("{status} {}", answer["error"]["code"].as_str().unwrap_or(""))).or_default() += 1;
         if status == 200 && *status_before == 200 {
             assert_eq!(answer["file_id"], answer_before["file_id"]);

@@ -223,7 +223,7 @@ async fn a_failed_part_is_sent_again_alone_and_the_upload_completes() {
     let link = FlakyLink::start(&s.storage, 2).await;
     let mut config = common::config(&link.url, &s.bucket, s.data_dir.with_file_name("flaky.sqlite3"));
     config.policy.multipart.part_size = PART as u64;
-    let broker = Arc::new(presign_bench::broker::Broker::start(config).await.unwrap());
+    let broker = Arc::new(presign_bench::broker::Broker::start(config, None).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(presign_bench::broker::serve(listener, broker.clone(), std::future::pending()));

@@ -50,7 +50,7 @@ async fn a_tls_broker_counts_its_handshakes_resumes_sessions_and_speaks_h2_by_al
     let (storage, _stop_store) = common::start_storage(tmp.path().join("store")).await;
     let mut config = common::config(&storage, "tls-bucket", tmp.path().join("broker.sqlite3"));
     config.tls = Some(server_config(&identity).unwrap());
-    let state = Arc::new(presign_bench::broker::Broker::start(config).await.unwrap());
+    let state = Arc::new(presign_bench::broker::Broker::start(config, None).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let broker = format!("https://{}", listener.local_addr().unwrap());
     let (_stop, stop) = tokio::sync::oneshot::channel::<()>();
@@ -101,7 +101,7 @@ async fn broker(
     let mut config = common::config(&storage, "capture", dir.join("broker.sqlite3"));
     config.tls = identity.map(|i| server_config(i).unwrap());
     let scheme = if config.tls.is_some() { "https" } else { "http" };
-    let state = Arc::new(presign_bench::broker::Broker::start(config).await.unwrap());
+    let state = Arc::new(presign_bench::broker::Broker::start(config, None).await.unwrap());
     let meter = state.app.meter.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("{scheme}://{}", listener.local_addr().unwrap());

@@ -72,6 +72,44 @@ pub async fn copy_verified(
     verdict
 }
 
+/// Checks that the object at `key` holds the SHA-256 `signed` into its PUT URL (HeadObject with
+/// checksum mode on): a store that enforced the signed `x-amz-checksum-sha256` holds exactly
+/// that one. A mismatch, or no checksum kept, deletes the object. A missing object passes: the
+/// checks after this one say what its absence means.
+///
+/// # Errors
+/// 422 `checksum_mismatch` (after deleting the object), 502/504 when the store fails or does
+/// not answer within `limit`.
+pub async fn stored_checksum(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    signed: [u8; 32],
+    limit: std::time::Duration,
+) -> Result<(), ApiError> {
+    use base64::Engine;
+    let head = s3.head_object().bucket(bucket).key(key).checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled).send();
+    let head = tokio::time::timeout(limit, head)
+        .await
+        .map_err(|_| ApiError::StorageTimeout(format!("reading the checksum of {key}")))?;
+    let object = match head {
+        Ok(object) => object,
+        Err(e)
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(ApiError::storage(&e)),
+    };
+    let expected = base64::engine::general_purpose::STANDARD.encode(signed);
+    // A whole-object checksum; a composite one (`…-N`, of a multipart upload) is not this one.
+    let actual = object.checksum_sha256().unwrap_or("none").to_owned();
+    if actual == expected {
+        return Ok(());
+    }
+    Err(reject(s3, bucket, key, ApiError::ChecksumMismatch { expected, actual }).await)
+}
+
 /// Verifies the stored object against `expected` with one ranged GET (size from `Content-Range`,
 /// type from `Content-Type`, magic numbers from the first [`SNIFF_LEN`] bytes) and returns its
 /// ETag. A mismatching object is deleted.

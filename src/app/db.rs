@@ -1,4 +1,5 @@
-//! File metadata in SQLite: one row per completed upload.
+//! File metadata in SQLite: one row per completed upload (and per rejected one, see
+//! [`super::verdicts`]).
 //!
 //! Presigning writes nothing here (the upload id is self-describing); only completed, verified
 //! files get a row. Multipart uploads in progress get one too (`multipart_uploads`): the store
@@ -86,10 +87,25 @@ CREATE TABLE IF NOT EXISTS multipart_uploads (
     owner           TEXT
 );
 CREATE INDEX IF NOT EXISTS multipart_expiry ON multipart_uploads(expires_at);
+CREATE TABLE IF NOT EXISTS rejections (
+    upload_key  TEXT PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    rejected_at TEXT NOT NULL,
+    event_at    TEXT
+);
+CREATE TABLE IF NOT EXISTS event_queue (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_key  TEXT NOT NULL,
+    event_time  TEXT
+);
 ";
 
 /// Databases made before files were copied out of the upload key lack `upload_key`.
 const ADD_UPLOAD_KEY: &str = "ALTER TABLE files ADD COLUMN upload_key TEXT";
+/// Databases made before store events lack `event_at` (when the upload's first event came).
+const ADD_EVENT_AT: &str = "ALTER TABLE files ADD COLUMN event_at TEXT";
 const UPLOAD_KEY_INDEX: &str = "CREATE UNIQUE INDEX IF NOT EXISTS files_upload_key ON files(upload_key)";
 /// Databases made before the per-user cap on open multipart uploads lack their `owner` (their
 /// rows count for nobody).
@@ -116,6 +132,12 @@ impl Db {
             conn.execute_batch(ADD_UPLOAD_KEY).map_err(err)?;
         }
         conn.execute_batch(UPLOAD_KEY_INDEX).map_err(err)?;
+        let has_event_at: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('files') WHERE name = 'event_at'", [], |r| r.get(0))
+            .map_err(err)?;
+        if !has_event_at {
+            conn.execute_batch(ADD_EVENT_AT).map_err(err)?;
+        }
         let has_owner: bool = conn
             .query_row("SELECT COUNT(*) FROM pragma_table_info('multipart_uploads') WHERE name = 'owner'", [], |r| {
                 r.get(0)
@@ -128,7 +150,7 @@ impl Db {
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: name })
     }
 
-    async fn with<T: Send + 'static>(
+    pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, DbError> {

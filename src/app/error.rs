@@ -154,6 +154,30 @@ pub enum ApiError {
     /// parts, or ETags that are not the parts').
     #[error("invalid parts: {0}")]
     InvalidParts(String),
+    /// The store dropped parts of an open upload without assembling them (MinIO can, when the
+    /// broker dies mid-completion); the upload is aborted and must be started again.
+    #[error("the store lost part(s) {parts:?} of this upload while assembling it; it is aborted: start a new upload")]
+    UploadLost {
+        /// The part numbers the store no longer held.
+        parts: Vec<u64>,
+    },
+    /// The stored object's SHA-256 is not the one signed into its URL (or the store kept none).
+    #[error("the stored object's SHA-256 is {actual}, not the signed {expected}; it was deleted")]
+    ChecksumMismatch {
+        /// The signed SHA-256, base64.
+        expected: String,
+        /// What the store holds, base64 (`none` when it kept no checksum).
+        actual: String,
+    },
+    /// An upload rejected earlier (by its store event, or an earlier completion), answered again
+    /// with the code it was rejected with: one of [`REJECTION_CODES`].
+    #[error("{message}")]
+    Rejected {
+        /// The code of the first answer (`size_mismatch`, ...).
+        code: &'static str,
+        /// Its message.
+        message: String,
+    },
     /// A multipart upload that is completed cannot be aborted.
     #[error("the upload is completed as file {file_id}; it can no longer be aborted")]
     Completed {
@@ -216,6 +240,9 @@ impl ApiError {
             E::InvalidPartSize(_) => (StatusCode::BAD_REQUEST, "invalid_part_size"),
             E::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "invalid_part_number"),
             E::InvalidParts(_) => (StatusCode::BAD_REQUEST, "invalid_parts"),
+            E::UploadLost { .. } => (StatusCode::GONE, "upload_lost"),
+            E::Rejected { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            E::ChecksumMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "checksum_mismatch"),
             E::UseMultipart { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "use_multipart"),
             E::Completed { .. } | E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
@@ -274,7 +301,25 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, body).into_response()
 }
 
+/// The codes a rejected upload is answered with, again and again.
+pub const REJECTION_CODES: [&str; 4] = ["size_mismatch", "type_mismatch", "content_mismatch", "checksum_mismatch"];
+
 impl ApiError {
+    /// Whether this error rejects the upload for good (the object is deleted): a verdict to
+    /// record, not a failure to retry.
+    #[must_use]
+    pub fn is_rejection(&self) -> bool {
+        REJECTION_CODES.contains(&self.status_and_code().1)
+    }
+
+    /// A recorded rejection, answered again: its stable code when it is one of
+    /// [`REJECTION_CODES`] (a database written by a newer broker may hold others: `rejected`).
+    #[must_use]
+    pub fn rejected(code: &str, message: String) -> Self {
+        let code = REJECTION_CODES.into_iter().find(|c| *c == code).unwrap_or("rejected");
+        Self::Rejected { code, message }
+    }
+
     /// The error a failed store call stands for: 504 `storage_timeout` when it ran out of time,
     /// else 502 `storage_error`. The store's own words go to the log, not to the client.
     pub fn storage<E>(

@@ -9,6 +9,7 @@ pub mod error;
 pub mod guard;
 pub mod policy;
 pub mod sweep;
+pub mod verdicts;
 
 use crate::metrics::Meter;
 use crate::storage::client::{self, ClientError, S3Target};

@@ -44,6 +44,14 @@ pub enum Tamper {
     WrongSha256,
     /// A `Content-MD5` of other bytes.
     WrongMd5,
+    /// A grant with the body's SHA-256 signed in; the `x-amz-checksum-sha256` header left out.
+    ChecksumDropped,
+    /// A grant with the body's SHA-256 signed in; the header of other bytes.
+    ChecksumChanged,
+    /// A grant with the body's SHA-256 signed in; the header moved to the query.
+    ChecksumInQuery,
+    /// A grant with the body's SHA-256 signed in; the header kept, one byte of the body changed.
+    ChecksumOtherBytes,
     /// Nothing: the URL as the broker signed it (for method swaps and reuse).
     None,
 }
@@ -63,13 +71,35 @@ pub fn replace_param(url: &str, name: &str, f: impl Fn(&str) -> String) -> Strin
     format!("{base}?{}", parts.join("&"))
 }
 
+/// The SHA-256 of `bytes`, base64, as `x-amz-checksum-sha256` carries it.
+fn sha256_base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+}
+
+/// A fresh grant for the 1 KiB JPEG, its SHA-256 declared when `tamper` is about checksums.
+async fn grant_for(ctx: &Auditor, tamper: Tamper) -> Result<super::steps::Grant, String> {
+    let summed = matches!(
+        tamper,
+        Tamper::ChecksumDropped | Tamper::ChecksumChanged | Tamper::ChecksumInQuery | Tamper::ChecksumOtherBytes
+    );
+    if !summed {
+        return ctx.jpeg_grant(AUDITOR).await;
+    }
+    let request = serde_json::json!({
+        "filename": "a.jpg", "content_type": "image/jpeg", "size": 1024, "checksum_sha256": sha256_base64(&jpeg()),
+    });
+    ctx.grant(AUDITOR, &request).await
+}
+
 /// A fresh grant for a 1 KiB JPEG, changed by `tamper`, sent to the store as `method`.
 ///
 /// # Errors
 /// When the broker refuses the grant or the store does not answer.
 pub async fn tampered_put(ctx: &Auditor, tamper: Tamper, method: &str) -> Result<Observed, String> {
     use sha2::Digest;
-    let g = ctx.jpeg_grant(AUDITOR).await?;
+    let g = grant_for(ctx, tamper).await?;
     let mut body = jpeg();
     let mut url = g.url.clone();
     let mut headers = g.headers.clone();
@@ -133,6 +163,15 @@ pub async fn tampered_put(ctx: &Auditor, tamper: Tamper, method: &str) -> Result
                 [0x1bu8, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x82, 0x93, 0xa4, 0xb5, 0xc6, 0xd7, 0xe8, 0xf9, 0x0a];
             set(&mut headers, "content-md5", Some(base64::engine::general_purpose::STANDARD.encode(md5_of_other)));
         }
+        Tamper::ChecksumDropped => set(&mut headers, "x-amz-checksum-sha256", None),
+        Tamper::ChecksumChanged => set(&mut headers, "x-amz-checksum-sha256", Some(sha256_base64(b"other bytes"))),
+        Tamper::ChecksumInQuery => {
+            let value = headers.iter().find(|(k, _)| k == "x-amz-checksum-sha256").map(|(_, v)| v.clone());
+            set(&mut headers, "x-amz-checksum-sha256", None);
+            let encoded: String = form_urlencoded::byte_serialize(value.unwrap_or_default().as_bytes()).collect();
+            url = format!("{url}&x-amz-checksum-sha256={encoded}");
+        }
+        Tamper::ChecksumOtherBytes => body[100] ^= 0xff,
         Tamper::None => {}
     }
     let body = if method == "PUT" { body } else { Vec::new() };

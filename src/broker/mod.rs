@@ -7,18 +7,24 @@
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
 //! - `/v1/multipart…` → presigned multipart uploads (see [`multipart`]; `assemble`: the store's
 //!   side of a completion)
+//! - `/v1/events` → the store's event notifications (see [`events`]; `event_worker` settles
+//!   them), with `--events-token`
+//!
+//! A completion and a store event reach the same verdict on an upload, whichever comes first
+//! (`settle`).
 //!
 //! A sweeper deletes abandoned uploads (`uploads/`, once they can no longer be completed) and
 //! verified copies without a row (`files/`, left by a crash between copy and insert).
 
 mod assemble;
 pub mod cors;
+mod event_worker;
+pub mod events;
 pub mod multipart;
+mod settle;
 pub mod upload_id;
 
 use crate::app::auth::unix_now;
-use crate::app::check::{self, Expected};
-use crate::app::db::FileRecord;
 use crate::app::error::{ApiError, method_not_allowed};
 use crate::app::{App, AppConfig, StartError, guard, parse_json, policy, sweep};
 use crate::sigv4::{Addressing, Presigner};
@@ -27,10 +33,11 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
 use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use upload_id::{Upload, UploadIds};
 
 /// The broker's state.
@@ -47,6 +54,10 @@ pub struct Broker {
     /// same key, and a store whose copy is not atomic (s3s-fs writes the bytes, then the content
     /// type) would let one completion check another's half-written copy and delete it.
     completing: Stripes,
+    /// Woken whenever a verdict is recorded (a completion may be waiting for its event's).
+    settled: tokio::sync::Notify,
+    /// Store events, when taken (`--events-token`).
+    pub inbox: Option<events::Inbox>,
 }
 
 /// Locks striped by key: a fixed set of mutexes, a key takes the one its hash picks. Hand-written
@@ -79,7 +90,7 @@ impl Broker {
     ///
     /// # Errors
     /// [`StartError`] naming the flag, endpoint or database.
-    pub async fn start(config: AppConfig) -> Result<Self, StartError> {
+    pub async fn start(config: AppConfig, events: Option<events::EventsConfig>) -> Result<Self, StartError> {
         let s3 = &config.s3;
         let presigner = Presigner::new(
             &s3.endpoint,
@@ -112,7 +123,16 @@ impl Broker {
             Lifecycle::Kept => tracing::info!(bucket, "the bucket has a lifecycle configuration; left as it is"),
             Lifecycle::Unsupported(why) => tracing::info!(bucket, "no store lifecycle rule ({why}); the sweeper alone"),
         }
-        Ok(Self { app, presigner, upload_ids, multipart_ids, file_ids, completing: Stripes::new(64) })
+        Ok(Self {
+            app,
+            presigner,
+            upload_ids,
+            multipart_ids,
+            file_ids,
+            completing: Stripes::new(64),
+            settled: tokio::sync::Notify::new(),
+            inbox: events.map(events::Inbox::new),
+        })
     }
 }
 
@@ -128,7 +148,12 @@ pub async fn serve(
         sweep::Rule { prefix: policy::UPLOAD_PREFIX, older_than: abandoned_after, unless_recorded: false },
         sweep::Rule { prefix: policy::FILE_PREFIX, older_than: app.config.sweep.grace, unless_recorded: true },
     ]);
+    let workers = event_worker::start(&broker).await;
     app.serve(listener, router(&broker), sweeper, shutdown).await;
+    // Events still queued stay in the database for the next start.
+    for worker in workers {
+        worker.abort();
+    }
 }
 
 /// `presign-bench broker`: binds `listen`, starts, prints `listening on http://ADDR`, and serves
@@ -139,10 +164,11 @@ pub async fn serve(
 pub async fn run(
     listen: std::net::SocketAddr,
     config: AppConfig,
+    events: Option<events::EventsConfig>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
     let tls = config.tls.is_some();
-    crate::app::run(listen, tls, Broker::start(config), async move |listener, state| {
+    crate::app::run(listen, tls, Broker::start(config, events), async move |listener, state| {
         serve(listener, Arc::new(state), shutdown).await;
     })
     .await
@@ -155,7 +181,8 @@ pub fn router(broker: &Arc<Broker>) -> Router {
         .route("/v1/uploads/{upload_id}/complete", post(complete).fallback(method_not_allowed))
         .route("/v1/files/{file_id}", get(download).fallback(method_not_allowed))
         .with_state(broker.clone())
-        .merge(multipart::routes(broker));
+        .merge(multipart::routes(broker))
+        .merge(events::routes(broker));
     broker.app.router(routes)
 }
 
@@ -165,6 +192,9 @@ struct CreateUpload {
     filename: String,
     content_type: String,
     size: u64,
+    /// The file's SHA-256, base64 (as `x-amz-checksum-sha256` carries it).
+    #[serde(default)]
+    checksum_sha256: Option<String>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -181,15 +211,10 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
     if request.size > crate::app::MAX_SINGLE_PUT {
         return Err(ApiError::UseMultipart { size: request.size, max: crate::app::MAX_SINGLE_PUT });
     }
+    let sha256 = request.checksum_sha256.as_deref().map(decode_sha256).transpose()?;
     let key = policy::new_key(policy::UPLOAD_PREFIX, &user, &content_type);
     let expiry = b.app.config.put_expiry;
     let now = SystemTime::now();
-    let put = if b.app.config.insecure_unsigned_content_type {
-        insecure_put(&b.presigner, &key, &content_type, request.size, expiry, now)
-    } else {
-        b.presigner.put(&key, &content_type, request.size, expiry, now)
-    }
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let iat = unix_now();
     let upload = Upload {
         sub: user,
@@ -199,8 +224,25 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
         name: policy::sanitise_filename(&request.filename),
         iat,
         exp: iat + (expiry + b.app.config.complete_grace).as_secs(),
+        sha256,
     };
     let upload_id = b.upload_ids.sign(&upload)?;
+    let Upload { key, ct: content_type, .. } = upload;
+    let sum = sha256.map(|s| base64::engine::general_purpose::STANDARD.encode(s));
+    let mut extra: Vec<(&'static str, &str)> = Vec::new();
+    if b.inbox.is_some() {
+        extra.push((events::UPLOAD_ID_HEADER, &upload_id));
+    }
+    if let Some(sum) = &sum {
+        extra.push(("x-amz-checksum-sha256", sum));
+    }
+    let insecure = b.app.config.insecure_unsigned_content_type;
+    let put = if extra.is_empty() && !insecure {
+        b.presigner.put(&key, &content_type, request.size, expiry, now)
+    } else {
+        put_with(&b.presigner, (&key, &content_type, request.size), &extra, !insecure, (expiry, now))
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     // Content-Length is signed but not repeated: every HTTP client derives it from the body (and
     // browsers refuse to let a page set it).
     let headers = put.headers.into_iter().filter(|(name, _)| *name != "content-length");
@@ -209,21 +251,42 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The weakened PUT URL of `--insecure-unsigned-content-type` (test only): Content-Type is sent
-/// but not signed, so the store takes any type. `presign-bench audit` must report it broken.
-fn insecure_put(
+/// A PUT URL that also signs `extra` headers: the upload id into the object's metadata
+/// ([`events::UPLOAD_ID_META`], so the store's event for the object says which upload it is),
+/// and the file's SHA-256 (`x-amz-checksum-sha256`, so the store refuses other bytes). Headers,
+/// not query parameters: S3 ignores a checksum in the query.
+///
+/// `sign_type: false` is the weakened URL of `--insecure-unsigned-content-type` (test only):
+/// Content-Type is sent but not signed, so the store takes any type; `presign-bench audit` must
+/// report it broken.
+fn put_with(
     presigner: &Presigner,
-    key: &str,
-    content_type: &str,
-    size: u64,
-    expiry: Duration,
-    now: SystemTime,
+    (key, content_type, size): (&str, &str, u64),
+    extra: &[(&'static str, &str)],
+    sign_type: bool,
+    (expiry, now): (Duration, SystemTime),
 ) -> Result<crate::sigv4::SignedRequest, crate::sigv4::PresignError> {
     let length = size.to_string();
-    let url = presigner.sign("PUT", key, &[("content-length", &length), ("if-none-match", "*")], expiry, now)?;
-    let headers =
-        vec![("content-length", length), ("content-type", content_type.to_owned()), ("if-none-match", "*".to_owned())];
+    let mut signed = vec![("content-length", length.as_str()), ("if-none-match", "*")];
+    if sign_type {
+        signed.push(("content-type", content_type));
+    }
+    signed.extend_from_slice(extra);
+    let url = presigner.sign("PUT", key, &signed, expiry, now)?;
+    let mut headers: Vec<(&'static str, String)> = signed.into_iter().map(|(n, v)| (n, v.to_owned())).collect();
+    if !sign_type {
+        headers.push(("content-type", content_type.to_owned()));
+    }
     Ok(crate::sigv4::SignedRequest { url, headers, expires_at: now + expiry })
+}
+
+/// A declared SHA-256: base64 of 32 bytes.
+fn decode_sha256(text: &str) -> Result<[u8; 32], ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| ApiError::InvalidRequest("checksum_sha256: not the base64 of a 32-byte SHA-256".into()))
 }
 
 /// The answer to `POST /v1/uploads`: only what the client cannot know. Not the key (the
@@ -265,67 +328,11 @@ async fn complete(
     if upload.sub != user {
         return Err(ApiError::Forbidden);
     }
-    let _one_at_a_time = b.completing.lock(&upload.key).await;
-    if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
-        return recomplete(&b.app, &upload.key, done).await.map(|f| Json(Completed { file_id: f.file_id }));
+    if let Some(inbox) = b.inbox.as_ref().filter(|i| !i.config.wait.is_zero()) {
+        settle::await_verdict(&b, &upload.key, inbox.config.wait).await?;
     }
-    // The file is a copy at a key only the broker knows, verified after copying: whatever the
-    // client's URL writes to the upload key later never reaches what is served.
-    // The file's id is the UUID of its key, derived from the upload key under a secret: the
-    // client learns nothing it could use (the bucket is private, downloads check ownership), and
-    // every completion of this upload copies to the same key.
-    let file_uuid = b.file_ids.derive_uuid(upload.key.as_bytes());
-    let file_key = policy::key(policy::FILE_PREFIX, &upload.sub, file_uuid, &upload.ct);
-    let expected = Expected { key: &file_key, size: upload.size, content_type: &upload.ct };
-    let bucket = &b.app.config.s3.bucket;
-    let timeout = b.app.config.store_timeouts.operation;
-    let etag = match check::copy_verified(&b.app.s3, bucket, &upload.key, expected, timeout).await {
-        Ok(etag) => etag,
-        // The upload key is gone. A completion before this one copied it and deleted it: a
-        // concurrent one (its row may be on its way), or one cut off by a crash before its row.
-        // Its copy is the file; 409 object_missing when there is none either.
-        Err(ApiError::ObjectMissing { .. }) => {
-            if let Some(done) = b.app.db.by_upload_key(&upload.key).await? {
-                return Ok(Json(Completed { file_id: done.file_id }));
-            }
-            check::stored_object(&b.app.s3, bucket, expected, timeout).await?
-        }
-        Err(e) => return Err(e),
-    };
-    let record = FileRecord {
-        file_id: file_uuid.to_string(),
-        owner: upload.sub,
-        key: file_key,
-        filename: upload.name,
-        content_type: upload.ct,
-        size: upload.size,
-        etag,
-        created_at: rfc3339(UNIX_EPOCH + Duration::from_secs(upload.iat)),
-        completed_at: App::now_rfc3339(),
-        upload_key: Some(upload.key),
-    };
-    // Concurrent completions insert the same row; the first one stays.
-    let stored = b.app.db.insert(record).await?;
-    Ok(Json(Completed { file_id: stored.file_id }))
-}
-
-/// A completion of an upload that is already a file. The file is unchanged either way; the answer
-/// is 200 with it when nothing was written to the upload URL since, and 409 `already_completed`
-/// (after deleting what was written) when something was.
-async fn recomplete(app: &App, upload_key: &str, done: FileRecord) -> Result<FileRecord, ApiError> {
-    let bucket = &app.config.s3.bucket;
-    match app.s3.head_object().bucket(bucket).key(upload_key).send().await {
-        Err(e)
-            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found) =>
-        {
-            Ok(done)
-        }
-        Err(e) => Err(ApiError::storage(&e)),
-        Ok(_) => {
-            app.s3.delete_object().bucket(bucket).key(upload_key).send().await.map_err(|e| ApiError::storage(&e))?;
-            Err(ApiError::AlreadyCompleted { file_id: done.file_id })
-        }
-    }
+    let file = settle::settle(&b, upload).await?.file?;
+    Ok(Json(Completed { file_id: file.file_id }))
 }
 
 async fn download(

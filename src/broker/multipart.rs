@@ -287,6 +287,11 @@ async fn complete(
         // A concurrent completion of the same upload (in another broker) won.
         Err(e) => match app.db.by_upload_key(&recorded_as(&upload.store_id)).await? {
             Some(done) => return Ok(answer(done.file_id)),
+            None if matches!(e, ApiError::UploadLost { .. }) => {
+                abort_in_store(app, &key, &upload.store_id).await?;
+                app.db.close_multipart(&upload.store_id).await?;
+                return Err(e);
+            }
             None => return Err(e),
         },
     };
@@ -344,13 +349,18 @@ async fn abort(
         // Aborted before (by the client or the sweeper), or refused at completion: nothing is left.
         return Ok(StatusCode::NO_CONTENT);
     }
-    let call = app.s3.abort_multipart_upload().bucket(&app.config.s3.bucket).key(upload.key());
-    match call.upload_id(&upload.store_id).send().await {
-        Ok(_) => {}
-        // Gone already (aborted before, or by the sweeper): the answer is the same.
-        Err(e) if e.as_service_error().is_some_and(AbortMultipartUploadError::is_no_such_upload) => {}
-        Err(e) => return Err(ApiError::storage(&e)),
-    }
+    abort_in_store(app, &upload.key(), &upload.store_id).await?;
     app.db.close_multipart(&upload.store_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Aborts the store's upload `store_id` of `key`; one the store no longer has is aborted already.
+async fn abort_in_store(app: &App, key: &str, store_id: &str) -> Result<(), ApiError> {
+    let call = app.s3.abort_multipart_upload().bucket(&app.config.s3.bucket).key(key);
+    match call.upload_id(store_id).send().await {
+        Ok(_) => Ok(()),
+        // Gone already (aborted before, or by the sweeper): the answer is the same.
+        Err(e) if e.as_service_error().is_some_and(AbortMultipartUploadError::is_no_such_upload) => Ok(()),
+        Err(e) => Err(ApiError::storage(&e)),
+    }
 }

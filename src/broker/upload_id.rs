@@ -44,6 +44,9 @@ pub struct Upload {
     pub iat: u64,
     /// Until when it may be completed (Unix seconds).
     pub exp: u64,
+    /// The file's SHA-256, when the client declared it: signed into the PUT as
+    /// `x-amz-checksum-sha256`, so the store refuses other bytes.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// The signed fields, as encoded.
@@ -57,6 +60,8 @@ struct Wire {
     iat: u64,
     /// Seconds from `iat` to the end of the completion window.
     valid_for: u64,
+    /// The declared SHA-256 (one byte when there is none).
+    sha256: Option<[u8; 32]>,
 }
 
 /// Signs and opens upload ids (HMAC-SHA256/128 under a key derived from the token secret).
@@ -142,6 +147,7 @@ impl UploadIds {
             name: upload.name.clone(),
             iat: upload.iat,
             valid_for: upload.exp.saturating_sub(upload.iat),
+            sha256: upload.sha256,
         };
         self.seal(&wire)
     }
@@ -151,11 +157,21 @@ impl UploadIds {
     /// # Errors
     /// 400 `invalid_upload_id` when forged or malformed, 410 `upload_expired` past its window.
     pub fn open(&self, id: &str) -> Result<Upload, ApiError> {
-        let wire: Wire = self.unseal(id)?;
-        let exp = wire.iat.saturating_add(wire.valid_for);
-        if crate::app::auth::unix_now() >= exp {
+        let upload = self.open_landed(id)?;
+        if crate::app::auth::unix_now() >= upload.exp {
             return Err(ApiError::UploadExpired);
         }
+        Ok(upload)
+    }
+
+    /// Checks the upload id of an object that has landed (read from the object's metadata): its
+    /// window may have closed since, because the store refuses a PUT once its URL expires.
+    ///
+    /// # Errors
+    /// 400 `invalid_upload_id` when forged or malformed.
+    pub fn open_landed(&self, id: &str) -> Result<Upload, ApiError> {
+        let wire: Wire = self.unseal(id)?;
+        let exp = wire.iat.saturating_add(wire.valid_for);
         Ok(Upload {
             key: policy::key(policy::UPLOAD_PREFIX, &wire.sub, uuid::Uuid::from_bytes(wire.id), &wire.ct),
             sub: wire.sub,
@@ -164,6 +180,7 @@ impl UploadIds {
             name: wire.name,
             iat: wire.iat,
             exp,
+            sha256: wire.sha256,
         })
     }
 }
@@ -189,6 +206,7 @@ mod tests {
             name: "a.jpg".into(),
             iat: 0,
             exp,
+            sha256: None,
         }
     }
 
@@ -227,11 +245,18 @@ mod tests {
             size: 10 * 1024 * 1024,
             iat: unix_now(),
             exp: unix_now() + 900,
+            sha256: None,
         };
         let id = ids.sign(&u).unwrap();
-        // 16 (UUID) + 16 (MAC) + 7 + 9 + 13 (strings) + 4 lengths + size, times, in base64.
-        assert!(id.len() <= 104, "{} characters: {id}", id.len());
+        // 16 (UUID) + 16 (MAC) + 7 + 9 + 13 (strings) + 4 lengths + size, times, no checksum,
+        // in base64.
+        assert!(id.len() <= 106, "{} characters: {id}", id.len());
         assert_eq!(ids.open(&id).unwrap(), u);
+        // A declared SHA-256 travels in the id: 32 bytes more.
+        let summed = Upload { sha256: Some([7; 32]), ..u.clone() };
+        let with_sum = ids.sign(&summed).unwrap();
+        assert_eq!(ids.open(&with_sum).unwrap(), summed);
+        assert!(with_sum.len() <= id.len() + 44, "{} characters", with_sum.len());
         let other_user = Upload { key: policy::new_key(policy::UPLOAD_PREFIX, "someone", "image/png"), ..u.clone() };
         assert!(matches!(ids.sign(&other_user), Err(ApiError::Internal(_))));
         let file_key = Upload { key: policy::new_key(policy::FILE_PREFIX, "user-17", "image/png"), ..u };

@@ -269,6 +269,7 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
                 cors_origins: args.cors_origins.clone(),
                 send_timeout: Some(args.send_timeout),
                 tls: args.tls.server()?,
+                notify: args.notify()?,
             };
             let shutdown = shutdown(stop, args.watch_stdin);
             Box::pin(crate::storage::embedded::run(args.listen, data_dir, &credentials, &serving, shutdown)).await?;
@@ -285,7 +286,8 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-            Box::pin(crate::broker::run(listen, args.config()?, shutdown(stop, args.watch_stdin))).await?;
+            Box::pin(crate::broker::run(listen, args.config()?, args.events()?, shutdown(stop, args.watch_stdin)))
+                .await?;
         }
         Command::Proxy(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));

@@ -95,9 +95,77 @@ pub struct StorageArgs {
     pub send_timeout: Duration,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Send an S3 event notification to this URL (e.g. http://127.0.0.1:8080/v1/events) after
+    /// each write that lands an object.
+    #[arg(long, value_name = "URL", help_heading = "Event notifications")]
+    pub notify_url: Option<http::Uri>,
+    /// The bearer token sent with each event (the broker's --events-token).
+    #[arg(
+        long,
+        env = "PRESIGN_BENCH_NOTIFY_TOKEN",
+        hide_env_values = true,
+        requires = "notify_url",
+        help_heading = "Event notifications"
+    )]
+    pub notify_token: Option<String>,
+    /// Where undelivered events wait [default: beside the data directory, `DATA_DIR.events`].
+    #[arg(long, value_name = "DIR", requires = "notify_url", help_heading = "Event notifications")]
+    pub notify_queue_dir: Option<PathBuf>,
+    /// Most events waiting at once; beyond it new events are dropped (and counted).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Event notifications")]
+    pub notify_queue_limit: u64,
+    /// CA certificates (PEM) an https --notify-url is checked against.
+    #[arg(long, value_name = "FILE", requires = "notify_url", help_heading = "Event notifications")]
+    pub notify_ca: Option<PathBuf>,
+    /// Only keys starting with this are notified (a bucket notification's prefix filter), e.g.
+    /// `uploads/`, so the broker's own copies raise no events [default: every key].
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "",
+        requires = "notify_url",
+        help_heading = "Event notifications"
+    )]
+    pub notify_prefix: String,
+    /// Deliveries in flight at once (each waits for the receiver's answer).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024), help_heading = "Event notifications")]
+    pub notify_senders: u64,
     /// Exit when standard input closes (set by `run` for its child servers).
     #[arg(long, hide = true)]
     pub watch_stdin: bool,
+}
+
+impl StorageArgs {
+    /// Where event notifications go (`None`: nowhere).
+    ///
+    /// # Errors
+    /// A --notify-url that is not http(s), a missing token, or a CA file that cannot be read,
+    /// named by its flag.
+    pub fn notify(&self) -> anyhow::Result<Option<crate::storage::notify::NotifyConfig>> {
+        use anyhow::Context;
+        let Some(url) = &self.notify_url else { return Ok(None) };
+        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+            anyhow::bail!("--notify-url {url}: not an http:// or https:// URL");
+        }
+        let Some(token) = self.notify_token.clone() else {
+            anyhow::bail!("--notify-url needs --notify-token (or PRESIGN_BENCH_NOTIFY_TOKEN)");
+        };
+        let ca_pem = match &self.notify_ca {
+            Some(path) => {
+                Some(std::fs::read_to_string(path).with_context(|| format!("--notify-ca {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(Some(crate::storage::notify::NotifyConfig {
+            url: url.clone(),
+            token,
+            queue_dir: self.notify_queue_dir.clone(),
+            queue_limit: usize::try_from(self.notify_queue_limit).unwrap_or(usize::MAX),
+            ca_pem,
+            prefix: self.notify_prefix.clone(),
+            senders: usize::try_from(self.notify_senders).unwrap_or(16),
+        }))
+    }
 }
 
 /// Flags of the hidden `minio-node` (started by `run`).
@@ -228,6 +296,16 @@ pub struct ServerArgs {
     pub no_lifecycle_rule: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// (broker) Take the store's event notifications at POST /v1/events, from senders presenting
+    /// this bearer token (MinIO's webhook auth_token; `storage --notify-token`).
+    #[arg(long, env = "PRESIGN_BENCH_EVENTS_TOKEN", hide_env_values = true, help_heading = "Store events")]
+    pub events_token: Option<String>,
+    /// (broker) Longest a completion waits for its upload's event before checking the upload
+    /// itself. By default it does not wait: a completion that finds the event's check under way
+    /// waits for it and answers from its verdict; one that comes first checks, and the event
+    /// finds its verdict.
+    #[arg(long, default_value = "0s", value_parser = parse_duration, help_heading = "Store events")]
+    pub event_wait: Duration,
     /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
     #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
     pub insecure_unsigned_content_type: bool,
@@ -237,6 +315,22 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// How the broker takes store events (`None`: it does not).
+    ///
+    /// # Errors
+    /// An events token shorter than the token secret's minimum, named.
+    pub fn events(&self) -> anyhow::Result<Option<crate::broker::events::EventsConfig>> {
+        let Some(token) = &self.events_token else { return Ok(None) };
+        if token.len() < crate::app::MIN_TOKEN_SECRET_BYTES {
+            anyhow::bail!(
+                "--events-token: {} bytes; use at least {} random bytes (e.g. `openssl rand -hex 32`)",
+                token.len(),
+                crate::app::MIN_TOKEN_SECRET_BYTES
+            );
+        }
+        Ok(Some(crate::broker::events::EventsConfig { token: token.clone(), wait: self.event_wait }))
+    }
+
     /// The app configuration these flags describe (validated when the app starts).
     ///
     /// # Errors

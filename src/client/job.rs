@@ -25,6 +25,8 @@ pub struct Common {
     pub multipart: Option<crate::scenario::Multipart>,
     /// Uploads made in parts, their parts, and part attempts retried.
     pub parts: Arc<PartCounts>,
+    /// Presigned uploads declare their SHA-256 (hashed by the client, timed as its own phase).
+    pub checksum_sha256: bool,
 }
 
 /// Counts of the uploads a load made in parts.
@@ -79,13 +81,34 @@ impl Common {
         format!("upload-{index}.{}", crate::app::policy::extension(&self.content_type))
     }
 
-    /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization`.
-    fn presign_request(&self, broker: &str, index: u64, authorization: &str) -> Result<Request<http::Body>, Failure> {
-        let body = serde_json::json!({
+    /// The SHA-256 of upload `index`'s body, base64, as `x-amz-checksum-sha256` carries it.
+    fn sha256(&self, index: u64) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for chunk in self.payload.chunks(index, self.payload.size(index)) {
+            h.update(&chunk);
+        }
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    }
+
+    /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization` (with the body's
+    /// SHA-256 when `sha256` is given).
+    fn presign_request(
+        &self,
+        broker: &str,
+        index: u64,
+        authorization: &str,
+        sha256: Option<String>,
+    ) -> Result<Request<http::Body>, Failure> {
+        let mut body = serde_json::json!({
             "filename": self.filename(index),
             "content_type": self.content_type,
             "size": self.payload.size(index),
         });
+        if let Some(sum) = sha256 {
+            body["checksum_sha256"] = serde_json::Value::String(sum);
+        }
         Request::post(format!("{broker}/v1/uploads"))
             .header(header::AUTHORIZATION, authorization)
             .header(header::CONTENT_TYPE, "application/json")
@@ -198,7 +221,13 @@ impl Flow for PresignedUpload {
             return self.upload_in_parts(index, size, &token, m, sample).await;
         }
         let t0 = Instant::now();
-        let request = c.presign_request(&self.broker, index, &token)?;
+        // The client hashes the file before it asks for a URL: its own cost, timed apart.
+        let sha256 = c.checksum_sha256.then(|| c.sha256(index));
+        let t_hashed = Instant::now();
+        if sha256.is_some() {
+            sample.phase(Phase::Checksum, t_hashed - t0);
+        }
+        let request = c.presign_request(&self.broker, index, &token, sha256)?;
         let before = sent_received(&self.presign);
         let (status, body) = self.presign.send(request).await?;
         if let Some(t) = &self.tally {
@@ -207,7 +236,7 @@ impl Flow for PresignedUpload {
         expect(status, StatusCode::CREATED)?;
         let grant: Grant = json(&body)?;
         let t1 = Instant::now();
-        sample.phase(Phase::Presign, t1 - t0);
+        sample.phase(Phase::Presign, t1 - t_hashed);
 
         // The body is streamed, so its length is stated (the broker signed it, and lists only
         // the headers a client could not derive).
@@ -358,7 +387,7 @@ impl Flow for PresignOnly {
     async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let c = &self.common;
         let t0 = Instant::now();
-        let request = c.presign_request(&self.broker, index, &format!("Bearer {}", c.token(index)))?;
+        let request = c.presign_request(&self.broker, index, &format!("Bearer {}", c.token(index)), None)?;
         let (status, _) = self.http.send(request).await?;
         expect(status, StatusCode::CREATED)?;
         sample.phase(Phase::EndToEnd, t0.elapsed());

@@ -67,6 +67,7 @@ impl<'a> RunContext<'a> {
             content_type: self.scenario.content_type.clone(),
             multipart: self.scenario.multipart,
             parts: Arc::default(),
+            checksum_sha256: self.scenario.checksum_sha256,
         }
     }
 

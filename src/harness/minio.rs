@@ -150,6 +150,51 @@ pub async fn wait_ready(url: &str, path: &str, trust: Option<&crate::tls::Trust>
     crate::client::once::wait_ready(url, path, READY_TIMEOUT, trust).await
 }
 
+/// The id of the webhook target the harness gives MinIO (`MINIO_NOTIFY_WEBHOOK_*_PB`).
+pub const WEBHOOK_ID: &str = "PB";
+
+/// MinIO's settings of a webhook target sending the bucket's events to `url` with `token`, its
+/// undelivered events kept in `queue_dir` (so they survive the receiver being down).
+#[must_use]
+pub fn webhook_env(url: &str, token: &str, queue_dir: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("MINIO_NOTIFY_WEBHOOK_ENABLE_PB", "on".to_owned()),
+        ("MINIO_NOTIFY_WEBHOOK_ENDPOINT_PB", url.to_owned()),
+        ("MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PB", token.to_owned()),
+        ("MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_PB", queue_dir.display().to_string()),
+        ("MINIO_NOTIFY_WEBHOOK_QUEUE_LIMIT_PB", "100000".to_owned()),
+    ]
+}
+
+/// Subscribes the webhook target of [`webhook_env`] to `bucket`'s object-created events under
+/// `prefix`, through the S3 API (PutBucketNotificationConfiguration).
+///
+/// # Errors
+/// The store's refusal, described.
+pub async fn subscribe(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<(), String> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
+    let rule = FilterRule::builder().name(FilterRuleName::Prefix).value(prefix).build();
+    let filter =
+        NotificationConfigurationFilter::builder().key(S3KeyFilter::builder().filter_rules(rule).build()).build();
+    let queue = QueueConfiguration::builder()
+        .queue_arn(format!("arn:minio:sqs::{WEBHOOK_ID}:webhook"))
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let config = NotificationConfiguration::builder().queue_configurations(queue).build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::storage::client::describe(&e))
+}
+
 /// Where and how many MinIO processes run.
 pub(super) struct Layout {
     pub(super) bin: PathBuf,
@@ -161,6 +206,8 @@ pub(super) struct Layout {
     pub(super) cors_origins: Vec<String>,
     /// MinIO's certificates directory (`--certs-dir`), when it serves HTTPS.
     pub(super) certs: Option<PathBuf>,
+    /// More settings (a webhook target).
+    pub(super) env: Vec<(&'static str, String)>,
 }
 
 /// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
@@ -208,6 +255,7 @@ pub(super) async fn start(
     if !layout.cors_origins.is_empty() {
         envs.push(("MINIO_API_CORS_ALLOW_ORIGIN", layout.cors_origins.join(",")));
     }
+    envs.extend(layout.env.iter().cloned());
     let args: Vec<Vec<String>> = (0..nodes)
         .map(|node| {
             let mut args = vec![

@@ -22,6 +22,7 @@ pub mod container;
 mod context;
 mod downloads;
 pub mod environment;
+pub mod events;
 pub mod local;
 pub mod minio;
 mod progress;

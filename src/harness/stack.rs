@@ -5,6 +5,7 @@
 use super::HarnessError;
 use super::certs::RunTls;
 use super::children::{Server, Spec};
+use super::events::RunEvents;
 use crate::scenario::{Pacing, Scenario, Storage};
 use crate::storage::Credentials;
 use crate::storage::client::{self, S3Target};
@@ -32,6 +33,8 @@ pub struct Stack {
     pub incidents: Vec<String>,
     /// What the run's clients trust when it speaks TLS: the run's CA.
     pub trust: Option<crate::tls::Trust>,
+    /// Validation by store events, when the scenario's trigger is `event`.
+    pub events: Option<RunEvents>,
     /// A container store, stopped when the stack is dropped.
     #[cfg(feature = "containers")]
     _container: Option<super::container::Container>,
@@ -77,6 +80,7 @@ impl Stack {
         let mut credentials = credentials.clone();
         let tls = if scenario.tls.is_plain() { None } else { Some(RunTls::make(&work.join("tls"))?) };
         let store_tls = tls.as_ref().filter(|_| scenario.tls.storage);
+        let events = if external.is_some() { None } else { RunEvents::new(scenario)? };
         let local = |endpoint: String, credentials: &Credentials| S3Target {
             endpoint,
             region: "us-east-1".into(),
@@ -86,7 +90,8 @@ impl Stack {
         };
         let target = match &scenario.storage {
             Storage::Embedded => {
-                let store = start_embedded(scenario, &credentials, (work, logs), store_tls).await?;
+                let sending = events.as_ref().map(|e| (e, tls.as_ref()));
+                let store = start_embedded(scenario, &credentials, (work, logs), store_tls, sending).await?;
                 let endpoint = store.url.clone();
                 servers.push(store);
                 local(endpoint, &credentials)
@@ -107,6 +112,10 @@ impl Stack {
                     root,
                     cors_origins: scenario.cors_origins.clone(),
                     certs: store_tls.map(|t| t.minio_certs(&work.join("minio-certs"))).transpose()?,
+                    env: events
+                        .as_ref()
+                        .map(|e| e.minio_env(&work.join("minio-events"), tls.as_ref()))
+                        .unwrap_or_default(),
                 };
                 let (nodes, endpoint) =
                     super::minio::start(&layout, &credentials, logs, store_tls.map(|t| &t.trust)).await?;
@@ -129,15 +138,12 @@ impl Stack {
                 ca_pem: None,
             },
         };
-        let verifier = client::build(&target, crate::metrics::Meter::new(), client::Timeouts::default())?;
-        client::ensure_bucket(&verifier, &target).await?;
-        if matches!(scenario.storage, Storage::Minio { .. }) {
-            client::wait_writable(&verifier, &target, std::time::Duration::from_secs(60)).await?;
-        }
+        let verifier = ready_bucket(scenario, &target, events.is_some()).await?;
         let (apps, secret) = if let Some(e) = external {
             (None, e.token_secret.clone())
         } else {
-            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, (work, logs), tls.as_ref());
+            let (apps, secret) =
+                AppSpec::new(scenario, &target, &credentials, (work, logs), (tls.as_ref(), events.as_ref()));
             (Some(apps), secret)
         };
         let mut stack = Self {
@@ -151,6 +157,7 @@ impl Stack {
             store_version,
             incidents: Vec::new(),
             trust: tls.map(|t| t.trust),
+            events,
             #[cfg(feature = "containers")]
             _container: container,
         };
@@ -233,6 +240,26 @@ impl Stack {
     }
 }
 
+/// The harness's client of `target`, once its bucket exists and (MinIO) takes writes and, with
+/// `events`, sends the bucket's `uploads/` events to the webhook target.
+async fn ready_bucket(
+    scenario: &Scenario,
+    target: &S3Target,
+    events: bool,
+) -> Result<aws_sdk_s3::Client, HarnessError> {
+    let verifier = client::build(target, crate::metrics::Meter::new(), client::Timeouts::default())?;
+    client::ensure_bucket(&verifier, target).await?;
+    if matches!(scenario.storage, Storage::Minio { .. }) {
+        client::wait_writable(&verifier, target, std::time::Duration::from_secs(60)).await?;
+        if events {
+            super::minio::subscribe(&verifier, &target.bucket, crate::app::policy::UPLOAD_PREFIX)
+                .await
+                .map_err(|message| HarnessError::ServerStart { name: "minio".into(), message })?;
+        }
+    }
+    Ok(verifier)
+}
+
 /// Starts MinIO from `image` with testcontainers and keeps it in `slot`; returns its endpoint.
 #[cfg(feature = "containers")]
 async fn start_container(
@@ -269,14 +296,20 @@ impl AppSpec {
         target: &S3Target,
         credentials: &Credentials,
         (work, logs): (&Path, &Path),
-        tls: Option<&RunTls>,
+        (tls, events): (Option<&RunTls>, Option<&RunEvents>),
     ) -> (Self, String) {
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut env = creds_env(credentials);
         env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
+        let mut broker_args = app_args(scenario, target, &work.join("broker.sqlite3"), tls);
+        if let Some(events) = events {
+            // The store sends its events to this address: the broker takes it, not port 0.
+            broker_args[1].clone_from(&events.listen);
+            env.push(events.broker_env());
+        }
         let spec = Self {
             env,
-            broker_args: app_args(scenario, target, &work.join("broker.sqlite3"), tls),
+            broker_args,
             proxy_args: app_args(scenario, target, &work.join("proxy.sqlite3"), tls),
             logs: logs.to_owned(),
         };
@@ -284,18 +317,24 @@ impl AppSpec {
     }
 }
 
-/// Starts the embedded store (`presign-bench storage`) for `scenario`, over HTTPS with `tls`.
+/// Starts the embedded store (`presign-bench storage`) for `scenario`, over HTTPS with `tls`,
+/// sending store events with `events` (with the run's TLS material, if any).
 async fn start_embedded(
     scenario: &Scenario,
     credentials: &Credentials,
     (work, logs): (&Path, &Path),
     tls: Option<&RunTls>,
+    events: Option<(&RunEvents, Option<&RunTls>)>,
 ) -> Result<Server, HarnessError> {
     let data = work.join("store").display().to_string();
     let mut args = ["--listen", "127.0.0.1:0", "--data-dir", &data].map(String::from).to_vec();
     args.extend(cors_args(&scenario.cors_origins));
     args.extend(tls.iter().flat_map(|t| t.serve_args()));
-    let envs = creds_env(credentials);
+    let mut envs = creds_env(credentials);
+    if let Some((events, run_tls)) = events {
+        args.extend(events.store_args(run_tls));
+        envs.push(events.store_env());
+    }
     Server::start(Spec {
         name: "storage".into(),
         command: "storage",

@@ -134,6 +134,12 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let mut reason = None;
     let before_at = unix_ms();
     let before = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
+    // Store events reach the broker: their counts before, to tell this mode's apart.
+    let events = stack.events.clone().filter(|_| mode == Mode::Presigned);
+    let events_before = match &events {
+        Some(e) => e.stats(&server, ctx.trust.as_ref()).await.map_err(|m| tracing::warn!("{m}")).ok(),
+        None => None,
+    };
     let store_before = stack.store_usage();
     let clients = Clients::new(mode, ctx, stack);
     let load = Load {
@@ -148,6 +154,13 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
     let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
     reason = reason.or(interrupted);
+    // The events of the last uploads may still be on their way: they are this mode's.
+    let events_after = match (&events, &events_before) {
+        (Some(e), Some(before)) => {
+            e.drained(&server, ctx.trust.as_ref(), before, ctx.cancel).await.map_err(|m| tracing::warn!("{m}")).ok()
+        }
+        _ => None,
+    };
     let after = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
     let after_at = unix_ms();
     let store = store_before.zip(stack.store_usage());
@@ -210,8 +223,13 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         let raw = Captured::of(mode, started_at, &measured, (before_at, after_at));
         captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(raw);
     }
+    let event_bytes = InOut {
+        bytes_in: measured.after.events.bytes_in.saturating_sub(measured.before.events.bytes_in),
+        bytes_out: measured.after.events.bytes_out.saturating_sub(measured.before.events.bytes_out),
+    };
     let mut result = build::mode_result(scenario, measured);
     result.downloads = downloads;
+    result.events = events_before.zip(events_after).map(|(b, a)| super::events::result(&b, &a, event_bytes));
     (result, reason)
 }
 

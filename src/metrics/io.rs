@@ -13,12 +13,35 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Request-line prefixes that make a client connection an admin (scrape) connection.
-const ADMIN_PREFIXES: [&[u8]; 4] = [b"GET /metrics", b"GET /healthz", b"HEAD /healthz", b"GET /readyz"];
+const ADMIN_PREFIXES: [&[u8]; 5] =
+    [b"GET /metrics", b"GET /healthz", b"HEAD /healthz", b"GET /readyz", b"GET /v1/events/stats"];
+/// The request-line prefix that makes a client connection a store's event delivery.
+const EVENTS_PREFIX: &[u8] = b"POST /v1/events";
 
-/// Whether the first bytes of a request make its connection an admin (scrape) connection.
-#[must_use]
-pub fn is_admin_request(first: &[u8]) -> bool {
-    ADMIN_PREFIXES.iter().any(|p| first.starts_with(p))
+/// Whose a client connection's bytes are, by its first request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traffic {
+    /// App traffic.
+    App,
+    /// Scrapes: their own counters, not app traffic.
+    Admin,
+    /// A store delivering event notifications: app traffic (it crosses the app tier's NIC), also
+    /// counted apart so a report can say what events cost.
+    Events,
+}
+
+impl Traffic {
+    /// The traffic a connection whose first request starts with `first` carries.
+    #[must_use]
+    pub fn of(first: &[u8]) -> Self {
+        if ADMIN_PREFIXES.iter().any(|p| first.starts_with(p)) {
+            Self::Admin
+        } else if first.starts_with(EVENTS_PREFIX) {
+            Self::Events
+        } else {
+            Self::App
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +51,9 @@ enum Class {
     /// A TLS connection whose first plaintext request has not been read yet: its bytes
     /// (handshake included) wait in `total` until [`Counted::settle`] says whose they are.
     Pending,
-    /// App traffic, counted; holds the open time for connection-seconds.
-    App { opened_us: u64 },
+    /// App traffic, counted; holds the open time for connection-seconds, and whether it is a
+    /// store's event delivery.
+    App { opened_us: u64, events: bool },
     /// A scrape connection: bytes go to the admin counters.
     Admin,
 }
@@ -60,7 +84,13 @@ impl<T> Counted<T> {
     /// Wraps a socket the app opened to the object store.
     pub fn connected(inner: T, meter: Arc<Meter>) -> Self {
         let opened_us = meter.open(Side::Storage);
-        Self { inner, meter, side: Side::Storage, class: Class::App { opened_us }, total: InOut::default() }
+        Self {
+            inner,
+            meter,
+            side: Side::Storage,
+            class: Class::App { opened_us, events: false },
+            total: InOut::default(),
+        }
     }
 
     /// This connection's bytes so far, both directions (after a TLS handshake: the handshake's).
@@ -73,23 +103,31 @@ impl<T> Counted<T> {
         &self.meter
     }
 
-    /// Classifies a TLS connection (admin when its first plaintext request is a scrape) and
-    /// adds the bytes it held to that class's counters. Does nothing once classified.
-    pub fn settle(&mut self, admin: bool) {
+    /// Classifies a TLS connection by its first plaintext request ([`Traffic::of`]) and adds the
+    /// bytes it held to that class's counters. Does nothing once classified.
+    pub fn settle(&mut self, traffic: Traffic) {
         if !matches!(self.class, Class::Pending) {
             return;
         }
-        self.classify(admin);
+        self.classify(traffic);
         let (bytes_in, bytes_out) = match self.class {
             Class::Admin => (&self.meter.admin.bytes_in, &self.meter.admin.bytes_out),
             _ => (&self.meter.side(self.side).bytes_in, &self.meter.side(self.side).bytes_out),
         };
         bytes_in.fetch_add(self.total.bytes_in, Relaxed);
         bytes_out.fetch_add(self.total.bytes_out, Relaxed);
+        if let Class::App { events: true, .. } = self.class {
+            self.meter.events.bytes_in.fetch_add(self.total.bytes_in, Relaxed);
+            self.meter.events.bytes_out.fetch_add(self.total.bytes_out, Relaxed);
+        }
     }
 
-    fn classify(&mut self, admin: bool) {
-        self.class = if admin { Class::Admin } else { Class::App { opened_us: self.meter.open(self.side) } };
+    fn classify(&mut self, traffic: Traffic) {
+        self.class = match traffic {
+            Traffic::Admin => Class::Admin,
+            Traffic::App => Class::App { opened_us: self.meter.open(self.side), events: false },
+            Traffic::Events => Class::App { opened_us: self.meter.open(self.side), events: true },
+        };
     }
 
     fn count(&mut self, n: usize, read: bool) {
@@ -103,9 +141,13 @@ impl<T> Counted<T> {
         }
         if matches!(self.class, Class::Unknown) {
             // Written before anything was read: not a scrape.
-            self.class = Class::App { opened_us: self.meter.open(self.side) };
+            self.classify(Traffic::App);
         }
         let n = n as u64;
+        if let (Class::App { events: true, .. }, read) = (self.class, read) {
+            let counter = if read { &self.meter.events.bytes_in } else { &self.meter.events.bytes_out };
+            counter.fetch_add(n, Relaxed);
+        }
         let counter = match (self.class, read) {
             (Class::Admin, true) => &self.meter.admin.bytes_in,
             (Class::Admin, false) => &self.meter.admin.bytes_out,
@@ -120,8 +162,8 @@ impl<T> Drop for Counted<T> {
     fn drop(&mut self) {
         // A TLS connection that never sent a request (a failed handshake, a plaintext probe):
         // its bytes crossed the NIC all the same.
-        self.settle(false);
-        if let Class::App { opened_us } = self.class {
+        self.settle(Traffic::App);
+        if let Class::App { opened_us, .. } = self.class {
             self.meter.close(self.side, opened_us);
         }
     }
@@ -134,8 +176,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
         let n = buf.filled().len() - before;
         if n > 0 {
             if matches!(self.class, Class::Unknown) {
-                let admin = is_admin_request(&buf.filled()[before..]);
-                self.classify(admin);
+                let traffic = Traffic::of(&buf.filled()[before..]);
+                self.classify(traffic);
             }
             self.count(n, true);
         }

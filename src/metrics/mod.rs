@@ -16,7 +16,7 @@ mod process;
 pub mod snapshot;
 
 pub use counts::{Handshakes, InOut};
-pub use io::{Counted, CountingConnector, Outbound, is_admin_request};
+pub use io::{Counted, CountingConnector, Outbound, Traffic};
 pub use process::{ProcessStats, process_stats, tree_stats};
 pub use snapshot::{MissingSeries, Snapshot, names, render};
 
@@ -80,12 +80,12 @@ pub struct TlsCounters {
     pub bytes_out: AtomicU64,
 }
 
-/// Counters of admin (scrape) connections, kept apart from app traffic.
+/// Bytes of one class of client connections (scrapes, event deliveries), in and out.
 #[derive(Debug, Default)]
-pub struct AdminCounters {
-    /// Bytes read from admin connections.
+pub struct ByteCounters {
+    /// Bytes read.
     pub bytes_in: AtomicU64,
-    /// Bytes written to admin connections.
+    /// Bytes written.
     pub bytes_out: AtomicU64,
 }
 
@@ -98,7 +98,9 @@ pub struct Meter {
     /// Storage-facing sockets.
     pub storage: SideCounters,
     /// Scrape connections.
-    pub admin: AdminCounters,
+    pub admin: ByteCounters,
+    /// Connections of a store delivering event notifications (also in `client`).
+    pub events: ByteCounters,
     /// Proxied uploads whose body the app is moving right now.
     pub uploads_in_flight: AtomicU64,
     /// App requests (scrapes excluded) being handled now.
@@ -136,7 +138,8 @@ impl Default for Meter {
             epoch: Instant::now(),
             client: SideCounters::default(),
             storage: SideCounters::default(),
-            admin: AdminCounters::default(),
+            admin: ByteCounters::default(),
+            events: ByteCounters::default(),
             uploads_in_flight: AtomicU64::new(0),
             requests_in_flight: AtomicU64::new(0),
             requests_peak: AtomicU64::new(0),

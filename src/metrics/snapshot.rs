@@ -17,6 +17,8 @@ pub mod names {
     pub const APP_BYTES: &str = "presign_bench_app_bytes_total";
     /// Bytes of scrape connections, by `direction`.
     pub const ADMIN_BYTES: &str = "presign_bench_admin_bytes_total";
+    /// Bytes of store event deliveries (also in the client side of [`APP_BYTES`]).
+    pub const EVENT_BYTES: &str = "presign_bench_event_bytes_total";
     /// App requests answered.
     pub const REQUESTS: &str = "presign_bench_requests_total";
     /// Most app requests handled at once.
@@ -64,6 +66,9 @@ pub struct Snapshot {
     pub storage: InOut,
     /// Scrape (admin) bytes.
     pub admin: InOut,
+    /// Bytes of store event deliveries (also in `client`).
+    #[serde(default)]
+    pub events: InOut,
     /// App requests answered.
     pub requests: u64,
     /// Most app requests handled at once.
@@ -130,6 +135,10 @@ impl Snapshot {
                 bytes_in: meter.admin.bytes_in.load(Relaxed),
                 bytes_out: meter.admin.bytes_out.load(Relaxed),
             },
+            events: InOut {
+                bytes_in: meter.events.bytes_in.load(Relaxed),
+                bytes_out: meter.events.bytes_out.load(Relaxed),
+            },
             requests: meter.requests.load(Relaxed),
             requests_peak: meter.requests_peak.load(Relaxed),
             request_seconds: meter.request_seconds(),
@@ -159,7 +168,7 @@ impl Snapshot {
     pub fn render(&self) -> String {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
+            EVENT_BYTES, ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
             STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, TLS_HANDSHAKE_BYTES, TLS_HANDSHAKES,
             UPLOADS_IN_FLIGHT,
         };
@@ -169,9 +178,14 @@ impl Snapshot {
             let _ = writeln!(out, "{APP_BYTES}{{side=\"{side}\",direction=\"in\"}} {}", v.bytes_in);
             let _ = writeln!(out, "{APP_BYTES}{{side=\"{side}\",direction=\"out\"}} {}", v.bytes_out);
         }
-        header(&mut out, ADMIN_BYTES, "counter", "Bytes of /metrics and /healthz connections.");
-        let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"in\"}} {}", self.admin.bytes_in);
-        let _ = writeln!(out, "{ADMIN_BYTES}{{direction=\"out\"}} {}", self.admin.bytes_out);
+        for (name, help, v) in [
+            (ADMIN_BYTES, "Bytes of /metrics and /healthz connections.", self.admin),
+            (EVENT_BYTES, "Bytes of store event deliveries (also in the client side of app bytes).", self.events),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name}{{direction=\"in\"}} {}", v.bytes_in);
+            let _ = writeln!(out, "{name}{{direction=\"out\"}} {}", v.bytes_out);
+        }
         header(&mut out, OVERLOADED, "counter", "Connections and requests refused with 503 (Retry-After) by a limit.");
         let _ = writeln!(out, "{OVERLOADED}{{limit=\"connections\"}} {}", self.overloaded_connections);
         let _ = writeln!(out, "{OVERLOADED}{{limit=\"in_flight\"}} {}", self.overloaded_requests);
@@ -260,7 +274,7 @@ impl Snapshot {
     pub fn parse(text: &str) -> Result<Self, MissingSeries> {
         use names::{
             ADMIN_BYTES, APP_BYTES, CONNECTION_SECONDS, CONNECTIONS, CONNECTIONS_OPEN, CONNECTIONS_PEAK, CPU_SECONDS,
-            ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
+            EVENT_BYTES, ORPHANS_SWEPT, OVERLOADED, PEAK_RSS, REQUEST_SECONDS, REQUESTS, REQUESTS_PEAK, SEND_TIMEOUTS,
             STORAGE_CONNECTIONS, STORAGE_CONNECTIONS_PEAK, STORAGE_TIMEOUTS, TLS_HANDSHAKE_BYTES, TLS_HANDSHAKES,
             UPLOADS_IN_FLIGHT,
         };
@@ -308,6 +322,8 @@ impl Snapshot {
             client: pair(APP_BYTES, Some("client"))?,
             storage: pair(APP_BYTES, Some("storage"))?,
             admin: pair(ADMIN_BYTES, None)?,
+            // Servers from before event notifications have none.
+            events: pair(EVENT_BYTES, None).unwrap_or_default(),
             requests: count(REQUESTS, &[])?,
             requests_peak: count(REQUESTS_PEAK, &[])?,
             request_seconds: value(REQUEST_SECONDS, &[])?,
@@ -368,6 +384,7 @@ mod tests {
             client: InOut { bytes_in: 1, bytes_out: 2 },
             storage: InOut { bytes_in: 3, bytes_out: 4 },
             admin: InOut { bytes_in: 5, bytes_out: 6 },
+            events: InOut { bytes_in: 25, bytes_out: 26 },
             requests: 7,
             requests_peak: 8,
             request_seconds: 9.5,

@@ -13,6 +13,7 @@
 mod app_tier;
 pub mod capacity;
 mod comparison;
+pub mod events;
 pub mod latency;
 pub mod load;
 pub mod reads;
@@ -94,11 +95,12 @@ pub enum Phase {
     Resolve = 5,
     Transfer = 6,
     TlsHandshake = 7,
+    Checksum = 8,
 }
 
 impl Phase {
     /// Every phase, in report order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Presign,
         Self::Put,
         Self::Complete,
@@ -107,6 +109,7 @@ impl Phase {
         Self::Resolve,
         Self::Transfer,
         Self::TlsHandshake,
+        Self::Checksum,
     ];
     /// How many phases there are.
     pub const COUNT: usize = Self::ALL.len();
@@ -123,6 +126,7 @@ impl Phase {
             Self::Resolve => "resolve",
             Self::Transfer => "transfer",
             Self::TlsHandshake => "tls_handshake",
+            Self::Checksum => "checksum",
         }
     }
 
@@ -140,6 +144,9 @@ impl Phase {
             Self::TlsHandshake => {
                 "with TLS: the handshakes of the connections an upload or download opened (summed per upload; \
                  only uploads that opened one are in it)"
+            }
+            Self::Checksum => {
+                "presigned with `checksum = \"sha256\"`: the client hashing the file before asking for a URL"
             }
         }
     }
@@ -301,6 +308,9 @@ pub struct ModeResult {
     /// Downloads of the stored objects through this architecture (present with `[downloads]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downloads: Option<DownloadResult>,
+    /// Validation by store events (presigned, with `[validation] trigger = "event"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<events::EventResult>,
 }
 
 impl ModeResult {

@@ -28,6 +28,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         timeline: TimelineData::default(),
         multipart: None,
         downloads: None,
+        events: None,
     }
 }
 
@@ -51,7 +52,10 @@ fn crossover_is_where_presigned_stays_no_worse() {
 fn phases_serialise_to_their_names_in_report_order() {
     let names: Vec<String> =
         Phase::ALL.iter().map(|p| serde_json::to_value(p).unwrap().as_str().unwrap().to_owned()).collect();
-    assert_eq!(names, ["presign", "put", "complete", "upload", "end_to_end", "resolve", "transfer", "tls_handshake"]);
+    assert_eq!(
+        names,
+        ["presign", "put", "complete", "upload", "end_to_end", "resolve", "transfer", "tls_handshake", "checksum"]
+    );
     assert!(Phase::ALL.iter().all(|p| names.contains(&p.as_str().to_owned())));
     assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));
 }

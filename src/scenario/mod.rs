@@ -238,6 +238,33 @@ impl Tls {
     }
 }
 
+/// What starts the post-upload checks of a presigned upload (`[validation] trigger`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The client's completion call.
+    #[default]
+    Completion,
+    /// The store's event notification when the object lands; the completion answers from the
+    /// verdict the event reached (the store sends events to the broker's `/v1/events`).
+    Event,
+}
+
+/// How uploads are validated after they land (`[validation]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Validation {
+    /// What starts the checks.
+    pub trigger: Trigger,
+}
+
+impl Validation {
+    /// The default: checks at completion.
+    #[must_use]
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// Reads after the uploads (`[downloads]`): each object a mode stored is downloaded through the
 /// same architecture, `per_object` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -320,6 +347,13 @@ pub struct Scenario {
     /// Uploads above a size in parts, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart: Option<Multipart>,
+    /// Presigned clients declare each file's SHA-256 (`[run] checksum = "sha256"`): the broker
+    /// signs it into the PUT, and the store refuses other bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checksum_sha256: bool,
+    /// How uploads are validated after they land (absent: at completion).
+    #[serde(default, skip_serializing_if = "Validation::is_default")]
+    pub validation: Validation,
     /// Downloads after each mode's uploads, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downloads: Option<Downloads>,

@@ -17,6 +17,7 @@ pub struct RawScenario {
     pub signing: Option<RawSigning>,
     pub app_tier: Option<RawAppTier>,
     pub downloads: Option<RawDownloads>,
+    pub validation: Option<RawValidation>,
     pub thresholds: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
@@ -27,6 +28,12 @@ pub struct RawAppTier {
     pub nic: Option<Spanned<String>>,
     pub cors_origins: Option<Spanned<Vec<String>>>,
     pub http: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValidation {
+    pub trigger: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +75,7 @@ pub struct RawRun {
     pub multipart_threshold: Option<Spanned<String>>,
     pub part_size: Option<Spanned<String>>,
     pub parts_in_flight: Option<Spanned<u64>>,
+    pub checksum: Option<Spanned<String>>,
 }
 
 /// `"10MiB"`, `{ min = "1MiB", max = "20MiB" }` or `{ sweep = ["4KiB", "1MiB"] }`.

@@ -232,3 +232,36 @@ pub(super) fn resolve_downloads(
     }
     Ok(Some(Downloads { per_object }))
 }
+
+/// `[validation]`: `trigger = "completion" | "event"`; events come from a store the harness
+/// starts (it tells the store where to send them).
+pub(super) fn resolve_validation(
+    ctx: &Source<'_>,
+    raw: Option<&raw::RawValidation>,
+    storage: &Storage,
+) -> Result<crate::scenario::Validation, ScenarioError> {
+    use crate::scenario::{Trigger, Validation};
+    let Some(t) = raw.and_then(|r| r.trigger.as_ref()) else { return Ok(Validation::default()) };
+    let trigger = match t.get_ref().as_str() {
+        "completion" => Trigger::Completion,
+        "event" => Trigger::Event,
+        _ => return Err(ctx.error(at("validation.trigger", t), "expected \"completion\" or \"event\"")),
+    };
+    if trigger == Trigger::Event && !matches!(storage, Storage::Embedded | Storage::Minio { .. }) {
+        return Err(ctx.error(
+            at("validation.trigger", t),
+            "events come from a store the harness starts and tells where to send them: embedded or minio",
+        ));
+    }
+    Ok(Validation { trigger })
+}
+
+/// `[run] checksum = "sha256" | "none"`: whether presigned clients declare each file's SHA-256.
+pub(super) fn resolve_checksum(ctx: &Source<'_>, run: &RawRun) -> Result<bool, ScenarioError> {
+    match run.checksum.as_ref() {
+        None => Ok(false),
+        Some(c) if c.get_ref() == "sha256" => Ok(true),
+        Some(c) if c.get_ref() == "none" => Ok(false),
+        Some(c) => Err(ctx.error(at("run.checksum", c), "expected \"sha256\" or \"none\"")),
+    }
+}

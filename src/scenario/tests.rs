@@ -192,3 +192,19 @@ fn downloads_resolve_and_their_errors_name_the_key() {
     let e = parse(&format!("{GOOD}[downloads]\nper_object = 2\nrange = \"1MiB\"\n")).unwrap_err().to_string();
     assert!(e.contains("range"), "{e}");
 }
+
+#[test]
+fn validation_by_events_needs_a_store_the_harness_starts() {
+    assert_eq!(parse(GOOD).unwrap().validation.trigger, Trigger::Completion);
+    let events = parse(&format!("{GOOD}[validation]\ntrigger = \"event\"\n")).unwrap();
+    assert_eq!(events.validation.trigger, Trigger::Event);
+    let bad = parse(&format!("{GOOD}[validation]\ntrigger = \"sometimes\"\n")).unwrap_err().to_string();
+    assert!(bad.contains("s.toml:18") && bad.contains("validation.trigger"), "{bad}");
+    assert!(bad.contains("\"completion\" or \"event\""), "{bad}");
+    let endpoint = GOOD.replace(
+        "kind = \"embedded\"",
+        "kind = \"endpoint\"\nurl = \"http://127.0.0.1:9\"\nbucket = \"b\"\n[validation]\ntrigger = \"event\"",
+    );
+    let err = parse(&endpoint).unwrap_err().to_string();
+    assert!(err.contains("validation.trigger") && err.contains("embedded or minio"), "{err}");
+}

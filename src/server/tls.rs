@@ -3,7 +3,7 @@
 //! connection as app or admin by its first plaintext request, as a plaintext one is by its first
 //! bytes. The bytes stay counted below TLS, on the TCP socket: what the NIC carries.
 
-use crate::metrics::{Counted, Side, is_admin_request};
+use crate::metrics::{Counted, Side, Traffic};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -136,10 +136,10 @@ pub struct Settled<T> {
 }
 
 impl<T> Settled<T> {
-    fn settle(&mut self, admin: bool) {
+    fn settle(&mut self, traffic: Traffic) {
         if !self.settled {
             self.settled = true;
-            self.inner.get_mut().0.inner.settle(admin);
+            self.inner.get_mut().0.inner.settle(traffic);
         }
     }
 }
@@ -149,8 +149,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Settled<T> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
         if !self.settled && buf.filled().len() > before {
-            let admin = is_admin_request(&buf.filled()[before..]);
-            self.settle(admin);
+            let traffic = Traffic::of(&buf.filled()[before..]);
+            self.settle(traffic);
         }
         poll
     }
@@ -159,7 +159,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Settled<T> {
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Settled<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // Written before any request was read: not a scrape.
-        self.settle(false);
+        self.settle(Traffic::App);
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -168,7 +168,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Settled<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.settle(false);
+        self.settle(Traffic::App);
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 

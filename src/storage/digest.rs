@@ -1,8 +1,9 @@
 //! The embedded store's check of a write's declared digests (`Content-MD5`, a hex
-//! `x-amz-content-sha256`) before the write lands.
+//! `x-amz-content-sha256`, a base64 `x-amz-checksum-sha256`) before the write lands.
 //!
 //! s3s-fs 0.14 moves a PUT's temporary file into place first and compares `Content-MD5` after,
-//! so a PUT it answers `400 BadDigest` still leaves its object; and s3s answers a body that
+//! (and `x-amz-checksum-sha256` too), so a PUT it answers `400 BadDigest` still leaves its
+//! object; and s3s answers a body that
 //! contradicts its `x-amz-content-sha256` with `500 InternalError`. [`Checked`] hashes the body
 //! as it streams and, when the last declared byte arrives and a digest differs, fails the body
 //! instead of handing that byte on: s3s-fs's write then fails and removes its temporary file, so
@@ -22,6 +23,8 @@ pub enum Mismatch {
     Md5,
     /// `x-amz-content-sha256` (S3: `400 XAmzContentSHA256Mismatch`).
     Sha256,
+    /// `x-amz-checksum-sha256` (S3: `400 BadDigest`).
+    ChecksumSha256,
 }
 
 impl Mismatch {
@@ -34,6 +37,7 @@ impl Mismatch {
                 "XAmzContentSHA256Mismatch",
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
             ),
+            Self::ChecksumSha256 => ("BadDigest", "The SHA256 you specified did not match the calculated checksum."),
         }
     }
 }
@@ -53,7 +57,8 @@ pub enum DigestError {
 }
 
 /// The digests a request declares, decoded: `None` when it declares none worth checking
-/// (no `Content-MD5`, and `x-amz-content-sha256` absent or `UNSIGNED-PAYLOAD`), and for a body
+/// (no `Content-MD5` nor `x-amz-checksum-sha256`, and `x-amz-content-sha256` absent or
+/// `UNSIGNED-PAYLOAD`), and for a body
 /// sent in aws-chunked encoding (`STREAMING-…`), whose bytes on the wire are not the object's.
 #[must_use]
 pub fn declared(headers: &http::HeaderMap) -> Option<Declared> {
@@ -72,8 +77,17 @@ pub fn declared(headers: &http::HeaderMap) -> Option<Declared> {
         .and_then(|v| <[u8; 16]>::try_from(v).ok());
     let sha256 =
         headers.get("x-amz-content-sha256").and_then(|v| const_hex::decode_to_array::<_, 32>(v.as_bytes()).ok());
+    let checksum_sha256 = headers
+        .get("x-amz-checksum-sha256")
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v.as_bytes()).ok())
+        .and_then(|v| <[u8; 32]>::try_from(v).ok());
     let length = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-    (md5.is_some() || sha256.is_some()).then_some(Declared { md5, sha256, length })
+    (md5.is_some() || sha256.is_some() || checksum_sha256.is_some()).then_some(Declared {
+        md5,
+        sha256,
+        checksum_sha256,
+        length,
+    })
 }
 
 /// A request's declared digests and length.
@@ -83,6 +97,8 @@ pub struct Declared {
     pub md5: Option<[u8; 16]>,
     /// `x-amz-content-sha256` as 32 bytes.
     pub sha256: Option<[u8; 32]>,
+    /// `x-amz-checksum-sha256`, decoded.
+    pub checksum_sha256: Option<[u8; 32]>,
     /// `Content-Length`: where the body ends, so the check runs before its last byte is handed on.
     pub length: Option<u64>,
 }
@@ -109,7 +125,7 @@ impl<B> Checked<B> {
             inner,
             declared,
             md5: declared.md5.map(|_| md5::Md5::new()),
-            sha256: declared.sha256.map(|_| sha2::Sha256::new()),
+            sha256: (declared.sha256.is_some() || declared.checksum_sha256.is_some()).then(sha2::Sha256::new),
             seen: 0,
             verdict: verdict.clone(),
             compared: false,
@@ -175,11 +191,14 @@ fn mismatch(
     verdict: &Verdict,
 ) -> Option<DigestError> {
     let md5_differs = md5.take().is_some_and(|h| Some(<[u8; 16]>::from(h.finalize())) != declared.md5);
-    let sha_differs = sha256.take().is_some_and(|h| Some(<[u8; 32]>::from(h.finalize())) != declared.sha256);
+    let sha = sha256.take().map(|h| <[u8; 32]>::from(h.finalize()));
+    let differs = |want: Option<[u8; 32]>| want.is_some() && sha.is_some() && want != sha;
     let which = if md5_differs {
         Mismatch::Md5
-    } else if sha_differs {
+    } else if differs(declared.sha256) {
         Mismatch::Sha256
+    } else if differs(declared.checksum_sha256) {
+        Mismatch::ChecksumSha256
     } else {
         return None;
     };
@@ -213,7 +232,7 @@ mod tests {
 
     #[test]
     fn mismatch_names_the_digest_and_fills_the_verdict() {
-        let declared = Declared { md5: Some([0; 16]), sha256: None, length: None };
+        let declared = Declared { md5: Some([0; 16]), sha256: None, checksum_sha256: None, length: None };
         let verdict = Verdict::default();
         let mut md5 = Some(md5::Md5::new());
         assert!(matches!(
@@ -222,7 +241,7 @@ mod tests {
         ));
         assert_eq!(verdict.get(), Some(&Mismatch::Md5));
         let empty_md5 = const_hex::decode_to_array("d41d8cd98f00b204e9800998ecf8427e").unwrap();
-        let declared = Declared { md5: Some(empty_md5), sha256: None, length: None };
+        let declared = Declared { md5: Some(empty_md5), sha256: None, checksum_sha256: None, length: None };
         assert!(mismatch(&declared, &mut Some(md5::Md5::new()), &mut None, &Verdict::default()).is_none());
     }
 
@@ -230,7 +249,20 @@ mod tests {
     fn the_sha256_of_the_empty_body_is_accepted() {
         let sha =
             const_hex::decode_to_array("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").unwrap();
-        let declared = Declared { md5: None, sha256: Some(sha), length: None };
-        assert!(mismatch(&declared, &mut None, &mut Some(sha2::Sha256::new()), &Verdict::default()).is_none());
+        let hex = Declared { md5: None, sha256: Some(sha), checksum_sha256: None, length: None };
+        assert!(mismatch(&hex, &mut None, &mut Some(sha2::Sha256::new()), &Verdict::default()).is_none());
+        // The same digest as a checksum header, base64; and another one, refused.
+        let mut h = http::HeaderMap::new();
+        h.insert("x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".parse().unwrap());
+        let d = declared(&h).unwrap();
+        assert_eq!(d.checksum_sha256, Some(sha));
+        assert!(mismatch(&d, &mut None, &mut Some(sha2::Sha256::new()), &Verdict::default()).is_none());
+        let other = Declared { checksum_sha256: Some([1; 32]), ..d };
+        let verdict = Verdict::default();
+        assert!(matches!(
+            mismatch(&other, &mut None, &mut Some(sha2::Sha256::new()), &verdict),
+            Some(DigestError::Mismatch(Mismatch::ChecksumSha256))
+        ));
+        assert_eq!(verdict.get().map(|m| m.code_and_message().0), Some("BadDigest"));
     }
 }

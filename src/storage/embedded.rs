@@ -44,6 +44,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The event queue cannot be opened.
+    #[error(transparent)]
+    Notify(#[from] super::notify::NotifyError),
     /// The data directory could not be opened.
     #[error("cannot use data directory {dir}: {message}")]
     DataDir {
@@ -83,6 +86,8 @@ pub struct Serving {
     pub send_timeout: Option<std::time::Duration>,
     /// HTTPS, when set.
     pub tls: server::Tls,
+    /// Where event notifications go, when anywhere ([`super::notify`]).
+    pub notify: Option<super::notify::NotifyConfig>,
 }
 
 /// The store's CORS rule for `origins`: PUT and GET with the headers a presigned PUT signs
@@ -155,7 +160,7 @@ pub fn service(data_dir: &Path, credentials: &Credentials) -> Result<ExpiryGuard
     let mut builder = S3ServiceBuilder::new(fs);
     builder
         .set_auth(s3s::auth::SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));
-    Ok(ExpiryGuard { inner: builder.build() })
+    Ok(ExpiryGuard { inner: builder.build(), notify: None })
 }
 
 /// `presign-bench storage`: binds `listen`, keeps objects in `data_dir` (default: a temporary
@@ -172,7 +177,7 @@ pub async fn run(
 ) -> Result<(), StoreError> {
     let io = |what: String| move |source| StoreError::Io { what, source };
     let listener = server::bind(listen).await?;
-    let tmp;
+    let (tmp, tmp_objects);
     let dir = if let Some(dir) = data_dir {
         std::fs::create_dir_all(dir).map_err(io(format!("--data-dir {}", dir.display())))?;
         dir
@@ -181,7 +186,10 @@ pub async fn run(
             .prefix("presign-bench-store")
             .tempdir()
             .map_err(io("a temporary data directory".into()))?;
-        tmp.path()
+        // Objects in a directory of their own, so the event queue beside it goes with it.
+        tmp_objects = tmp.path().join("objects");
+        std::fs::create_dir_all(&tmp_objects).map_err(io(format!("{}", tmp_objects.display())))?;
+        &tmp_objects
     };
     server::announce(&listener, serving.tls.is_some()).map_err(io("announcing the address on stdout".into()))?;
     serve(listener, dir, credentials, serving, shutdown).await
@@ -198,7 +206,12 @@ pub async fn serve(
     serving: &Serving,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
-    let service = service(data_dir, credentials)?;
+    let mut service = service(data_dir, credentials)?;
+    if let Some(config) = &serving.notify {
+        let queue = config.queue_dir.clone().unwrap_or_else(|| super::notify::default_queue_dir(data_dir));
+        let notifier = super::notify::Notifier::start(config.clone(), queue)?;
+        service.notify = Some(Notify { notifier, data_dir: data_dir.to_owned() });
+    }
     let sweep = serving.sweep;
     let sweeping = (!sweep.every.is_zero()).then(|| {
         let dir = data_dir.to_owned();
@@ -239,10 +252,19 @@ pub async fn serve(
 
 /// Refuses presigned requests whose `X-Amz-Expires` exceeds seven days, as AWS does; checks a
 /// PUT's declared digests before its write lands ([`super::digest`]), so a refused write leaves
-/// nothing; and turns s3s's internal errors into 500 responses.
+/// nothing; queues the event notification of each write that lands an object, before answering
+/// it ([`super::notify`]); and turns s3s's internal errors into 500 responses.
 #[derive(Clone, Debug)]
 pub struct ExpiryGuard {
     inner: S3Service,
+    notify: Option<Notify>,
+}
+
+/// The notifier, and where the objects whose size an event carries are.
+#[derive(Clone, Debug)]
+struct Notify {
+    notifier: std::sync::Arc<super::notify::Notifier>,
+    data_dir: std::path::PathBuf,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -259,6 +281,10 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
             return Box::pin(std::future::ready(Ok(too_long_expiry())));
         }
         let mut inner = self.inner.clone();
+        let landing = self.notify.clone().and_then(|n| {
+            let landing = super::notify::Landing::of(&req).filter(|l| n.notifier.wants(l))?;
+            Some((n, landing))
+        });
         let declared = (req.method() == http::Method::PUT).then(|| super::digest::declared(req.headers())).flatten();
         Box::pin(async move {
             let (answer, verdict) = match declared {
@@ -274,10 +300,18 @@ impl hyper::service::Service<http::Request<Incoming>> for ExpiryGuard {
                 let (code, message) = which.code_and_message();
                 return Ok(xml_error(http::StatusCode::BAD_REQUEST, code, message));
             }
-            Ok(answer.unwrap_or_else(|e| {
+            let answer = answer.unwrap_or_else(|e| {
                 tracing::error!("s3 service error: {e:?}");
                 xml_error(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
-            }))
+            });
+            if let Some((n, landing)) = landing
+                && answer.status().is_success()
+            {
+                let etag = answer.headers().get(http::header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let size = super::notify::stored_size(&n.data_dir, &landing);
+                n.notifier.emit(&landing, size, etag.trim_matches('"')).await;
+            }
+            Ok(answer)
         })
     }
 }

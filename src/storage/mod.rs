@@ -4,6 +4,7 @@
 pub mod client;
 pub mod digest;
 pub mod embedded;
+pub mod notify;
 
 /// Access key used when neither a flag nor `AWS_ACCESS_KEY_ID` gives one (local runs only).
 pub const DEFAULT_ACCESS_KEY: &str = "presign-bench";

@@ -169,7 +169,7 @@ impl Stack {
         tweak(&mut broker_config);
         let mut proxy_config = config(&storage, &bucket, tmp.path().join("proxy.sqlite3"));
         tweak(&mut proxy_config);
-        let broker_state = Arc::new(Broker::start(broker_config).await.unwrap());
+        let broker_state = Arc::new(Broker::start(broker_config, None).await.unwrap());
         let proxy_state = Arc::new(Proxy::start(proxy_config).await.unwrap());
 
         let bl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -5,12 +5,14 @@
 //! - [`reads`]: the downloads.
 //! - [`details`]: latency, the presigned flow's steps, the size sweep, signing.
 //! - [`tls`]: handshakes and CPU per gigabyte, when the run spoke TLS.
+//! - [`events`]: validation by store events, when the run had them.
 //! - [`figures`]: the data of the plots.
 
 // Display: counts become f64 for formatting; precision beyond what a cell shows is not needed.
 #![allow(clippy::cast_precision_loss)]
 
 mod details;
+mod events;
 mod figures;
 mod reads;
 mod tls;
@@ -52,6 +54,7 @@ pub fn build(results: &Results) -> Result<Document, PlotError> {
         sections.push(Section::titled("Capacity for the target (modelled from the measured costs)", blocks));
     }
     sections.extend(tls::section(results));
+    sections.extend(events::section(results));
     sections.push(details::latency(results));
     sections.extend(details::steps(results));
     sections.extend(details::signing(results));
