@@ -60,7 +60,9 @@ async fn work(b: &Broker, event: Queued) {
     };
     if let Some(inbox) = &b.inbox {
         inbox.counts.add(outcome);
-        if matches!(outcome, Outcome::Verified | Outcome::Rejected) {
+        // An upload's first event: how long the store's news took to reach a verdict here
+        // (reached now, or found: a completion came first).
+        if matches!(outcome, Outcome::Verified | Outcome::Rejected | Outcome::Late) {
             inbox.reached(event.event_time.as_deref());
         }
     }

@@ -126,7 +126,8 @@ impl Inbox {
         let _ = self.queue.send(event);
     }
 
-    /// Records the latency of an event that reached a verdict: from its `eventTime` to now.
+    /// Records the latency of an upload's first event: from its `eventTime` to now, when the
+    /// broker has the upload's verdict.
     pub fn reached(&self, event_time: Option<&str>) {
         let Some(took) = event_time
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
@@ -266,7 +267,8 @@ pub struct Stats {
     pub without_event: u64,
     /// Events taken and not yet settled (counted once settled).
     pub queued: u64,
-    /// From the store's `eventTime` to the verdict, of the records that reached one.
+    /// From the store's `eventTime` to the broker having the upload's verdict (reached then, or
+    /// found), of each upload's first event.
     pub latency: crate::results::latency::LatencySummary,
 }
 

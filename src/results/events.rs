@@ -48,8 +48,8 @@ pub struct EventResult {
     /// Uploads of this mode with a verdict but no event by the end of the mode (after waiting
     /// for the store's queue to drain).
     pub lost: u64,
-    /// From the store's `eventTime` (the object accepted) to the broker's verdict, of the events
-    /// that reached one.
+    /// From the store's `eventTime` (the object accepted) to the broker having the upload's
+    /// verdict (reached then, or found: a completion came first), of each upload's first event.
     pub latency_us: LatencySummary,
     /// Bytes the store's deliveries carried into the broker (headers included), counted on the
     /// broker's sockets; also in the app tier's client bytes.
