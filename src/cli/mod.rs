@@ -4,9 +4,11 @@
 
 mod run;
 mod servers;
+mod stores;
 mod tools;
 
-pub use servers::{CredentialArgs, MinioNodeArgs, ServerArgs, StorageArgs, TokenArgs};
+pub use servers::{CredentialArgs, ServerArgs, TokenArgs};
+pub use stores::{MinioNodeArgs, StorageArgs};
 
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};

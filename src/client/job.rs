@@ -84,12 +84,7 @@ impl Common {
     /// The SHA-256 of upload `index`'s body, base64, as `x-amz-checksum-sha256` carries it.
     fn sha256(&self, index: u64) -> String {
         use base64::Engine;
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for chunk in self.payload.chunks(index, self.payload.size(index)) {
-            h.update(&chunk);
-        }
-        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+        base64::engine::general_purpose::STANDARD.encode(self.payload.sha256(index, self.payload.size(index)))
     }
 
     /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization` (with the body's
