@@ -2,7 +2,7 @@
 //! pinned (a broker regression or a store upgrade shows up here), the broker holds every
 //! broker-side case on every store, and a deliberately weakened broker fails the audit.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::collections::BTreeMap;

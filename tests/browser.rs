@@ -8,7 +8,7 @@
 //! and rather than Playwright because it needs no Node runtime in a Rust test suite.
 //! `tools/install-test-deps.sh` installs both packages; without them these tests fail, saying so.
 
-mod common;
+use crate::common;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use sha2::Digest;

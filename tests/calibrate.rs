@@ -2,7 +2,7 @@
 //! Debian by the test command) measured on the same broker and store; oha is measured when it is
 //! on PATH and otherwise reported as not measured, never left out silently.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! it into the PUT as `x-amz-checksum-sha256` (a header: S3 ignores it in the query), the store
 //! refuses other bytes and keeps nothing, and the post-upload check compares the stored checksum.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Stack, Store, jpeg};

@@ -2,7 +2,7 @@
 //! servers: orphans of killed servers, errors the HTTP stack writes, overload, half-closed
 //! clients, and what error messages reveal. Every wait is bounded; no timed assertions.
 
-mod common;
+use crate::common;
 
 use common::raw::{addr, code, download, grant, read_response, spawn_app};
 use common::{Stack, complete, eventually, jpeg, metrics, stored};

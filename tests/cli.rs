@@ -5,7 +5,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::float_cmp)]
 #![allow(clippy::case_sensitive_file_extension_comparisons, clippy::unused_self)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! `PRESIGN_BENCH_MINIO_IMAGE=presign-bench/minio:local cargo test --features containers -- --ignored`.
 #![cfg(feature = "containers")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! with the methods and headers each endpoint takes, nothing for other origins, and nothing at
 //! all by default. Real servers; the requests are what a browser sends.
 
-mod common;
+use crate::common;
 
 use common::Stack;
 use serde_json::json;

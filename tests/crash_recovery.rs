@@ -2,7 +2,7 @@
 //! and retried on the same database, simultaneous completions of one upload, and part PUTs that
 //! land after their upload ended. Real processes on both stores; every wait is bounded.
 
-mod common;
+use crate::common;
 
 use common::raw::spawn_app;
 use common::{Stack, Store, jpeg};

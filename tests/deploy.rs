@@ -4,7 +4,7 @@
 //! flag the manifests pass exists on the command they run; and the shard count agrees everywhere.
 //! The tools come from `tools/install-deploy-linters.sh` (run by the README's test command).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

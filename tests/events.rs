@@ -3,7 +3,7 @@
 //! completion call; duplicates, reordering, foreign keys and missing tokens change nothing; a
 //! broker that was down catches up from the store's queue.
 
-mod common;
+use crate::common;
 
 use common::{Minio, Store, credentials, eventually, jpeg};
 use presign_bench::broker::events::{EventsConfig, Stats};

@@ -3,7 +3,7 @@
 //! between two draws from the same distributions, JUnit files that parse, and the example
 //! workflow checked by actionlint.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,7 +2,7 @@
 //! overwrite race, large unauthenticated bodies, stalled bodies, a frozen store, a slow client.
 //! No timed assertions: every wait is bounded so a hang fails the test, never a slow machine.
 
-mod common;
+use crate::common;
 
 use common::raw::{ANSWER_LIMIT, addr, code, download, grant, read_response, spawn_app};
 use common::{Stack, Store, complete, eventually, jpeg, metrics, rss_kib};

@@ -3,7 +3,7 @@
 //! an upload ended, and the cap on open multipart uploads. Every wait is bounded, so a hang fails
 //! the test; no assertion is on speed.
 
-mod common;
+use crate::common;
 
 use common::raw::{addr, code, read_response, spawn_app};
 use common::{Stack, eventually, jpeg, metrics, rss_kib};

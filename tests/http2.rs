@@ -1,7 +1,7 @@
 //! HTTP/2 (h2c, prior knowledge) on the broker, the proxy and the embedded store: the same flows
 //! as over HTTP/1.1, and bytes counted at the socket on both versions.
 
-mod common;
+use crate::common;
 
 use common::*;
 use presign_bench::client::http::{self, Http};

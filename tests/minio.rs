@@ -3,7 +3,7 @@
 //! node half-way through a run without losing any object it reported as verified.
 //! MinIO comes from docker/install-minio.sh, which the README's test command runs first.
 
-mod common;
+use crate::common;
 
 use common::{run_bin, validate_results};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! alone (a real TCP fault in front of the store); an abandoned upload aborted after its window;
 //! a gibibyte through the proxy with its memory far below the object.
 
-mod common;
+use crate::common;
 
 use common::raw::{code, spawn_app};
 use common::{Stack, Store, jpeg};

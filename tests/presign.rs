@@ -1,7 +1,7 @@
 //! The hand-written presigner against aws-sigv4 (byte-identical URLs over random inputs and
 //! header sets), and against the embedded store (it accepts what each presigner signs).
 
-mod common;
+use crate::common;
 
 use common::*;
 use presign_bench::sigv4::{Addressing, MAX_EXPIRY, PUT_SIGNED_HEADERS, PresignError, Presigner, yardstick};

@@ -6,7 +6,7 @@
 // Tests compare byte counters as f64 on purpose.
 #![allow(clippy::cast_precision_loss, clippy::float_cmp)]
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

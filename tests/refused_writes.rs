@@ -2,7 +2,7 @@
 //! `Content-MD5` or its `x-amz-content-sha256` is answered 400 and stores nothing, on the
 //! embedded store as on MinIO, and a refused overwrite leaves the object that was there.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Stack, Store, jpeg};

@@ -2,7 +2,7 @@
 //! files (version 1 migrated, version 2 as written) validate against it, and files of other
 //! versions are refused with one line.
 
-mod common;
+use crate::common;
 
 use common::validate_results as validate;
 use presign_bench::results::{self, Phase, SCHEMA_VERSION, load, schema};

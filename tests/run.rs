@@ -3,7 +3,7 @@
 // Tests compare small counters as f64 on purpose.
 #![allow(clippy::cast_precision_loss, clippy::float_cmp, clippy::cast_possible_truncation, clippy::unused_self)]
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::float_cmp)]
 #![allow(clippy::case_sensitive_file_extension_comparisons, clippy::unused_self)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};
@@ -551,4 +551,16 @@ async fn an_emulated_nic_paces_every_socket_of_the_server() {
     let floor = (size as f64 - 65_536.0 - 16_384.0) / 1_000_000.0;
     assert!(busy >= floor, "upload took {busy} s of request time, less than {floor} s a 1 MB/s NIC allows");
     assert!(m.storage.bytes_out >= size as u64);
+}
+
+/// A server's peak memory is its own. The test process holds 256 MiB when it starts the proxy;
+/// `getrusage`'s ru_maxrss survives exec, so the proxy used to report them as its own peak.
+#[tokio::test]
+async fn a_server_reports_its_own_peak_memory_not_its_parents() {
+    let s = Stack::start().await;
+    let ballast = vec![7u8; 256 << 20];
+    let proxy = raw::spawn_app(&s, "proxy", &[]).await;
+    let m = metrics(&proxy.url).await;
+    assert!(ballast.iter().step_by(4096).all(|b| *b == 7), "the ballast was resident");
+    assert!(m.peak_rss_bytes < 128 << 20, "the proxy reports a peak of {} MiB", m.peak_rss_bytes >> 20);
 }

@@ -3,7 +3,7 @@
 //! `--storage-endpoint`); four shard processes, merged, equal one run of the same total; and
 //! shard files that do not belong together are refused by name.
 
-mod common;
+use crate::common;
 
 use presign_bench::results::Phase;
 use presign_bench::results::latency::{decode, histogram, record};

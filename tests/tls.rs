@@ -7,7 +7,7 @@
 // Tests compare byte counters as f64 on purpose.
 #![allow(clippy::cast_precision_loss)]
 
-mod common;
+use crate::common;
 
 use presign_bench::client::http::{Http, full};
 use presign_bench::scenario::HttpVersion;

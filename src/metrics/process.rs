@@ -1,4 +1,5 @@
-//! CPU time and peak resident memory of this process, from `getrusage(2)`.
+//! CPU time and peak resident memory of this process (`getrusage(2)` and `/proc/self/status`)
+//! and of a process tree (`/proc`).
 
 /// Resource usage of the current process.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,12 +22,23 @@ pub fn process_stats() -> ProcessStats {
         let s = t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
         s
     };
-    // Linux reports ru_maxrss in KiB.
-    let peak_kib = u64::try_from(usage.max_rss()).unwrap_or(0);
     ProcessStats {
         cpu_seconds: seconds(usage.user_time()) + seconds(usage.system_time()),
-        peak_rss_bytes: peak_kib * 1024,
+        // Not ru_maxrss: it survives execve(2), so a server started by a big parent (a test
+        // binary, the harness) reports the parent's memory at fork time as its own peak.
+        // VmHWM belongs to the address space exec made.
+        peak_rss_bytes: peak_rss_kib("self") * 1024,
     }
+}
+
+/// `VmHWM` of `/proc/{pid}/status`, KiB (0 when unreadable).
+fn peak_rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time and peak resident memory of process `pid` and its children (a supervised server
@@ -61,12 +73,7 @@ fn proc_stats(pid: u32) -> Option<ProcessStats> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     let per_sec =
         nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().filter(|t| *t > 0).unwrap_or(100);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let hwm_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let hwm_kib = peak_rss_kib(&pid.to_string());
     #[allow(clippy::cast_precision_loss)] // clock ticks of CPU time fit an f64 exactly
     let cpu_seconds = ticks as f64 / per_sec as f64;
     Some(ProcessStats { cpu_seconds, peak_rss_bytes: hwm_kib * 1024 })
