@@ -30,6 +30,7 @@ mod refused_writes;
 mod report;
 mod results;
 mod run;
+mod scan;
 mod scenarios;
 mod servers;
 mod shards;

@@ -5,24 +5,27 @@
 # `calibrate` compares the harness's client with (tests/calibrate.rs), and tcpdump, whose packet
 # capture the byte counters are checked against (tests/tls.rs), and certutil (libnss3-tools), which
 # puts a run's CA in the test browser's certificate database (tests/browser.rs, the demo over
-# HTTPS). Nothing is downloaded from
-# elsewhere. Prints the paths on stdout; everything else goes to stderr.
+# HTTPS), and ClamAV's daemon (clamav-daemon: clamd, which `run` starts with a signature database
+# it makes itself, since freshclam cannot download ClamAV's; tests/scan.rs). Debian's packages do
+# not start it here (no init system runs their services). Nothing is downloaded from elsewhere.
+# Prints the paths on stdout; everything else goes to stderr.
 set -euo pipefail
-have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ] && command -v tcpdump >/dev/null && [ -x /usr/bin/certutil ]; }
+have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ] && command -v tcpdump >/dev/null && [ -x /usr/bin/certutil ] && [ -x /usr/sbin/clamd ]; }
 if ! have; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk tcpdump libnss3-tools" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon" >&2; exit 1; }
     sudo="sudo -n"
   fi
-  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk tcpdump libnss3-tools >&2; }
-  echo "install-debian-packages: installing Debian's chromium, chromium-driver, wrk, tcpdump and libnss3-tools" >&2
+  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon >&2; }
+  echo "install-debian-packages: installing Debian's chromium, chromium-driver, wrk, tcpdump, libnss3-tools and clamav-daemon" >&2
   # A fresh machine may have no package lists yet: update once, then retry.
   install || { $sudo apt-get update -q >&2 && install; }
-  have || { echo "install-debian-packages: chromium, chromedriver, wrk, tcpdump or certutil still missing after apt-get" >&2; exit 1; }
+  have || { echo "install-debian-packages: chromium, chromedriver, wrk, tcpdump, certutil or clamd still missing after apt-get" >&2; exit 1; }
 fi
 echo /usr/bin/chromium
 echo /usr/bin/chromedriver
 echo /usr/bin/wrk
 command -v tcpdump
 echo /usr/bin/certutil
+echo /usr/sbin/clamd

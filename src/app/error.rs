@@ -111,6 +111,9 @@ pub enum ApiError {
     /// The object store failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The malware scanner could not give a verdict (clamd unreachable, an error, too slow).
+    #[error("malware scan failed: {0}")]
+    ScanFailed(String),
     /// A call to the object store ran out of time.
     #[error("the object store did not answer in time: {0}")]
     StorageTimeout(String),
@@ -168,6 +171,12 @@ pub enum ApiError {
         expected: String,
         /// What the store holds, base64 (`none` when it kept no checksum).
         actual: String,
+    },
+    /// The malware scanner found the upload infected; it was deleted.
+    #[error("the file is infected ({signature}); it was deleted")]
+    Infected {
+        /// What the scanner named it.
+        signature: String,
     },
     /// An upload rejected earlier (by its store event, or an earlier completion), answered again
     /// with the code it was rejected with: one of [`REJECTION_CODES`].
@@ -232,6 +241,7 @@ impl ApiError {
             E::ContentMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "content_mismatch"),
             E::IncompleteBody(_) => (StatusCode::BAD_REQUEST, "incomplete_body"),
             E::Storage(_) => (StatusCode::BAD_GATEWAY, "storage_error"),
+            E::ScanFailed(_) => (StatusCode::BAD_GATEWAY, "scan_failed"),
             E::StorageTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "storage_timeout"),
             E::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
             E::BodyTimeout(_) | E::BodyDeadline(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
@@ -243,6 +253,7 @@ impl ApiError {
             E::UploadLost { .. } => (StatusCode::GONE, "upload_lost"),
             E::Rejected { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             E::ChecksumMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "checksum_mismatch"),
+            E::Infected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "infected"),
             E::UseMultipart { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "use_multipart"),
             E::Completed { .. } | E::AlreadyCompleted { .. } => (StatusCode::CONFLICT, "already_completed"),
             E::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
@@ -261,6 +272,7 @@ impl ApiError {
             E::InvalidToken(_) => "invalid token".to_owned(),
             E::Storage(_) => "the object store failed; try again later".to_owned(),
             E::StorageTimeout(_) => "the object store did not answer in time; try again later".to_owned(),
+            E::ScanFailed(_) => "the malware scan failed; try again later".to_owned(),
             E::NotReady(_) => "the object store is not answering".to_owned(),
             E::Internal(_) => "internal error".to_owned(),
             E::UnsupportedType { content_type, allowed } => {
@@ -302,7 +314,8 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// The codes a rejected upload is answered with, again and again.
-pub const REJECTION_CODES: [&str; 4] = ["size_mismatch", "type_mismatch", "content_mismatch", "checksum_mismatch"];
+pub const REJECTION_CODES: [&str; 5] =
+    ["size_mismatch", "type_mismatch", "content_mismatch", "checksum_mismatch", "infected"];
 
 impl ApiError {
     /// Whether this error rejects the upload for good (the object is deleted): a verdict to

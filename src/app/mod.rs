@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod guard;
 pub mod policy;
+pub mod scan;
 pub mod sweep;
 pub mod verdicts;
 
@@ -64,6 +65,8 @@ pub struct AppConfig {
     /// Whether the broker may add a lifecycle rule expiring `uploads/` to a bucket that has none
     /// (`--no-lifecycle-rule` turns it off: a bucket that is someone else's stays as it was).
     pub lifecycle_rule: bool,
+    /// ClamAV's daemon, `HOST:PORT` (`--clamd`): every upload is scanned before it is recorded.
+    pub clamd: Option<String>,
 }
 
 pub use crate::parts::MAX_SINGLE_PUT;
@@ -222,6 +225,8 @@ pub struct App {
     pub meter: Arc<Meter>,
     /// `/readyz`.
     pub readiness: Arc<guard::Readiness>,
+    /// The malware scanner, with `--clamd`.
+    pub scanner: Option<scan::Scanner>,
     /// Keeps the default database's directory alive.
     _tmp: Option<tempfile::TempDir>,
 }
@@ -247,7 +252,24 @@ impl App {
         tracing::info!(db = %db_path.display(), endpoint = %config.s3.endpoint, bucket = %config.s3.bucket, "app ready");
         let tokens = auth::Tokens::new(config.token_secret.as_bytes());
         let readiness = Arc::new(guard::Readiness::new(s3.clone(), config.s3.bucket.clone()));
-        Ok(Self { config, s3, db, tokens, meter, readiness, _tmp: tmp })
+        let scanner = config.clamd.as_deref().map(|address| scan::Scanner::new(address, meter.clone()));
+        if let Some(scanner) = &scanner {
+            scanner.ping().await.map_err(|message| StartError::Config { flag: "--clamd", message })?;
+        }
+        Ok(Self { config, s3, db, tokens, meter, readiness, scanner, _tmp: tmp })
+    }
+
+    /// Scans the stored object at `key` when a scanner is set; an infected one is deleted.
+    ///
+    /// # Errors
+    /// 422 `infected` (after deleting the object); 502 when the scan could not be made.
+    pub async fn scan_stored(&self, key: &str) -> Result<(), error::ApiError> {
+        let Some(scanner) = &self.scanner else { return Ok(()) };
+        let bucket = &self.config.s3.bucket;
+        match scanner.scan_object(&self.s3, bucket, key, self.config.limits.request_timeout).await? {
+            None => Ok(()),
+            Some(signature) => Err(check::reject(&self.s3, bucket, key, error::ApiError::Infected { signature }).await),
+        }
     }
 
     /// The sweeper of this server's prefixes, per `rules`.

@@ -1,7 +1,7 @@
 //! One verdict per presigned upload: whoever reaches the upload first (the client's completion
 //! or the store's event) checks the stored SHA-256 when one was signed, copies the upload to a
-//! key only the broker knows, checks the copy, and records the verdict (a file row, or a
-//! rejection); every later one answers from that record.
+//! key only the broker knows, checks the copy (and scans it, with `--clamd`), and records the
+//! verdict (a file row, or a rejection); every later one answers from that record.
 
 use super::Broker;
 use super::upload_id::Upload;
@@ -59,6 +59,11 @@ pub(super) async fn settle(b: &Broker, upload: Upload) -> Result<Verdict, ApiErr
         // either.
         Err(ApiError::ObjectMissing { .. }) => check::stored_object(&b.app.s3, bucket, expected, timeout).await,
         other => other,
+    };
+    // The copy is what is served: it is what is scanned.
+    let checked = match checked {
+        Ok(etag) => b.app.scan_stored(&file_key).await.map(|()| etag),
+        Err(e) => Err(e),
     };
     let etag = match checked {
         Ok(etag) => etag,

@@ -8,7 +8,7 @@ mod stores;
 mod tools;
 
 pub use servers::{CredentialArgs, ServerArgs, TokenArgs};
-pub use stores::{MinioNodeArgs, StorageArgs};
+pub use stores::{ClamdNodeArgs, MinioNodeArgs, StorageArgs};
 
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
@@ -37,6 +37,9 @@ pub enum Command {
     /// Run one MinIO server process for `run` and stop it when standard input closes.
     #[command(hide = true)]
     MinioNode(MinioNodeArgs),
+    /// Run ClamAV's clamd for `run` and stop it when standard input closes.
+    #[command(hide = true)]
+    ClamdNode(ClamdNodeArgs),
     /// Run the reference presign broker (default listen 127.0.0.1:8080).
     Broker(ServerArgs),
     /// Run the streaming upload proxy (default listen 127.0.0.1:8081).
@@ -285,6 +288,9 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
                 certs_dir: args.certs_dir,
             };
             crate::harness::minio::run_node(&node, shutdown(stop, args.watch_stdin)).await?;
+        }
+        Command::ClamdNode(args) => {
+            crate::harness::clamd::run_node(&args.dir, shutdown(stop, args.watch_stdin)).await?;
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));

@@ -175,6 +175,10 @@ pub struct ServerArgs {
     pub no_lifecycle_rule: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// ClamAV's daemon (HOST:PORT): every upload is scanned before it is recorded, and an
+    /// infected one deleted and answered 422 infected.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Validation")]
+    pub clamd: Option<String>,
     /// (broker) Take the store's event notifications at POST /v1/events, from senders presenting
     /// this bearer token (MinIO's webhook auth_token; `storage --notify-token`).
     #[arg(long, env = "PRESIGN_BENCH_EVENTS_TOKEN", hide_env_values = true, help_heading = "Store events")]
@@ -251,6 +255,7 @@ impl ServerArgs {
             insecure_unsigned_content_type: self.insecure_unsigned_content_type,
             cors_origins: self.cors_origins.clone(),
             lifecycle_rule: !self.no_lifecycle_rule,
+            clamd: self.clamd.clone(),
             limits: crate::server::Limits {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,

@@ -1,5 +1,6 @@
 //! Flags of the stores: `storage` (the embedded store, with its event notifications) and the
-//! hidden `minio-node`, with what each turns into.
+//! hidden `minio-node` and `clamd-node` (the scanner the harness runs beside the store), with what
+//! each turns into.
 
 use super::servers::{CredentialArgs, TlsArgs, origin};
 use crate::units::parse_duration;
@@ -105,6 +106,17 @@ impl StorageArgs {
             senders: usize::try_from(self.notify_senders).unwrap_or(16),
         }))
     }
+}
+
+/// Flags of the hidden `clamd-node` (started by `run`).
+#[derive(Debug, Args)]
+pub struct ClamdNodeArgs {
+    /// Where its configuration, signature database and log go.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Exit when standard input closes.
+    #[arg(long, hide = true)]
+    pub watch_stdin: bool,
 }
 
 /// Flags of the hidden `minio-node` (started by `run`).

@@ -27,6 +27,28 @@ pub struct Common {
     pub parts: Arc<PartCounts>,
     /// Presigned uploads declare their SHA-256 (hashed by the client, timed as its own phase).
     pub checksum_sha256: bool,
+    /// Uploads that carried the EICAR test string, and what became of them.
+    pub infected: Arc<InfectedCounts>,
+}
+
+/// The uploads of a load that carried the EICAR test string ([`Payload::is_infected`]).
+#[derive(Debug, Default)]
+pub struct InfectedCounts {
+    /// Sent.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Refused with 422 `infected` (deleted by the app tier).
+    pub caught: std::sync::atomic::AtomicU64,
+    /// Accepted as files.
+    pub missed: std::sync::atomic::AtomicU64,
+}
+
+impl InfectedCounts {
+    /// What the counts hold: `(sent, caught, missed)`.
+    #[must_use]
+    pub fn read(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.sent.load(Relaxed), self.caught.load(Relaxed), self.missed.load(Relaxed))
+    }
 }
 
 /// Counts of the uploads a load made in parts.
@@ -85,6 +107,22 @@ impl Common {
     fn sha256(&self, index: u64) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(self.payload.sha256(index, self.payload.size(index)))
+    }
+
+    /// Counts the answer (`status`, `body`) that ended upload `index`, when it carried EICAR:
+    /// caught when refused as infected, missed when it became a file.
+    fn tally_infected(&self, index: u64, status: StatusCode, body: &Bytes) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.payload.is_infected(index) {
+            return;
+        }
+        self.infected.sent.fetch_add(1, Relaxed);
+        let code = serde_json::from_slice::<serde_json::Value>(body).ok().map(|v| v["error"]["code"].clone());
+        if status == StatusCode::UNPROCESSABLE_ENTITY && code.is_some_and(|c| c == "infected") {
+            self.infected.caught.fetch_add(1, Relaxed);
+        } else if status.is_success() {
+            self.infected.missed.fetch_add(1, Relaxed);
+        }
     }
 
     /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization` (with the body's
@@ -254,6 +292,7 @@ impl Flow for PresignedUpload {
         if let Some(t) = &self.tally {
             Tally::add(&t.complete, &self.complete, before);
         }
+        c.tally_infected(index, status, &body);
         expect(status, StatusCode::OK)?;
         let completed: Completed = json(&body)?;
         let t3 = Instant::now();
@@ -332,6 +371,7 @@ impl Flow for ProxiedUpload {
             .body(http::chunks(c.payload.chunks(index, size)))
             .map_err(|_| Failure::Io)?;
         let (status, body) = self.http.send(request).await?;
+        c.tally_infected(index, status, &body);
         expect(status, StatusCode::CREATED)?;
         let stored: Stored = json(&body)?;
         let took = t0.elapsed();

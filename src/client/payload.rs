@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 pub const BLOCK: usize = 1 << 20;
 /// Size of the per-upload head.
 pub const HEAD: usize = 64;
+/// The EICAR test file's 68 bytes: harmless, and detected by every scanner as a test. An
+/// infected upload carries them right after its head.
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 /// Magic bytes that make `content_type`'s sniffing pass.
 #[must_use]
@@ -32,6 +35,8 @@ pub struct Payload {
     seed: u64,
     magic: &'static [u8],
     sizes: ObjectSize,
+    /// The share of uploads that carry [`EICAR`].
+    infected_share: f64,
 }
 
 /// SHA-256 of `seed` and `counter`: the generator of every deterministic value here.
@@ -53,7 +58,27 @@ impl Payload {
         for i in 0..(BLOCK / 32) as u64 {
             block.extend_from_slice(&digest(seed, 0, i));
         }
-        Self { block: block.freeze(), seed, magic: magic(content_type), sizes }
+        Self { block: block.freeze(), seed, magic: magic(content_type), sizes, infected_share: 0.0 }
+    }
+
+    /// The same payloads, `share` of them (drawn by the seed) carrying the EICAR test string.
+    #[must_use]
+    pub fn infected(mut self, share: f64) -> Self {
+        self.infected_share = share;
+        self
+    }
+
+    /// Whether upload `index` carries the EICAR test string.
+    #[must_use]
+    pub fn is_infected(&self, index: u64) -> bool {
+        if self.infected_share <= 0.0 {
+            return false;
+        }
+        let d = digest(self.seed, 3, index);
+        let r = u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
+        #[allow(clippy::cast_precision_loss)] // a share, not a count
+        let drawn = r as f64 / u64::MAX as f64;
+        drawn < self.infected_share
     }
 
     /// The size of upload `index`: fixed, or drawn uniformly from the range by the seed.
@@ -87,6 +112,11 @@ impl Payload {
         let head = self.head(index);
         let mut chunks = vec![head.slice(..HEAD.min(size))];
         let mut pos = HEAD.min(size);
+        if self.is_infected(index) && size > pos {
+            let take = EICAR.len().min(size - pos);
+            chunks.push(Bytes::from_static(&EICAR[..take]));
+            pos += take;
+        }
         while pos < size {
             let at = pos % BLOCK;
             let take = (BLOCK - at).min(size - pos);

@@ -155,6 +155,7 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
         multipart: m.multipart,
         downloads: None,
         events: None,
+        scan: None,
     }
 }
 

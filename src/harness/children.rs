@@ -149,14 +149,21 @@ impl Server {
         self.child.wait().await
     }
 
-    /// SIGTERM, a bounded wait for the drain, then SIGKILL.
+    /// SIGTERM, a bounded wait for the drain, then SIGKILL; then SIGKILL to what is left of its
+    /// process group (a MinIO or clamd its node command started and could not stop).
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        use nix::sys::signal::{Signal, kill, killpg};
+        let pid = self.child.id().and_then(|p| i32::try_from(p).ok()).map(nix::unistd::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = kill(pid, Signal::SIGTERM);
         }
         if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
             tracing::warn!(name = %self.name, "did not exit after SIGTERM; killing");
             let _ = self.child.kill().await;
+        }
+        // Its own group (`process_group(0)` above): the group id is its pid.
+        if let Some(pid) = pid {
+            let _ = killpg(pid, Signal::SIGKILL);
         }
     }
 }
@@ -188,6 +195,27 @@ pub async fn first_exit(servers: &mut [Server]) -> (usize, String) {
     });
     let (description, index, _) = futures_util::future::select_all(waits).await;
     (index, description)
+}
+
+/// The rest of a node command's life (`minio-node`, `clamd-node`) once its server is ready:
+/// waits for `shutdown`, then SIGTERM, up to `grace` for the exit, SIGKILL.
+///
+/// # Errors
+/// How the server exited, when it exited before `shutdown`.
+pub async fn supervise(child: &mut Child, shutdown: impl Future<Output = ()>, grace: Duration) -> Result<(), String> {
+    tokio::select! {
+        () = shutdown => {}
+        status = child.wait() => {
+            return Err(format!("exited ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string())));
+        }
+    }
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

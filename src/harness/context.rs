@@ -35,7 +35,10 @@ impl<'a> RunContext<'a> {
     pub fn new(scenario: &'a Scenario, stack: &Stack, options: &'a Options) -> Self {
         Self {
             scenario,
-            payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, scenario.object_size)),
+            payload: Arc::new(
+                Payload::new(scenario.seed, &scenario.content_type, scenario.object_size)
+                    .infected(scenario.infected_share),
+            ),
             tokens: mint_tokens(scenario, &stack.secret),
             cancel: &options.cancel,
             progress: options.progress,
@@ -68,6 +71,7 @@ impl<'a> RunContext<'a> {
             multipart: self.scenario.multipart,
             parts: Arc::default(),
             checksum_sha256: self.scenario.checksum_sha256,
+            infected: Arc::default(),
         }
     }
 

@@ -134,10 +134,55 @@ impl RunEvents {
     }
 }
 
+/// A presigned mode's watch on the broker's events: the counts when it started.
+pub struct Watch {
+    events: RunEvents,
+    before: Stats,
+}
+
+impl Watch {
+    /// Reads the broker's counts now, when the run has events (`None` otherwise, or when the
+    /// broker does not answer: logged).
+    pub async fn start(events: Option<&RunEvents>, broker: &str, trust: Option<&crate::tls::Trust>) -> Option<Self> {
+        let events = events?.clone();
+        match events.stats(broker, trust).await {
+            Ok(before) => Some(Self { events, before }),
+            Err(m) => {
+                tracing::warn!("{m}");
+                None
+            }
+        }
+    }
+
+    /// The counts when the watch started and once the mode's events are in ([`RunEvents::drained`]).
+    pub async fn finish(
+        self,
+        broker: &str,
+        trust: Option<&crate::tls::Trust>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Option<(Stats, Stats)> {
+        match self.events.drained(broker, trust, &self.before, cancel).await {
+            Ok(after) => Some((self.before, after)),
+            Err(m) => {
+                tracing::warn!("{m}");
+                None
+            }
+        }
+    }
+}
+
 /// What the events of one mode came to: `after` less `before`, with the bytes the deliveries
-/// carried on the broker's sockets.
+/// carried on the broker's sockets (between the `scrapes`).
 #[must_use]
-pub fn result(before: &Stats, after: &Stats, bytes: InOut) -> EventResult {
+pub fn result(
+    (before, after): (&Stats, &Stats),
+    scrapes: (&crate::metrics::Snapshot, &crate::metrics::Snapshot),
+) -> EventResult {
+    let (first, last) = (scrapes.0.events, scrapes.1.events);
+    let bytes = InOut {
+        bytes_in: last.bytes_in.saturating_sub(first.bytes_in),
+        bytes_out: last.bytes_out.saturating_sub(first.bytes_out),
+    };
     let latency = match (after.latency.histogram(), before.latency.histogram()) {
         (Ok(mut a), Ok(b)) => match a.subtract(&b) {
             Ok(()) => LatencySummary::of(&a),

@@ -130,19 +130,7 @@ pub async fn run_node(node: &Node, shutdown: impl Future<Output = ()>) -> Result
         }
     }
     crate::server::announce_url(&url).map_err(|e| fail(format!("cannot announce: {e}")))?;
-    tokio::select! {
-        () = shutdown => {}
-        status = child.wait() => {
-            return Err(fail(format!("exited ({})", status.map_or_else(|e| e.to_string(), |s| s.to_string()))));
-        }
-    }
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-    }
-    if tokio::time::timeout(STOP_TIMEOUT, child.wait()).await.is_err() {
-        let _ = child.kill().await;
-    }
-    Ok(())
+    super::children::supervise(&mut child, shutdown, STOP_TIMEOUT).await.map_err(fail)
 }
 
 /// Polls `url` + `path` until it answers 200, for at most [`READY_TIMEOUT`].

@@ -17,6 +17,7 @@ pub mod build;
 pub mod capture;
 pub mod certs;
 pub mod children;
+pub mod clamd;
 #[cfg(feature = "containers")]
 pub mod container;
 mod context;

@@ -139,11 +139,14 @@ impl Stack {
             },
         };
         let verifier = ready_bucket(scenario, &target, events.is_some()).await?;
+        let clamd = super::clamd::start(scenario, work, logs).await?;
+        let clamd_address = clamd.as_ref().map(|c| c.url.trim_start_matches("clamd://").to_owned());
+        servers.extend(clamd);
         let (apps, secret) = if let Some(e) = external {
             (None, e.token_secret.clone())
         } else {
-            let (apps, secret) =
-                AppSpec::new(scenario, &target, &credentials, (work, logs), (tls.as_ref(), events.as_ref()));
+            let extras = (tls.as_ref(), events.as_ref(), clamd_address.as_deref());
+            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, (work, logs), extras);
             (Some(apps), secret)
         };
         let mut stack = Self {
@@ -222,10 +225,21 @@ impl Stack {
     /// CPU and peak RSS of the store's processes, when the harness started the store.
     #[must_use]
     pub fn store_usage(&self) -> Option<crate::metrics::ProcessStats> {
+        self.usage(|s| !s.is_app() && s.command != super::clamd::NODE_COMMAND)
+    }
+
+    /// CPU and peak RSS of the malware scanner (clamd), when the harness started one.
+    #[must_use]
+    pub fn scanner_usage(&self) -> Option<crate::metrics::ProcessStats> {
+        self.usage(|s| s.command == super::clamd::NODE_COMMAND)
+    }
+
+    /// CPU and peak RSS of the servers `which` picks, summed (`None`: there are none).
+    fn usage(&self, which: impl Fn(&Server) -> bool) -> Option<crate::metrics::ProcessStats> {
         let stores: Vec<crate::metrics::ProcessStats> = self
             .servers
             .iter()
-            .filter(|s| !s.is_app())
+            .filter(|s| which(s))
             .filter_map(|s| s.pid().and_then(crate::metrics::tree_stats))
             .collect();
         (!stores.is_empty()).then(|| crate::metrics::ProcessStats {
@@ -296,7 +310,7 @@ impl AppSpec {
         target: &S3Target,
         credentials: &Credentials,
         (work, logs): (&Path, &Path),
-        (tls, events): (Option<&RunTls>, Option<&RunEvents>),
+        (tls, events, clamd): (Option<&RunTls>, Option<&RunEvents>, Option<&str>),
     ) -> (Self, String) {
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut env = creds_env(credentials);
@@ -307,12 +321,13 @@ impl AppSpec {
             broker_args[1].clone_from(&events.listen);
             env.push(events.broker_env());
         }
-        let spec = Self {
-            env,
-            broker_args,
-            proxy_args: app_args(scenario, target, &work.join("proxy.sqlite3"), tls),
-            logs: logs.to_owned(),
-        };
+        let mut proxy_args = app_args(scenario, target, &work.join("proxy.sqlite3"), tls);
+        if let Some(address) = clamd {
+            for args in [&mut broker_args, &mut proxy_args] {
+                args.extend(["--clamd".to_owned(), address.to_owned()]);
+            }
+        }
+        let spec = Self { env, broker_args, proxy_args, logs: logs.to_owned() };
         (spec, secret)
     }
 }

@@ -40,7 +40,10 @@ pub async fn run_sizes(base: &RunContext<'_>, stack: &mut Stack) -> (Vec<SweepPo
                 scenario_at_size = Scenario { object_size: ObjectSize::Fixed(bytes), ..scenario.clone() };
                 ctx_at_size = RunContext {
                     scenario: &scenario_at_size,
-                    payload: Arc::new(Payload::new(scenario.seed, &scenario.content_type, ObjectSize::Fixed(bytes))),
+                    payload: Arc::new(
+                        Payload::new(scenario.seed, &scenario.content_type, ObjectSize::Fixed(bytes))
+                            .infected(scenario.infected_share),
+                    ),
                     tokens: base.tokens.clone(),
                     cancel: base.cancel,
                     progress: base.progress,
@@ -135,12 +138,10 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let before_at = unix_ms();
     let before = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
     // Store events reach the broker: their counts before, to tell this mode's apart.
-    let events = stack.events.clone().filter(|_| mode == Mode::Presigned);
-    let events_before = match &events {
-        Some(e) => e.stats(&server, ctx.trust.as_ref()).await.map_err(|m| tracing::warn!("{m}")).ok(),
-        None => None,
-    };
+    let events = stack.events.as_ref().filter(|_| mode == Mode::Presigned);
+    let watch = super::events::Watch::start(events, &server, ctx.trust.as_ref()).await;
     let store_before = stack.store_usage();
+    let scanner_before = stack.scanner_usage();
     let clients = Clients::new(mode, ctx, stack);
     let load = Load {
         pacing: scenario.pacing,
@@ -155,15 +156,14 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
     reason = reason.or(interrupted);
     // The events of the last uploads may still be on their way: they are this mode's.
-    let events_after = match (&events, &events_before) {
-        (Some(e), Some(before)) => {
-            e.drained(&server, ctx.trust.as_ref(), before, ctx.cancel).await.map_err(|m| tracing::warn!("{m}")).ok()
-        }
-        _ => None,
+    let events = match watch {
+        Some(w) => w.finish(&server, ctx.trust.as_ref(), ctx.cancel).await,
+        None => None,
     };
     let after = snapshot(&server, ctx.trust.as_ref(), stage, &mut reason).await;
     let after_at = unix_ms();
     let store = store_before.zip(stack.store_usage());
+    let scanner = scanner_before.zip(stack.scanner_usage());
     let mut read_back = if reason.is_none() {
         let bucket = &stack.target.bucket;
         tokio::select! {
@@ -223,14 +223,40 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         let raw = Captured::of(mode, started_at, &measured, (before_at, after_at));
         captured.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(raw);
     }
-    let event_bytes = InOut {
-        bytes_in: measured.after.events.bytes_in.saturating_sub(measured.before.events.bytes_in),
-        bytes_out: measured.after.events.bytes_out.saturating_sub(measured.before.events.bytes_out),
-    };
+    let scan = scan_result(scenario, (&measured.before, &measured.after), &clients.common().infected, scanner);
+    let events = events.map(|(b, a)| super::events::result((&b, &a), (&measured.before, &measured.after)));
     let mut result = build::mode_result(scenario, measured);
-    result.downloads = downloads;
-    result.events = events_before.zip(events_after).map(|(b, a)| super::events::result(&b, &a, event_bytes));
+    (result.downloads, result.events, result.scan) = (downloads, events, scan);
     (result, reason)
+}
+
+/// What scanning did over a mode, when the run scanned or sent infected uploads: the server's
+/// scan counters between `before` and `after`, the load's EICAR uploads, clamd's usage.
+fn scan_result(
+    scenario: &Scenario,
+    (before, after): (&crate::metrics::Snapshot, &crate::metrics::Snapshot),
+    infected: &crate::client::job::InfectedCounts,
+    scanner: Option<(crate::metrics::ProcessStats, crate::metrics::ProcessStats)>,
+) -> Option<crate::results::scan::ScanResult> {
+    if scenario.validation.scan == crate::scenario::Scan::None && scenario.infected_share == 0.0 {
+        return None;
+    }
+    let (a, b) = (after.scans, before.scans);
+    let (infected_sent, caught, missed) = infected.read();
+    Some(crate::results::scan::ScanResult {
+        clean: a.clean.saturating_sub(b.clean),
+        infected: a.infected.saturating_sub(b.infected),
+        failed: a.failed.saturating_sub(b.failed),
+        bytes: a.bytes.saturating_sub(b.bytes),
+        seconds: (a.seconds - b.seconds).max(0.0),
+        infected_sent,
+        caught,
+        missed,
+        scanner: scanner.map(|(s0, s1)| crate::results::StoreUsage {
+            cpu_seconds: (s1.cpu_seconds - s0.cpu_seconds).max(0.0),
+            peak_rss_bytes: s1.peak_rss_bytes,
+        }),
+    })
 }
 
 /// The broker under presign-only load, then under `/healthz` load, each for the phase's duration.

@@ -12,13 +12,14 @@
 
 mod counts;
 mod io;
+pub mod names;
 mod process;
 pub mod snapshot;
 
 pub use counts::{Handshakes, InOut};
 pub use io::{Counted, CountingConnector, Outbound, Traffic};
 pub use process::{ProcessStats, process_stats, tree_stats};
-pub use snapshot::{MissingSeries, Snapshot, names, render};
+pub use snapshot::{MissingSeries, Snapshot, render};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -89,6 +90,21 @@ pub struct ByteCounters {
     pub bytes_out: AtomicU64,
 }
 
+/// Malware scans of one app-tier process (`--clamd`).
+#[derive(Debug, Default)]
+pub struct ScanCounters {
+    /// Objects clamd found clean.
+    pub clean: AtomicU64,
+    /// Objects clamd found infected.
+    pub infected: AtomicU64,
+    /// Scans that failed (clamd unreachable, the object unreadable).
+    pub failed: AtomicU64,
+    /// Bytes sent to clamd.
+    pub bytes: AtomicU64,
+    /// Time spent scanning, microseconds (reading the object and clamd's work together).
+    pub micros: AtomicU64,
+}
+
 /// All counters of one app-tier process.
 #[derive(Debug)]
 pub struct Meter {
@@ -101,6 +117,8 @@ pub struct Meter {
     pub admin: ByteCounters,
     /// Connections of a store delivering event notifications (also in `client`).
     pub events: ByteCounters,
+    /// Malware scans.
+    pub scans: ScanCounters,
     /// Proxied uploads whose body the app is moving right now.
     pub uploads_in_flight: AtomicU64,
     /// App requests (scrapes excluded) being handled now.
@@ -140,6 +158,7 @@ impl Default for Meter {
             storage: SideCounters::default(),
             admin: ByteCounters::default(),
             events: ByteCounters::default(),
+            scans: ScanCounters::default(),
             uploads_in_flight: AtomicU64::new(0),
             requests_in_flight: AtomicU64::new(0),
             requests_peak: AtomicU64::new(0),

@@ -11,51 +11,7 @@ use super::{Meter, Side, process_stats};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Names of the exported series.
-pub mod names {
-    /// Bytes crossing app-tier sockets, by `side` (client, storage) and `direction` (in, out).
-    pub const APP_BYTES: &str = "presign_bench_app_bytes_total";
-    /// Bytes of scrape connections, by `direction`.
-    pub const ADMIN_BYTES: &str = "presign_bench_admin_bytes_total";
-    /// Bytes of store event deliveries (also in the client side of [`APP_BYTES`]).
-    pub const EVENT_BYTES: &str = "presign_bench_event_bytes_total";
-    /// App requests answered.
-    pub const REQUESTS: &str = "presign_bench_requests_total";
-    /// Most app requests handled at once.
-    pub const REQUESTS_PEAK: &str = "presign_bench_requests_in_flight_peak";
-    /// Time app requests spent being handled.
-    pub const REQUEST_SECONDS: &str = "presign_bench_request_seconds_total";
-    /// Proxied uploads whose body is being moved now.
-    pub const UPLOADS_IN_FLIGHT: &str = "presign_bench_uploads_in_flight";
-    /// Client connections accepted.
-    pub const CONNECTIONS: &str = "presign_bench_connections_total";
-    /// Client connections open now.
-    pub const CONNECTIONS_OPEN: &str = "presign_bench_connections_open";
-    /// Most client connections open at once.
-    pub const CONNECTIONS_PEAK: &str = "presign_bench_connections_peak";
-    /// Sum of client connection lifetimes.
-    pub const CONNECTION_SECONDS: &str = "presign_bench_connection_seconds_total";
-    /// Connections opened to the store.
-    pub const STORAGE_CONNECTIONS: &str = "presign_bench_storage_connections_total";
-    /// Most connections to the store open at once.
-    pub const STORAGE_CONNECTIONS_PEAK: &str = "presign_bench_storage_connections_peak";
-    /// Requests and connections refused with a 503, by `limit` (connections, in_flight).
-    pub const OVERLOADED: &str = "presign_bench_overloaded_total";
-    /// Store calls that ran out of time.
-    pub const STORAGE_TIMEOUTS: &str = "presign_bench_storage_timeouts_total";
-    /// Connections closed because a response waited too long for its client to read.
-    pub const SEND_TIMEOUTS: &str = "presign_bench_send_timeouts_total";
-    /// Orphans the sweeper deleted, by `kind` (upload, unrecorded, multipart).
-    pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
-    /// TLS handshakes, by `side` and `kind` (full, resumed, failed).
-    pub const TLS_HANDSHAKES: &str = "presign_bench_tls_handshakes_total";
-    /// Bytes of completed TLS handshakes, by `side` and `direction` (also in the byte counters).
-    pub const TLS_HANDSHAKE_BYTES: &str = "presign_bench_tls_handshake_bytes_total";
-    /// CPU time of the process.
-    pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
-    /// Peak resident memory of the process.
-    pub const PEAK_RSS: &str = "process_resident_memory_max_bytes";
-}
+pub use super::names;
 
 /// Every series of one scrape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -69,6 +25,9 @@ pub struct Snapshot {
     /// Bytes of store event deliveries (also in `client`).
     #[serde(default)]
     pub events: InOut,
+    /// Malware scans (all zero without `--clamd`).
+    #[serde(default)]
+    pub scans: Scans,
     /// App requests answered.
     pub requests: u64,
     /// Most app requests handled at once.
@@ -117,6 +76,21 @@ pub struct Snapshot {
     pub peak_rss_bytes: u64,
 }
 
+/// Malware scans so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Scans {
+    /// Objects found clean.
+    pub clean: u64,
+    /// Objects found infected.
+    pub infected: u64,
+    /// Scans that failed.
+    pub failed: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Seconds spent scanning.
+    pub seconds: f64,
+}
+
 /// A scrape that lacks a series (or is not Prometheus text).
 #[derive(Debug, thiserror::Error)]
 #[error("/metrics has no series {0}")]
@@ -138,6 +112,13 @@ impl Snapshot {
             events: InOut {
                 bytes_in: meter.events.bytes_in.load(Relaxed),
                 bytes_out: meter.events.bytes_out.load(Relaxed),
+            },
+            scans: Scans {
+                clean: meter.scans.clean.load(Relaxed),
+                infected: meter.scans.infected.load(Relaxed),
+                failed: meter.scans.failed.load(Relaxed),
+                bytes: meter.scans.bytes.load(Relaxed),
+                seconds: std::time::Duration::from_micros(meter.scans.micros.load(Relaxed)).as_secs_f64(),
             },
             requests: meter.requests.load(Relaxed),
             requests_peak: meter.requests_peak.load(Relaxed),
@@ -264,7 +245,22 @@ impl Snapshot {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
+        self.render_scans(&mut out);
         out
+    }
+
+    /// The malware scan series.
+    fn render_scans(&self, out: &mut String) {
+        use names::{SCAN_BYTES, SCAN_SECONDS, SCANS};
+        header(out, SCANS, "counter", "Malware scans of stored objects, by verdict.");
+        let s = self.scans;
+        for (verdict, n) in [("clean", s.clean), ("infected", s.infected), ("failed", s.failed)] {
+            let _ = writeln!(out, "{SCANS}{{verdict=\"{verdict}\"}} {n}");
+        }
+        header(out, SCAN_BYTES, "counter", "Bytes sent to the malware scanner.");
+        let _ = writeln!(out, "{SCAN_BYTES} {}", s.bytes);
+        header(out, SCAN_SECONDS, "counter", "Time spent scanning (reading the object and the scanner's work).");
+        let _ = writeln!(out, "{SCAN_SECONDS} {:.6}", s.seconds);
     }
 
     /// Parses Prometheus text written by [`Self::render`].
@@ -324,6 +320,13 @@ impl Snapshot {
             admin: pair(ADMIN_BYTES, None)?,
             // Servers from before event notifications have none.
             events: pair(EVENT_BYTES, None).unwrap_or_default(),
+            scans: Scans {
+                clean: count(names::SCANS, &[("verdict", "clean")]).unwrap_or(0),
+                infected: count(names::SCANS, &[("verdict", "infected")]).unwrap_or(0),
+                failed: count(names::SCANS, &[("verdict", "failed")]).unwrap_or(0),
+                bytes: count(names::SCAN_BYTES, &[]).unwrap_or(0),
+                seconds: value(names::SCAN_SECONDS, &[]).unwrap_or(0.0),
+            },
             requests: count(REQUESTS, &[])?,
             requests_peak: count(REQUESTS_PEAK, &[])?,
             request_seconds: value(REQUEST_SECONDS, &[])?,
@@ -385,6 +388,7 @@ mod tests {
             storage: InOut { bytes_in: 3, bytes_out: 4 },
             admin: InOut { bytes_in: 5, bytes_out: 6 },
             events: InOut { bytes_in: 25, bytes_out: 26 },
+            scans: Scans { clean: 27, infected: 28, failed: 29, bytes: 30, seconds: 31.5 },
             requests: 7,
             requests_peak: 8,
             request_seconds: 9.5,

@@ -94,6 +94,10 @@ pub struct UploadBody {
     progress: Arc<Progress>,
     /// The body idle timeout, to name it when it cuts the body.
     idle: Duration,
+    /// Where a copy of each data frame goes as it passes (the malware scanner), with room
+    /// reserved before the client is read: a slow scanner slows the upload instead of
+    /// buffering it.
+    tee: Option<tokio_util::sync::PollSender<Bytes>>,
 }
 
 impl UploadBody {
@@ -117,8 +121,18 @@ impl UploadBody {
             outcome: outcome.clone(),
             progress: progress.clone(),
             idle,
+            tee: None,
         };
         (body, outcome, progress)
+    }
+
+    /// The same body, handing a copy of each data frame (a reference, not a copy of the bytes)
+    /// to `to` as it passes. A receiver that goes away stops the copies, not the upload: the
+    /// receiver answers for what it did not get.
+    #[must_use]
+    pub fn tee(mut self, to: tokio::sync::mpsc::Sender<Bytes>) -> Self {
+        self.tee = Some(tokio_util::sync::PollSender::new(to));
+        self
     }
 
     fn sniff(&mut self, data: &[u8], at_end: bool) -> Result<(), std::io::Error> {
@@ -153,21 +167,43 @@ impl Body for UploadBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        if let Some(tee) = &mut this.tee {
+            match tee.poll_reserve(cx) {
+                Poll::Pending => {
+                    this.progress.polled(true);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => this.tee = None,
+            }
+        }
         let polled = Pin::new(this.inner.get_mut()).poll_frame(cx);
         this.progress.polled(polled.is_pending());
         match polled {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(this.check(&frame).map(|()| frame))),
+            Poll::Ready(Some(Ok(frame))) => {
+                let checked = this.check(&frame);
+                if let (Ok(()), Some(tee), Some(data)) = (&checked, &mut this.tee, frame.data_ref()) {
+                    // Room was reserved above.
+                    let _ = tee.send_item(data.clone());
+                }
+                Poll::Ready(Some(checked.map(|()| frame)))
+            }
             Poll::Ready(Some(Err(e))) => {
                 let why = format!("client stream failed after {} of {} bytes", this.received, this.expected);
                 let cause = crate::app::guard::body_error(&e, this.idle, why);
                 Poll::Ready(Some(Err(this.outcome.fail(cause))))
             }
             Poll::Ready(None) if this.received < this.expected => {
+                this.tee = None;
                 let why = format!("received {} of the declared {} bytes", this.received, this.expected);
                 Poll::Ready(Some(Err(this.outcome.fail(ApiError::IncompleteBody(why)))))
             }
-            Poll::Ready(None) => Poll::Ready(this.sniff(&[], true).err().map(Err)),
+            Poll::Ready(None) => {
+                // The end of the body is the end of the copies.
+                this.tee = None;
+                Poll::Ready(this.sniff(&[], true).err().map(Err))
+            }
         }
     }
 

@@ -125,6 +125,21 @@ async fn upload(State(p): State<Arc<Proxy>>, request: Request) -> Result<Respons
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
+/// Why the scan of a stored upload refuses it (`None`: clean, or no scanner).
+async fn scanned(
+    scan: Option<tokio_util::task::AbortOnDropHandle<Result<Option<String>, ApiError>>>,
+) -> Option<ApiError> {
+    let verdict = scan?.await.unwrap_or_else(|e| Err(ApiError::Internal(format!("the scan task: {e}"))));
+    match verdict {
+        Ok(None) => None,
+        Ok(Some(signature)) => Some(ApiError::Infected { signature }),
+        Err(e) => Some(e),
+    }
+}
+
+/// Frames of an upload on their way to the scanner at most (each at most hyper's read buffer).
+const TEE_FRAMES: usize = 16;
+
 async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<FileRecord, ApiError> {
     let app = &p.app;
     let _in_flight = app.meter.upload_started();
@@ -134,6 +149,17 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
     let limits = app.config.limits;
     let store_timeout = app.config.store_timeouts.operation;
     let (body, outcome, progress) = UploadBody::new(body, d.size, d.content_type.clone(), limits.body_idle_timeout);
+    // With a scanner, clamd reads the upload as the store does: the proxy has every byte, so
+    // scanning costs it no second read; what clamd calls infected is deleted before any row.
+    let (body, scan) = match &app.scanner {
+        Some(scanner) => {
+            let (frames, received) = tokio::sync::mpsc::channel(TEE_FRAMES);
+            let (scanner, key) = (scanner.clone(), key.clone());
+            let scan = tokio::spawn(async move { scanner.scan_frames(&key, received, limits.request_timeout).await });
+            (body.tee(frames), Some(tokio_util::task::AbortOnDropHandle::new(scan)))
+        }
+        None => (body, None),
+    };
     let multipart = if d.size > app.config.policy.multipart.threshold {
         let parts = app.config.policy.multipart.parts(d.size, None)?;
         Some((parts, start_parts(app, &key, &d.user, &d.content_type).await?))
@@ -191,6 +217,9 @@ async fn store(p: Arc<Proxy>, d: Declared, body: axum::body::Body) -> Result<Fil
             return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
         }
     };
+    if let Some(why) = scanned(scan).await {
+        return Err(crate::app::check::reject(&app.s3, bucket, &key, why).await);
+    }
     let record = FileRecord {
         file_id: uuid::Uuid::new_v4().to_string(),
         owner: d.user,

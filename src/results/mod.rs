@@ -17,6 +17,7 @@ pub mod events;
 pub mod latency;
 pub mod load;
 pub mod reads;
+pub mod scan;
 pub mod schema;
 pub mod signing;
 pub mod thresholds;
@@ -311,6 +312,9 @@ pub struct ModeResult {
     /// Validation by store events (presigned, with `[validation] trigger = "event"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<events::EventResult>,
+    /// Malware scanning (with `[validation] scan = "clamav"`, or an infected share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<scan::ScanResult>,
 }
 
 impl ModeResult {

@@ -29,6 +29,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         multipart: None,
         downloads: None,
         events: None,
+        scan: None,
     }
 }
 

@@ -250,11 +250,25 @@ pub enum Trigger {
     Event,
 }
 
+/// The malware scanner of the checks (`[validation] scan`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scan {
+    /// No scan.
+    #[default]
+    None,
+    /// ClamAV's clamd, started by the harness; broker and proxy scan every upload.
+    Clamav,
+}
+
 /// How uploads are validated after they land (`[validation]`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Validation {
     /// What starts the checks.
     pub trigger: Trigger,
+    /// The malware scanner, if any.
+    #[serde(default)]
+    pub scan: Scan,
 }
 
 impl Validation {
@@ -263,6 +277,11 @@ impl Validation {
     pub fn is_default(&self) -> bool {
         *self == Self::default()
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Reads after the uploads (`[downloads]`): each object a mode stored is downloaded through the
@@ -351,6 +370,9 @@ pub struct Scenario {
     /// signs it into the PUT, and the store refuses other bytes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checksum_sha256: bool,
+    /// The share of uploads whose body carries the EICAR test string (`[run] infected_share`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub infected_share: f64,
     /// How uploads are validated after they land (absent: at completion).
     #[serde(default, skip_serializing_if = "Validation::is_default")]
     pub validation: Validation,

@@ -34,6 +34,7 @@ pub struct RawAppTier {
 #[serde(deny_unknown_fields)]
 pub struct RawValidation {
     pub trigger: Option<Spanned<String>>,
+    pub scan: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +77,7 @@ pub struct RawRun {
     pub part_size: Option<Spanned<String>>,
     pub parts_in_flight: Option<Spanned<u64>>,
     pub checksum: Option<Spanned<String>>,
+    pub infected_share: Option<Spanned<f64>>,
 }
 
 /// `"10MiB"`, `{ min = "1MiB", max = "20MiB" }` or `{ sweep = ["4KiB", "1MiB"] }`.

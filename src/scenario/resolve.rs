@@ -101,12 +101,14 @@ fn resolve(ctx: &Source<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario
     let downloads = sections::resolve_downloads(ctx, raw.downloads.as_ref())?;
     let validation = sections::resolve_validation(ctx, raw.validation.as_ref(), &storage)?;
     let checksum_sha256 = sections::resolve_checksum(ctx, run)?;
+    let infected_share = sections::resolve_infected_share(ctx, run)?;
     let thresholds = super::thresholds::resolve(ctx.file, ctx.text, raw.thresholds.as_ref())?;
     Ok(Scenario {
         multipart,
         downloads,
         validation,
         checksum_sha256,
+        infected_share,
         app_http,
         tls: crate::scenario::Tls {
             app_tier: raw.app_tier.as_ref().and_then(|a| a.tls).unwrap_or(false),

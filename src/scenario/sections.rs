@@ -240,8 +240,14 @@ pub(super) fn resolve_validation(
     raw: Option<&raw::RawValidation>,
     storage: &Storage,
 ) -> Result<crate::scenario::Validation, ScenarioError> {
-    use crate::scenario::{Trigger, Validation};
-    let Some(t) = raw.and_then(|r| r.trigger.as_ref()) else { return Ok(Validation::default()) };
+    use crate::scenario::{Scan, Trigger, Validation};
+    let scan = match raw.and_then(|r| r.scan.as_ref()) {
+        None => Scan::None,
+        Some(s) if s.get_ref() == "none" => Scan::None,
+        Some(s) if s.get_ref() == "clamav" => Scan::Clamav,
+        Some(s) => return Err(ctx.error(at("validation.scan", s), "expected \"none\" or \"clamav\"")),
+    };
+    let Some(t) = raw.and_then(|r| r.trigger.as_ref()) else { return Ok(Validation { scan, ..Validation::default() }) };
     let trigger = match t.get_ref().as_str() {
         "completion" => Trigger::Completion,
         "event" => Trigger::Event,
@@ -253,7 +259,16 @@ pub(super) fn resolve_validation(
             "events come from a store the harness starts and tells where to send them: embedded or minio",
         ));
     }
-    Ok(Validation { trigger })
+    Ok(Validation { trigger, scan })
+}
+
+/// `[run] infected_share`: the share of uploads that carry the EICAR test string, 0 to 1.
+pub(super) fn resolve_infected_share(ctx: &Source<'_>, run: &RawRun) -> Result<f64, ScenarioError> {
+    match run.infected_share.as_ref() {
+        None => Ok(0.0),
+        Some(v) if (0.0..=1.0).contains(v.get_ref()) => Ok(*v.get_ref()),
+        Some(v) => Err(ctx.error(at("run.infected_share", v), "must be between 0 and 1 (e.g. 0.01 for 1%)")),
+    }
 }
 
 /// `[run] checksum = "sha256" | "none"`: whether presigned clients declare each file's SHA-256.

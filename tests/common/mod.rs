@@ -82,6 +82,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         sweep: presign_bench::app::sweep::Sweep::default(),
         cors_origins: Vec::new(),
         lifecycle_rule: true,
+        clamd: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`details`]: latency, the presigned flow's steps, the size sweep, signing.
 //! - [`tls`]: handshakes and CPU per gigabyte, when the run spoke TLS.
 //! - [`events`]: validation by store events, when the run had them.
+//! - [`scan`]: malware scanning, when the run scanned.
 //! - [`figures`]: the data of the plots.
 
 // Display: counts become f64 for formatting; precision beyond what a cell shows is not needed.
@@ -15,6 +16,7 @@ mod details;
 mod events;
 mod figures;
 mod reads;
+mod scan;
 mod tls;
 mod uploads;
 
@@ -55,6 +57,7 @@ pub fn build(results: &Results) -> Result<Document, PlotError> {
     }
     sections.extend(tls::section(results));
     sections.extend(events::section(results));
+    sections.extend(scan::section(results));
     sections.push(details::latency(results));
     sections.extend(details::steps(results));
     sections.extend(details::signing(results));
