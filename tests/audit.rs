@@ -32,6 +32,15 @@ fn verdicts(report: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The cases aimed at the CDN.
+const CDN_CASES: [&str; 5] = [
+    "cdn-cache-key-split-or-poisoned",
+    "cdn-cached-private-without-cookie",
+    "cdn-cookie-expired",
+    "cdn-cookie-other-path",
+    "cdn-cookie-tampered",
+];
+
 /// Every case held except `broken` and `not_applicable`, and every case ran; the broker's own
 /// cases always hold (or do not apply).
 fn pinned(report: &Value, broken: &[&str], not_applicable: &[&str]) {
@@ -77,6 +86,17 @@ async fn the_embedded_store_and_the_broker_hold_every_rule() {
     };
     assert_eq!(outcome("wrong-content-sha256"), (400, "XAmzContentSHA256Mismatch".to_owned()));
     assert_eq!(outcome("wrong-content-md5"), (400, "BadDigest".to_owned()));
+    // The CDN in front of the store refuses every forged, expired or misused cookie, cached or
+    // not, with its own error code; a poisoned request shares the one cached copy.
+    for (name, code) in [
+        ("cdn-cookie-other-path", "cdn_other_resource"),
+        ("cdn-cookie-expired", "cdn_expired"),
+        ("cdn-cookie-tampered", "cdn_bad_signature"),
+        ("cdn-cached-private-without-cookie", "cdn_missing_cookie"),
+    ] {
+        assert_eq!(outcome(name), (403, code.to_owned()), "{name}");
+    }
+    assert_eq!(outcome("cdn-cache-key-split-or-poisoned").0, 200);
     let xml = std::fs::read_to_string(xml).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
@@ -133,7 +153,8 @@ async fn an_endpoint_is_audited_and_left_clean() {
     assert_eq!(code, Some(0), "{report}");
     // The endpoint's CORS is its owner's: the audit configures no origin, so the allowed-origin
     // case does not apply (the foreign-origin cases still run).
-    pinned(&report, &[], &["cors-allowed-origin-works"]);
+    // Nor is a CDN: the audit puts one only in front of a store it starts (it holds the keys).
+    pinned(&report, &[], &[&["cors-allowed-origin-works"][..], &CDN_CASES].concat());
     assert_eq!(report["store"], store.url.as_str());
     // Nothing the audit wrote is left in the bucket (presign-bench, the endpoint default).
     assert!(dir.path().join("presign-bench").is_dir(), "the audit used the endpoint's bucket");

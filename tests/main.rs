@@ -8,6 +8,7 @@ mod common;
 mod audit;
 mod browser;
 mod calibrate;
+mod cdn;
 mod checksums;
 mod cleanup_and_errors;
 mod cli;

@@ -17,9 +17,17 @@ fn every_shipped_scenario_is_valid() {
         }
     }
     names.sort();
-    for expected in
-        ["ci-smoke", "default", "interview-50k", "large-files", "mobile-clients", "read-heavy", "small-files"]
-    {
+    for expected in [
+        "ci-smoke",
+        "default",
+        "interview-50k",
+        "large-files",
+        "mobile-clients",
+        "private-videos",
+        "public-images",
+        "read-heavy",
+        "small-files",
+    ] {
         assert!(names.iter().any(|n| n == expected), "scenarios/{expected}.toml is missing");
     }
     let smoke = Scenario::load(&dir.join("ci-smoke.toml"), &Overrides::default()).unwrap();

@@ -6,22 +6,23 @@
 # capture the byte counters are checked against (tests/tls.rs), and certutil (libnss3-tools), which
 # puts a run's CA in the test browser's certificate database (tests/browser.rs, the demo over
 # HTTPS), and ClamAV's daemon (clamav-daemon: clamd, which `run` starts with a signature database
-# it makes itself, since freshclam cannot download ClamAV's; tests/scan.rs). Debian's packages do
-# not start it here (no init system runs their services). Nothing is downloaded from elsewhere.
+# it makes itself, since freshclam cannot download ClamAV's; tests/scan.rs), and nginx with its
+# JavaScript module (nginx, libnginx-mod-http-js: the CDN cache `run` starts for `[downloads] cdn`;
+# tests/cdn.rs). Debian's packages do not start their services here (no init system runs them). Nothing is downloaded from elsewhere.
 # Prints the paths on stdout; everything else goes to stderr.
 set -euo pipefail
-have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ] && command -v tcpdump >/dev/null && [ -x /usr/bin/certutil ] && [ -x /usr/sbin/clamd ]; }
+have() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/wrk ] && command -v tcpdump >/dev/null && [ -x /usr/bin/certutil ] && [ -x /usr/sbin/clamd ] && [ -x /usr/sbin/nginx ] && [ -f /usr/lib/nginx/modules/ngx_http_js_module.so ]; }
 if ! have; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon" >&2; exit 1; }
+    command -v sudo >/dev/null || { echo "install-debian-packages: need root or sudo to apt-get install chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon nginx libnginx-mod-http-js" >&2; exit 1; }
     sudo="sudo -n"
   fi
-  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon >&2; }
-  echo "install-debian-packages: installing Debian's chromium, chromium-driver, wrk, tcpdump, libnss3-tools and clamav-daemon" >&2
+  install() { DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver wrk tcpdump libnss3-tools clamav-daemon nginx libnginx-mod-http-js >&2; }
+  echo "install-debian-packages: installing Debian's chromium, chromium-driver, wrk, tcpdump, libnss3-tools, clamav-daemon, nginx and libnginx-mod-http-js" >&2
   # A fresh machine may have no package lists yet: update once, then retry.
   install || { $sudo apt-get update -q >&2 && install; }
-  have || { echo "install-debian-packages: chromium, chromedriver, wrk, tcpdump, certutil or clamd still missing after apt-get" >&2; exit 1; }
+  have || { echo "install-debian-packages: chromium, chromedriver, wrk, tcpdump, certutil, clamd, nginx or its JavaScript module still missing after apt-get" >&2; exit 1; }
 fi
 echo /usr/bin/chromium
 echo /usr/bin/chromedriver
@@ -29,3 +30,4 @@ echo /usr/bin/wrk
 command -v tcpdump
 echo /usr/bin/certutil
 echo /usr/sbin/clamd
+echo /usr/sbin/nginx

@@ -2,6 +2,7 @@
 //! flow: configuration, auth, upload policy, post-upload verification, metadata and errors.
 
 pub mod auth;
+pub mod cdn;
 pub mod check;
 pub mod claims;
 pub mod db;
@@ -67,6 +68,8 @@ pub struct AppConfig {
     pub lifecycle_rule: bool,
     /// ClamAV's daemon, `HOST:PORT` (`--clamd`): every upload is scanned before it is recorded.
     pub clamd: Option<String>,
+    /// CDN-signed cookies (`--cdn-key`): `POST /v1/cdn/cookies` answers them (broker).
+    pub cdn: Option<cdn::CdnCookies>,
 }
 
 pub use crate::parts::MAX_SINGLE_PUT;
@@ -155,6 +158,18 @@ impl AppConfig {
         }
         limit("--put-expiry", self.put_expiry, MAX_PUT_EXPIRY)?;
         limit("--get-expiry", self.get_expiry, MAX_GET_EXPIRY)?;
+        if let Some(c) = &self.cdn {
+            limit("--cdn-cookie-ttl", c.ttl, cdn::MAX_TTL)?;
+            if c.key.len() < cdn::MIN_KEY_BYTES {
+                let message = format!("{} bytes; use at least {} random bytes", c.key.len(), cdn::MIN_KEY_BYTES);
+                return Err(StartError::Config { flag: "--cdn-key", message });
+            }
+            if let Some(bad) = c.grants.iter().find(|g| !cdn::valid_prefix(g)) {
+                let message =
+                    format!("{bad:?}: a store key prefix ending in '/', of letters, digits, '-', '_', '.' and '/'");
+                return Err(StartError::Config { flag: "--cdn-grant", message });
+            }
+        }
         if self.policy.allowed_types.is_empty() {
             return Err(StartError::Config { flag: "--allowed-types", message: "no content type allowed".into() });
         }

@@ -228,8 +228,13 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         Storage::Endpoint(_) => String::new(),
         _ => format!("[app_tier]\ncors_origins = [\"{}\"]\n", cases::cors::ALLOWED),
     };
+    // Likewise a CDN in front of the stores it starts (it needs their keys), public and private.
+    let cdn = match &o.storage {
+        Storage::Endpoint(_) => "",
+        _ => "[downloads]\nper_object = 1\ncdn = [\"public\", \"signed\"]\ncache_size = \"64MiB\"\n",
+    };
     let text = format!(
-        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"8MiB\"\n{storage}{cors}"
+        "name = \"audit\"\ndescription = \"presign-bench audit\"\n[run]\nuploads = 1\nobject_size = \"1KiB\"\n[broker]\nmax_size = \"8MiB\"\n{storage}{cors}{cdn}"
     );
     let scenario = crate::scenario::Scenario::parse("(audit)", &text, &crate::scenario::Overrides::default())?;
     let stack = crate::harness::stack::Stack::start(&scenario, &o.credentials, work.path(), &logs, None).await?;

@@ -84,6 +84,12 @@ pub struct Auditor {
     /// The web origin the servers under audit allow (`None`: CORS is off, or the store is not
     /// the harness's to configure).
     pub cors_origin: Option<String>,
+    /// The CDN in front of the store, when the audit started one.
+    pub cdn: Option<String>,
+    /// Its cookie key (to sign the policies it must refuse: expired; never printed).
+    pub cdn_key: Option<String>,
+    /// Whether it serves a public path.
+    pub cdn_public: bool,
     client: Http,
 }
 
@@ -119,7 +125,10 @@ impl Auditor {
             tokens: Tokens::new(stack.secret.as_bytes()),
             secret: stack.secret.clone(),
             cors_origin: None,
-            client: Http::new(CASE_LIMIT),
+            cdn: stack.cdn.as_ref().map(|c| c.url.clone()),
+            cdn_key: stack.cdn.as_ref().map(|c| c.key.clone()),
+            cdn_public: stack.cdn.is_some(),
+            client: Http::new(CASE_LIMIT).tls(stack.trust.clone()),
         })
     }
 

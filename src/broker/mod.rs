@@ -5,6 +5,7 @@
 //! - `POST /v1/uploads/{upload_id}/complete` → copies the object to a key no client URL reaches,
 //!   verifies the copy, records it → 200 with the file's id
 //! - `GET /v1/files/{file_id}` → owner only → 302 to a presigned GET URL (JSON with `Accept`)
+//! - `POST /v1/cdn/cookies` → a viewer's CDN-signed cookies, once per session (see `cdn`)
 //! - `/v1/multipart…` → presigned multipart uploads (see [`multipart`]; `assemble`: the store's
 //!   side of a completion)
 //! - `/v1/events` → the store's event notifications (see [`events`]; `event_worker` settles
@@ -17,6 +18,7 @@
 //! verified copies without a row (`files/`, left by a crash between copy and insert).
 
 mod assemble;
+mod cdn;
 pub mod cors;
 mod event_worker;
 pub mod events;
@@ -182,7 +184,8 @@ pub fn router(broker: &Arc<Broker>) -> Router {
         .route("/v1/files/{file_id}", get(download).fallback(method_not_allowed))
         .with_state(broker.clone())
         .merge(multipart::routes(broker))
-        .merge(events::routes(broker));
+        .merge(events::routes(broker))
+        .merge(cdn::routes(broker));
     broker.app.router(routes)
 }
 

@@ -4,7 +4,7 @@
 //! with its unit and source.
 
 use super::{ServerSpec, UploadCost, Workload, plan, plan_mix};
-use crate::results::capacity::{CapacityReport, Input, ModePlan, Source};
+use crate::results::capacity::{CapacityReport, CdnReadPlan, Input, ModePlan, Source};
 use crate::results::{AppTier, DownloadResult, ModeResult, Results};
 use crate::scenario::{Mode, ObjectSize, Scenario};
 use std::collections::BTreeMap;
@@ -193,8 +193,13 @@ fn cost_of(a: &AppTier, ok: u64, size: f64, whole_secs: f64) -> Option<UploadCos
     let cpu = a.cpu_seconds / ok;
     // The share of a transfer's life the app tier spends on it: busy request time per transfer
     // over its mean end-to-end time (keep-alive idling between requests is not counted).
-    let share =
-        if whole_secs > 0.0 && a.request_seconds > 0.0 { (a.request_seconds / ok / whole_secs).min(1.0) } else { 1.0 };
+    // A transfer that sent the app tier no request at all (a CDN view) holds none of its
+    // connections.
+    let share = match (a.requests, whole_secs > 0.0 && a.request_seconds > 0.0) {
+        (0, _) => 0.0,
+        (_, true) => (a.request_seconds / ok / whole_secs).min(1.0),
+        (_, false) => 1.0,
+    };
     Some(UploadCost {
         fixed_bytes_in: (bytes_in - per_byte_in * size).max(0.0),
         fixed_bytes_out: (bytes_out - per_byte_out * size).max(0.0),
@@ -274,7 +279,8 @@ pub fn build(setting: &Setting, results: Option<&Results>) -> CapacityReport {
         curve.insert(mode, points);
     }
     let (reads, together) = plan_reads(s, results, (&work, &server), &mut inputs);
-    CapacityReport { inputs, modes, curve, reads, together }
+    let cdn_reads = plan_cdn_reads(results, (&work, &server), &mut inputs);
+    CapacityReport { inputs, modes, curve, reads, together, cdn_reads }
 }
 
 /// Reads planned from a run's measured downloads (none without `[downloads]`): each mode's
@@ -290,8 +296,7 @@ fn plan_reads(
     let Some((results, d)) = results.and_then(|r| r.scenario.downloads.map(|d| (r, d))) else {
         return (reads, together);
     };
-    #[allow(clippy::cast_precision_loss)] // small counts
-    let per_object = d.per_object as f64;
+    let per_object = d.per_object(results.scenario.uploads);
     let read_work = Workload { uploads: work.uploads * per_object, concurrent: work.concurrent * per_object, ..*work };
     inputs.push(input("downloads_per_object", per_object, "downloads per upload", Source::Scenario));
     inputs.push(input("downloads", read_work.uploads, "downloads", s.uploads.source));
@@ -304,6 +309,37 @@ fn plan_reads(
         together.insert(mode, plan_mix(&[(*work, write), (read_work, cost)], server));
     }
     (reads, together)
+}
+
+/// Reads through the CDN planned from a run's measured CDN reads: app servers for each
+/// architecture's reads alone, and the origin traffic at its measured rate per view.
+fn plan_cdn_reads(
+    results: Option<&Results>,
+    (work, server): (&Workload, &ServerSpec),
+    inputs: &mut Vec<Input>,
+) -> BTreeMap<String, CdnReadPlan> {
+    let mut plans = BTreeMap::new();
+    let Some((results, d)) = results.and_then(|r| r.scenario.downloads.map(|d| (r, d))) else { return plans };
+    let per_object = d.per_object(results.scenario.uploads);
+    let read_work = Workload { uploads: work.uploads * per_object, concurrent: work.concurrent * per_object, ..*work };
+    let Some(presigned) = results.modes.get(Mode::Presigned) else { return plans };
+    for (name, reads) in &presigned.cdn_reads {
+        let Some(cost) = measured_read_cost(reads) else { continue };
+        inputs.extend(cost_inputs_named(name, &cost, Source::Measured));
+        let origin_per_view =
+            reads.cache.as_ref().map_or((0.0, 0.0), |c| (c.origin_requests_per_view, c.origin_bytes_per_view));
+        inputs.push(input(format!("{name}.origin_bytes_per_view"), origin_per_view.1, "bytes/view", Source::Measured));
+        plans.insert(
+            name.clone(),
+            CdnReadPlan {
+                servers: (reads.app_tier.requests > 0).then(|| plan(&read_work, server, &cost)),
+                views: read_work.uploads,
+                origin_requests: origin_per_view.0 * read_work.uploads,
+                origin_bytes: origin_per_view.1 * read_work.uploads,
+            },
+        );
+    }
+    plans
 }
 
 #[cfg(test)]

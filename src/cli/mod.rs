@@ -8,7 +8,7 @@ mod stores;
 mod tools;
 
 pub use servers::{CredentialArgs, ServerArgs, TokenArgs};
-pub use stores::{ClamdNodeArgs, MinioNodeArgs, StorageArgs};
+pub use stores::{CdnNodeArgs, ClamdNodeArgs, MinioNodeArgs, StorageArgs};
 
 use crate::storage::{Credentials, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use crate::units::{parse_duration, parse_size};
@@ -40,6 +40,9 @@ pub enum Command {
     /// Run ClamAV's clamd for `run` and stop it when standard input closes.
     #[command(hide = true)]
     ClamdNode(ClamdNodeArgs),
+    /// Run nginx as the run's CDN in front of the store and stop it when standard input closes.
+    #[command(hide = true)]
+    CdnNode(CdnNodeArgs),
     /// Run the reference presign broker (default listen 127.0.0.1:8080).
     Broker(ServerArgs),
     /// Run the streaming upload proxy (default listen 127.0.0.1:8081).
@@ -291,6 +294,10 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
         }
         Command::ClamdNode(args) => {
             crate::harness::clamd::run_node(&args.dir, shutdown(stop, args.watch_stdin)).await?;
+        }
+        Command::CdnNode(args) => {
+            let secrets = crate::harness::cdn::Secrets::from_env()?;
+            crate::harness::cdn::run_node(&args.cache(), &secrets, &args.dir, shutdown(stop, args.watch_stdin)).await?;
         }
         Command::Broker(args) => {
             let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));

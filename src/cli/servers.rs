@@ -189,6 +189,17 @@ pub struct ServerArgs {
     /// finds its verdict.
     #[arg(long, default_value = "0s", value_parser = parse_duration, help_heading = "Store events")]
     pub event_wait: Duration,
+    /// (broker) Sign CDN cookies with this key, shared with the CDN that checks them
+    /// (`POST /v1/cdn/cookies`; at least 32 bytes).
+    #[arg(long, env = "PRESIGN_BENCH_CDN_KEY", hide_env_values = true, help_heading = "CDN")]
+    pub cdn_key: Option<String>,
+    /// (broker) A store key prefix every signed-in user may view through the CDN (a library all
+    /// subscribers see), besides their own files; repeatable.
+    #[arg(long = "cdn-grant", value_name = "PREFIX", help_heading = "CDN")]
+    pub cdn_grants: Vec<String>,
+    /// (broker) How long a CDN cookie lives (at most 1h).
+    #[arg(long, default_value = "10m", value_parser = parse_duration, help_heading = "CDN")]
+    pub cdn_cookie_ttl: Duration,
     /// Test only: leave Content-Type out of presigned PUT signatures (what `audit` must catch).
     #[arg(long, hide = true, env = "PRESIGN_BENCH_INSECURE_UNSIGNED_CONTENT_TYPE")]
     pub insecure_unsigned_content_type: bool,
@@ -256,6 +267,11 @@ impl ServerArgs {
             cors_origins: self.cors_origins.clone(),
             lifecycle_rule: !self.no_lifecycle_rule,
             clamd: self.clamd.clone(),
+            cdn: self.cdn_key.as_ref().map(|key| crate::app::cdn::CdnCookies {
+                key: key.clone(),
+                grants: self.cdn_grants.clone(),
+                ttl: self.cdn_cookie_ttl,
+            }),
             limits: crate::server::Limits {
                 header_timeout: self.header_timeout,
                 body_idle_timeout: self.body_idle_timeout,

@@ -119,6 +119,72 @@ pub struct ClamdNodeArgs {
     pub watch_stdin: bool,
 }
 
+/// Flags of the hidden `cdn-node` (started by `run`): nginx as a cache in front of the store.
+/// The cookie key and the store's credentials come from the environment only
+/// (`PB_CDN_KEY`, `PB_ORIGIN_ACCESS_KEY`, `PB_ORIGIN_SECRET_KEY`).
+#[derive(Debug, Args)]
+pub struct CdnNodeArgs {
+    /// Where its configuration, cache and log go.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The store, `http(s)://127.0.0.1:PORT`.
+    #[arg(long)]
+    pub origin: String,
+    /// The store's bucket.
+    #[arg(long)]
+    pub bucket: String,
+    /// The store's region.
+    #[arg(long)]
+    pub region: String,
+    /// Store keys served to anyone at /public/ (none without it).
+    #[arg(long)]
+    pub public_prefix: Option<String>,
+    /// Store keys served with signed cookies at /private/.
+    #[arg(long)]
+    pub private_prefix: String,
+    /// The cache's size limit, bytes.
+    #[arg(long)]
+    pub max_bytes: u64,
+    /// The port on 127.0.0.1.
+    #[arg(long)]
+    pub port: u16,
+    /// HTTPS: certificate chain (PEM).
+    #[arg(long, requires_all = ["tls_key", "ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: key (PEM).
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// The CA of an https origin (PEM).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Exit when standard input closes.
+    #[arg(long, hide = true)]
+    pub watch_stdin: bool,
+}
+
+impl CdnNodeArgs {
+    /// The cache these flags describe.
+    #[must_use]
+    pub fn cache(&self) -> crate::harness::cdn::Cache {
+        let tls = match (&self.tls_cert, &self.tls_key, &self.ca) {
+            (Some(cert), Some(key), Some(ca)) => {
+                Some(crate::harness::cdn::CacheTls { cert: cert.clone(), key: key.clone(), ca: ca.clone() })
+            }
+            _ => None,
+        };
+        crate::harness::cdn::Cache {
+            origin: self.origin.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            public_prefix: self.public_prefix.clone(),
+            private_prefix: self.private_prefix.clone(),
+            max_bytes: self.max_bytes,
+            port: self.port,
+            tls,
+        }
+    }
+}
+
 /// Flags of the hidden `minio-node` (started by `run`).
 #[derive(Debug, Args)]
 pub struct MinioNodeArgs {

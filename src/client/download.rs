@@ -1,86 +1,269 @@
-//! One download as its owner does it, in each architecture, every byte hashed as it arrives:
+//! One read (a view) as a viewer does it, in each read architecture, every byte hashed as it
+//! arrives:
 //!
-//! - proxied: `GET /v1/proxy/files/{id}`, the bytes streamed through the proxy (`transfer`);
-//! - presigned: `GET /v1/files/{id}` with `Accept: application/json` at the broker for a
-//!   presigned GET URL (`resolve`), then the `GET` to the store (`transfer`).
+//! - proxied: `GET /v1/proxy/files/{id}` by the owner, the bytes streamed through the proxy
+//!   (`transfer`);
+//! - presigned: `GET /v1/files/{id}` by the owner with `Accept: application/json` at the broker
+//!   for a presigned GET URL (`resolve`), then the `GET` to the store (`transfer`);
+//! - presigned-cdn: the same URL sent through the CDN (`/presigned/...`), query and all;
+//! - cdn-public: `GET /public/<key>` at the CDN, no app server, no signature;
+//! - cdn-signed: the viewer's first view asks the broker for CDN-signed cookies
+//!   (`POST /v1/cdn/cookies`, `resolve`), every view sends them with `GET /private/<key>`.
+//!
+//! Which object each view reads is a plan ([`crate::loadgen::popularity`]) or each object in
+//! turn; a CDN's answer to each view (`X-Cache`: hit or miss) is kept by view number.
 
 use super::http::{self, Http};
 use super::job::{Common, Flow};
 use crate::loadgen::{Done, Failure, Phase, Sample};
-use crate::scenario::Mode;
 use ::http::{Request, StatusCode, header};
 use bytes::Bytes;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-/// Downloads of the objects one mode stored.
+/// A read architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Via {
+    /// Through the proxy.
+    Proxied,
+    /// The broker's presigned GET URL, straight to the store.
+    Presigned,
+    /// The broker's presigned GET URL, through the CDN.
+    PresignedCdn,
+    /// The CDN's public path: no app server, no signature.
+    CdnPublic,
+    /// The CDN's private path with signed cookies, asked for once per viewer.
+    CdnSigned,
+}
+
+impl Via {
+    /// Its name in results and reports.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Proxied => "proxied",
+            Self::Presigned => "presigned",
+            Self::PresignedCdn => "presigned-cdn",
+            Self::CdnPublic => "cdn-public",
+            Self::CdnSigned => "cdn-signed",
+        }
+    }
+
+    /// Whether it reads through the CDN.
+    #[must_use]
+    pub const fn cached(self) -> bool {
+        matches!(self, Self::PresignedCdn | Self::CdnPublic | Self::CdnSigned)
+    }
+}
+
+/// The response header with a CDN's cache status (nginx's `$upstream_cache_status`).
+pub const CACHE_HEADER: &str = "x-cache";
+
+/// What a CDN answered a view: not through a CDN (or no answer), a hit, a miss.
+pub const NOT_CACHED: u8 = 0;
+/// See [`NOT_CACHED`].
+pub const HIT: u8 = 1;
+/// See [`NOT_CACHED`].
+pub const MISS: u8 = 2;
+
+/// Reads of the objects one mode stored, through one architecture.
 #[derive(Debug)]
 pub struct Reads {
     /// The architecture.
-    pub mode: Mode,
-    /// Tokens (each object is read by the user who uploaded it).
+    pub via: Via,
+    /// Tokens (proxied and presigned reads are the owner's; CDN sessions the viewer's).
     pub common: Common,
-    /// The proxy's (proxied) or the broker's (presigned) base URL.
+    /// The proxy's (proxied) or the broker's base URL.
     pub server: String,
+    /// The store's endpoint (what presigned URLs start with).
+    pub store_url: String,
+    /// The CDN's base URL, for the CDN architectures.
+    pub cdn: Option<String>,
     /// Client to the app server.
     pub app: Http,
-    /// Client to the store (presigned).
+    /// Client to the store or the CDN.
     pub store: Http,
     /// The objects, each with the SHA-256 of what was uploaded.
     pub objects: Vec<(Done, [u8; 32])>,
+    /// The object of each view (`views`), or `None`: each object `per_object` times in turn.
+    pub plan: Option<Vec<u32>>,
+    /// Reads of each object without a plan.
+    pub per_object: u64,
+    /// Distinct viewers: view `i` is viewer `i % viewers`'s.
+    pub viewers: u64,
+    sessions: Vec<OnceCell<String>>,
+    answers: Vec<AtomicU8>,
 }
 
 impl Reads {
-    /// Downloads in all: each object `per_object` times.
+    /// Reads of `objects` through `via`; `cdn` names the CDN, `plan` the views.
     #[must_use]
-    pub fn count(&self, per_object: u64) -> u64 {
-        self.objects.len() as u64 * per_object
+    pub fn new(
+        via: Via,
+        (common, server, store_url, cdn): (Common, String, String, Option<String>),
+        (app, store): (Http, Http),
+        objects: Vec<(Done, [u8; 32])>,
+        (plan, per_object, viewers): (Option<Vec<u32>>, u64, u64),
+    ) -> Self {
+        let count = plan.as_ref().map_or(objects.len() as u64 * per_object, |p| p.len() as u64);
+        let viewers = viewers.max(1);
+        Self {
+            via,
+            common,
+            server,
+            store_url,
+            cdn,
+            app,
+            store,
+            objects,
+            plan,
+            per_object,
+            viewers,
+            sessions: (0..viewers).map(|_| OnceCell::new()).collect(),
+            answers: (0..count).map(|_| AtomicU8::new(NOT_CACHED)).collect(),
+        }
+    }
+
+    /// Reads in all.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.answers.len() as u64
+    }
+
+    /// What the CDN answered each view, in view order ([`HIT`], [`MISS`], [`NOT_CACHED`]).
+    #[must_use]
+    pub fn answers(&self) -> Vec<u8> {
+        self.answers.iter().map(|a| a.load(Relaxed)).collect()
+    }
+
+    /// Sessions (cookies) asked for.
+    #[must_use]
+    pub fn sessions(&self) -> u64 {
+        self.sessions.iter().filter(|s| s.initialized()).count() as u64
+    }
+
+    fn object(&self, index: u64) -> &(Done, [u8; 32]) {
+        let n = self.objects.len().max(1);
+        let at = match &self.plan {
+            Some(plan) => plan.get(usize::try_from(index).unwrap_or(usize::MAX)).map_or(0, |&o| o as usize),
+            None => usize::try_from(index).unwrap_or(0),
+        };
+        &self.objects[at % n]
+    }
+
+    fn cdn_url(&self, path: &str) -> Result<String, Failure> {
+        Ok(format!("{}{path}", self.cdn.as_deref().ok_or(Failure::Io)?))
+    }
+
+    /// The broker's presigned GET URL of `object`, asked for as its owner.
+    async fn presigned(&self, object: &Done) -> Result<String, Failure> {
+        let token = format!("Bearer {}", self.common.token(object.index));
+        let url = format!("{}/v1/files/{}", self.server, object.file_id);
+        let (status, body) =
+            self.app.send(get(&url, &[(header::AUTHORIZATION, &token), (header::ACCEPT, JSON)])?).await?;
+        if status != StatusCode::OK {
+            return Err(Failure::Http(status.as_u16()));
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Failure::Io)?;
+        answer["url"].as_str().map(str::to_owned).ok_or(Failure::Io)
+    }
+
+    /// Viewer `viewer`'s CDN cookies (`Cookie` header value): asked for on its first view only.
+    async fn session(&self, viewer: u64) -> Result<(&str, bool), Failure> {
+        let cell = &self.sessions[usize::try_from(viewer).unwrap_or(0) % self.sessions.len()];
+        let mut asked = false;
+        let cookie = cell
+            .get_or_try_init(|| async {
+                asked = true;
+                let token = format!("Bearer {}", self.common.token(viewer));
+                let url = format!("{}/v1/cdn/cookies", self.server);
+                let body = http::full(Bytes::from_static(b"{\"prefix\":\"files/\"}"));
+                let request = Request::post(url)
+                    .header(header::AUTHORIZATION, token)
+                    .header(header::CONTENT_TYPE, JSON)
+                    .body(body)
+                    .map_err(|_| Failure::Io)?;
+                let (status, body) = self.app.send(request).await?;
+                if status != StatusCode::OK {
+                    return Err(Failure::Http(status.as_u16()));
+                }
+                let answer: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Failure::Io)?;
+                let c = &answer["cookies"];
+                match (c["CDN-Policy"].as_str(), c["CDN-Signature"].as_str()) {
+                    (Some(p), Some(s)) => Ok(format!("CDN-Policy={p}; CDN-Signature={s}")),
+                    _ => Err(Failure::Io),
+                }
+            })
+            .await?;
+        Ok((cookie.as_str(), asked))
     }
 }
 
-fn get(url: &str, authorization: Option<&str>, accept_json: bool) -> Result<Request<http::Body>, Failure> {
+const JSON: &str = "application/json";
+
+fn get(url: &str, headers: &[(header::HeaderName, &str)]) -> Result<Request<http::Body>, Failure> {
     let mut request = Request::get(url);
-    if let Some(token) = authorization {
-        request = request.header(header::AUTHORIZATION, token);
-    }
-    if accept_json {
-        request = request.header(header::ACCEPT, "application/json");
+    for (name, value) in headers {
+        request = request.header(name, *value);
     }
     request.body(http::full(Bytes::new())).map_err(|_| Failure::Io)
 }
 
 impl Flow for Reads {
     async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
-        let n = self.objects.len() as u64;
-        let (object, sha256) = &self.objects[usize::try_from(index % n.max(1)).unwrap_or(0)];
-        let token = format!("Bearer {}", self.common.token(object.index));
+        let (object, sha256) = self.object(index);
         let t0 = Instant::now();
-        let mut resolved = std::time::Duration::ZERO;
-        let (status, length, digest) = match self.mode {
-            Mode::Proxied => {
+        let mut resolved = None;
+        let (status, headers, length, digest) = match self.via {
+            Via::Proxied => {
+                let token = format!("Bearer {}", self.common.token(object.index));
                 let url = format!("{}/v1/proxy/files/{}", self.server, object.file_id);
-                self.app.send_digest(get(&url, Some(&token), false)?).await?
+                self.app.send_digest_with_headers(get(&url, &[(header::AUTHORIZATION, &token)])?).await?
             }
-            Mode::Presigned => {
-                let url = format!("{}/v1/files/{}", self.server, object.file_id);
-                let (status, body) = self.app.send(get(&url, Some(&token), true)?).await?;
-                if status != StatusCode::OK {
-                    return Err(Failure::Http(status.as_u16()));
+            Via::Presigned | Via::PresignedCdn => {
+                let url = self.presigned(object).await?;
+                resolved = Some(t0.elapsed());
+                let url = match self.via {
+                    Via::PresignedCdn => {
+                        self.cdn_url(&format!("/presigned{}", url.strip_prefix(&self.store_url).ok_or(Failure::Io)?))?
+                    }
+                    _ => url,
+                };
+                self.store.send_digest_with_headers(get(&url, &[])?).await?
+            }
+            Via::CdnPublic => {
+                self.store
+                    .send_digest_with_headers(get(&self.cdn_url(&format!("/public/{}", object.key))?, &[])?)
+                    .await?
+            }
+            Via::CdnSigned => {
+                let (cookie, asked) = self.session(index % self.viewers).await?;
+                if asked {
+                    resolved = Some(t0.elapsed());
                 }
-                let answer: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Failure::Io)?;
-                let url = answer["url"].as_str().ok_or(Failure::Io)?;
-                resolved = t0.elapsed();
-                sample.phase(Phase::Resolve, resolved);
-                self.store.send_digest(get(url, None, false)?).await?
+                let url = self.cdn_url(&format!("/private/{}", object.key))?;
+                self.store.send_digest_with_headers(get(&url, &[(header::COOKIE, cookie)])?).await?
             }
         };
         let took = t0.elapsed();
+        if let Some(answer) = headers.get(CACHE_HEADER) {
+            let code = if answer.as_bytes().eq_ignore_ascii_case(b"HIT") { HIT } else { MISS };
+            if let Some(slot) = self.answers.get(usize::try_from(index).unwrap_or(usize::MAX)) {
+                slot.store(code, Relaxed);
+            }
+        }
         if status != StatusCode::OK {
             return Err(Failure::Http(status.as_u16()));
         }
         if length != object.size || digest != *sha256 {
             return Err(Failure::Corrupt);
         }
-        sample.phase(Phase::Transfer, took.saturating_sub(resolved));
+        let resolve = resolved.unwrap_or_default();
+        if resolved.is_some() {
+            sample.phase(Phase::Resolve, resolve);
+        }
+        sample.phase(Phase::Transfer, took.saturating_sub(resolve));
         sample.phase(Phase::EndToEnd, took);
         Ok(Some(Done { index, size: object.size, ..Done::default() }))
     }

@@ -171,11 +171,22 @@ impl Http {
         &self,
         request: http::Request<Body>,
     ) -> Result<(http::StatusCode, u64, [u8; 32]), Failure> {
+        self.send_digest_with_headers(request).await.map(|(status, _, length, sha256)| (status, length, sha256))
+    }
+
+    /// [`Self::send_digest`], with the response's headers (a cache's `X-Cache`).
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub async fn send_digest_with_headers(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<(http::StatusCode, http::HeaderMap, u64, [u8; 32]), Failure> {
         match self.exchange(request, Sink::Digest).await? {
-            (status, _, Received::Digest { bytes, sha256 }) => Ok((status, bytes, sha256)),
-            (status, _, Received::Body(body)) => {
+            (status, headers, Received::Digest { bytes, sha256 }) => Ok((status, headers, bytes, sha256)),
+            (status, headers, Received::Body(body)) => {
                 use sha2::Digest;
-                Ok((status, body.len() as u64, sha2::Sha256::digest(&body).into()))
+                Ok((status, headers, body.len() as u64, sha2::Sha256::digest(&body).into()))
             }
         }
     }

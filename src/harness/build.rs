@@ -154,20 +154,21 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
         },
         multipart: m.multipart,
         downloads: None,
+        cdn_reads: std::collections::BTreeMap::new(),
         events: None,
         scan: None,
     }
 }
 
 /// The downloads of one mode of `scenario`: `rec` their recorder, `before` and `after` the app
-/// server's /metrics around them, `per_object` the scenario's downloads per object.
+/// server's /metrics around them, `per_object` the scenario's reads per stored object.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // byte counts per download, far below 2^53
 pub fn download_result(
     scenario: &Scenario,
     rec: &Recorder,
     (before, after): (&Snapshot, &Snapshot),
-    per_object: u64,
+    per_object: f64,
     client_cpu_seconds: Option<f64>,
 ) -> DownloadResult {
     let app_tier = app_tier(before, after);
@@ -178,8 +179,11 @@ pub fn download_result(
         storage_bytes: per(app_tier.storage_bytes() as f64),
         app_tier_bytes: per(app_tier.total_bytes() as f64),
         cpu_seconds: per(app_tier.cpu_seconds),
+        app_tier_requests: per(app_tier.requests as f64),
+        origin_bytes: 0.0,
     };
-    let downloads = scenario.target_uploads.saturating_mul(per_object);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rounded, non-negative
+    let downloads = (scenario.target_uploads as f64 * per_object).round() as u64;
     let target = downloads as f64;
     let extrapolated = ExtrapolatedDownloads {
         basis: format!(
@@ -211,6 +215,7 @@ pub fn download_result(
         },
         per_download,
         extrapolated,
+        cache: None,
     }
 }
 

@@ -15,6 +15,8 @@
 
 pub mod build;
 pub mod capture;
+pub mod cdn;
+pub mod cdn_log;
 pub mod certs;
 pub mod children;
 pub mod clamd;

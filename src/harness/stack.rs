@@ -35,6 +35,8 @@ pub struct Stack {
     pub trust: Option<crate::tls::Trust>,
     /// Validation by store events, when the scenario's trigger is `event`.
     pub events: Option<RunEvents>,
+    /// The run's CDN, when the scenario reads through it.
+    pub cdn: Option<super::cdn::RunCdn>,
     /// A container store, stopped when the stack is dropped.
     #[cfg(feature = "containers")]
     _container: Option<super::container::Container>,
@@ -142,12 +144,12 @@ impl Stack {
         let clamd = super::clamd::start(scenario, work, logs).await?;
         let clamd_address = clamd.as_ref().map(|c| c.url.trim_start_matches("clamd://").to_owned());
         servers.extend(clamd);
-        let (apps, secret) = if let Some(e) = external {
-            (None, e.token_secret.clone())
-        } else {
-            let extras = (tls.as_ref(), events.as_ref(), clamd_address.as_deref());
-            let (apps, secret) = AppSpec::new(scenario, &target, &credentials, (work, logs), extras);
-            (Some(apps), secret)
+        let (cdn_server, cdn) = super::cdn::start_for(scenario, &target, store_tls, (work, logs)).await?.unzip();
+        servers.extend(cdn_server);
+        let extras = (tls.as_ref(), events.as_ref(), clamd_address.as_deref(), cdn.as_ref());
+        let (apps, secret) = match external {
+            Some(e) => (None, e.token_secret.clone()),
+            None => AppSpec::new(scenario, &target, &credentials, (work, logs), extras),
         };
         let mut stack = Self {
             servers,
@@ -161,6 +163,7 @@ impl Stack {
             incidents: Vec::new(),
             trust: tls.map(|t| t.trust),
             events,
+            cdn,
             #[cfg(feature = "containers")]
             _container: container,
         };
@@ -304,14 +307,14 @@ fn cors_args(origins: &[String]) -> impl Iterator<Item = String> + '_ {
 
 impl AppSpec {
     /// The broker's and proxy's command lines for `scenario` on `target`, with a fresh token
-    /// secret (returned too).
+    /// secret (returned too; the spec is always `Some`).
     fn new(
         scenario: &Scenario,
         target: &S3Target,
         credentials: &Credentials,
         (work, logs): (&Path, &Path),
-        (tls, events, clamd): (Option<&RunTls>, Option<&RunEvents>, Option<&str>),
-    ) -> (Self, String) {
+        (tls, events, clamd, cdn): (Option<&RunTls>, Option<&RunEvents>, Option<&str>, Option<&super::cdn::RunCdn>),
+    ) -> (Option<Self>, String) {
         let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut env = creds_env(credentials);
         env.push(("PRESIGN_BENCH_TOKEN_SECRET", secret.clone()));
@@ -321,6 +324,11 @@ impl AppSpec {
             broker_args[1].clone_from(&events.listen);
             env.push(events.broker_env());
         }
+        if let Some(cdn) = cdn {
+            let (args, key) = cdn.broker_args();
+            broker_args.extend(args);
+            env.push(key);
+        }
         let mut proxy_args = app_args(scenario, target, &work.join("proxy.sqlite3"), tls);
         if let Some(address) = clamd {
             for args in [&mut broker_args, &mut proxy_args] {
@@ -328,7 +336,7 @@ impl AppSpec {
             }
         }
         let spec = Self { env, broker_args, proxy_args, logs: logs.to_owned() };
-        (spec, secret)
+        (Some(spec), secret)
     }
 }
 

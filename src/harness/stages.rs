@@ -178,12 +178,12 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     };
     // Reads come before the cleanup below deletes the objects. A shard does not read: its part
     // carries no downloads to merge.
-    let mut downloads = None;
+    let mut reads = super::downloads::ModeReads { own: None, cdn: std::collections::BTreeMap::new() };
     if let (Some(d), None, None) = (scenario.downloads, &reason, &ctx.captured)
         && !recorder.done.is_empty()
     {
-        let (result, stopped) = super::downloads::run(mode, d, ctx, stack, &server, &recorder.done).await;
-        (downloads, reason) = (result, stopped);
+        let broker = stack.broker.clone();
+        (reads, reason) = super::downloads::run(mode, d, ctx, stack, (&server, &broker), &recorder.done).await;
     }
     let prefixes: &[&str] = match mode {
         Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
@@ -226,7 +226,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let scan = scan_result(scenario, (&measured.before, &measured.after), &clients.common().infected, scanner);
     let events = events.map(|(b, a)| super::events::result((&b, &a), (&measured.before, &measured.after)));
     let mut result = build::mode_result(scenario, measured);
-    (result.downloads, result.events, result.scan) = (downloads, events, scan);
+    (result.downloads, result.cdn_reads, result.events, result.scan) = (reads.own, reads.cdn, events, scan);
     (result, reason)
 }
 

@@ -6,6 +6,7 @@
 //! threads with a single-threaded runtime each, as wrk does. In the open model latency is recorded
 //! twice: from the intended start (corrected for coordinated omission) and from the actual start.
 
+pub mod popularity;
 mod recorder;
 
 pub use crate::results::{Phase, StoppedBy};

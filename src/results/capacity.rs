@@ -114,6 +114,24 @@ pub struct CapacityReport {
     /// Per architecture, servers for the writes and the reads together.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub together: BTreeMap<Mode, ModePlan>,
+    /// Per CDN read architecture (`presigned-cdn`, `cdn-public`, `cdn-signed`): app servers for
+    /// the reads alone, and the store's traffic to the CDN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cdn_reads: BTreeMap<String, CdnReadPlan>,
+}
+
+/// The reads of one CDN architecture at the target.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct CdnReadPlan {
+    /// App servers for the reads alone; `None` when the reads sent the app tier no request.
+    pub servers: Option<ModePlan>,
+    /// Views at the target (target uploads × views per stored object).
+    pub views: f64,
+    /// Requests from the CDN to the store at the target: measured per view × views. At the
+    /// run's hit ratio: more views per object at the target would only raise it.
+    pub origin_requests: f64,
+    /// Bytes between the CDN and the store at the target, likewise.
+    pub origin_bytes: f64,
 }
 
 impl CapacityReport {

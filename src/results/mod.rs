@@ -27,7 +27,7 @@ pub use capacity::CapacityReport;
 pub use comparison::Comparison;
 pub use latency::LatencySummary;
 pub use load::{LoadError, load};
-pub use reads::{DownloadResult, MultipartUse};
+pub use reads::{CacheReads, DownloadResult, MultipartUse};
 pub use signing::{SigningResult, VersionSteps};
 
 use crate::scenario::{Mode, Scenario};
@@ -309,6 +309,10 @@ pub struct ModeResult {
     /// Downloads of the stored objects through this architecture (present with `[downloads]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downloads: Option<DownloadResult>,
+    /// The same objects read through the run's CDN (presigned mode, with `[downloads] cdn`), by
+    /// architecture: `presigned-cdn`, `cdn-public`, `cdn-signed`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cdn_reads: BTreeMap<String, DownloadResult>,
     /// Validation by store events (presigned, with `[validation] trigger = "event"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<events::EventResult>,

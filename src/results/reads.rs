@@ -49,6 +49,35 @@ pub struct DownloadResult {
     pub per_download: PerDownload,
     /// `per_download` × the target's downloads. Extrapolated, not measured.
     pub extrapolated: ExtrapolatedDownloads,
+    /// Through a CDN: what its cache did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheReads>,
+}
+
+/// What a CDN's cache did over one architecture's reads.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct CacheReads {
+    /// Views the cache answered from its copy (`X-Cache: HIT`).
+    pub hits: u64,
+    /// Views it answered any other way (a miss: it asked the store).
+    pub misses: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
+    /// The hit ratio in each twentieth of the views, in order (how the cache warms up).
+    pub hit_ratio_course: Vec<f64>,
+    /// Requests the cache sent to the store (its access log).
+    pub origin_requests: u64,
+    /// Bytes between the cache and the store: HTTP requests and responses as nginx counts them
+    /// on its side of the origin connection (`$upstream_bytes_sent` + `_received`).
+    pub origin_bytes: u64,
+    /// Origin requests per successful view.
+    pub origin_requests_per_view: f64,
+    /// Origin bytes per successful view.
+    pub origin_bytes_per_view: f64,
+    /// Bytes the cache sent to viewers (nginx's `$bytes_sent`).
+    pub cache_bytes_sent: u64,
+    /// Viewer sessions the broker signed cookies for (`cdn-signed`).
+    pub sessions: u64,
 }
 
 /// Rates over the downloads.
@@ -73,6 +102,12 @@ pub struct PerDownload {
     pub app_tier_bytes: f64,
     /// App-tier CPU seconds.
     pub cpu_seconds: f64,
+    /// Requests the app tier answered.
+    #[serde(default)]
+    pub app_tier_requests: f64,
+    /// Bytes between a CDN and the store (CDN reads; 0 otherwise).
+    #[serde(default)]
+    pub origin_bytes: f64,
 }
 
 /// The downloads' extrapolation to the scenario's target.

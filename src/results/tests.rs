@@ -28,6 +28,7 @@ pub(crate) fn mode(p50: u64) -> ModeResult {
         timeline: TimelineData::default(),
         multipart: None,
         downloads: None,
+        cdn_reads: BTreeMap::new(),
         events: None,
         scan: None,
     }

@@ -40,7 +40,21 @@ pub struct RawValidation {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDownloads {
-    pub per_object: Spanned<u64>,
+    pub per_object: Option<Spanned<u64>>,
+    pub views: Option<Spanned<u64>>,
+    pub viewers: Option<Spanned<u64>>,
+    pub popularity: Option<Spanned<RawPopularity>>,
+    pub cdn: Option<Spanned<Vec<String>>>,
+    pub cache_size: Option<Spanned<String>>,
+    pub cookie_ttl: Option<Spanned<String>>,
+}
+
+/// `popularity = "uniform"` or `popularity = { zipf = 1.1 }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawPopularity {
+    Named(String),
+    Zipf { zipf: f64 },
 }
 
 #[derive(Debug, Deserialize)]

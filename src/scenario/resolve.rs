@@ -98,7 +98,7 @@ fn resolve(ctx: &Source<'_>, raw: RawScenario, o: &Overrides) -> Result<Scenario
         sections::resolve_app_tier(ctx, raw.app_tier.as_ref())?;
     let largest = sweep.last().copied().unwrap_or_else(|| object_size.max());
     let multipart = sections::resolve_multipart(ctx, run, largest)?;
-    let downloads = sections::resolve_downloads(ctx, raw.downloads.as_ref())?;
+    let downloads = super::reads::resolve(ctx, raw.downloads.as_ref(), &storage)?;
     let validation = sections::resolve_validation(ctx, raw.validation.as_ref(), &storage)?;
     let checksum_sha256 = sections::resolve_checksum(ctx, run)?;
     let infected_share = sections::resolve_infected_share(ctx, run)?;

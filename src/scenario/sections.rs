@@ -1,9 +1,9 @@
 //! Resolution of the scenario's optional sections (`[app_tier]`, `[signing]`, `[storage]`,
-//! `[downloads]`, the client link and multipart keys of `[run]`), with the same file:line:key errors as [`super::resolve`].
+//! the client link and multipart keys of `[run]`), with the same file:line:key errors as [`super::resolve`].
 
 use super::origin::{Origin, Source, at, positive};
 use super::raw::{self, RawRun};
-use super::{ClientLink, Downloads, Multipart, Overrides, ScenarioError, Signing, Storage, StorageKind};
+use super::{ClientLink, Multipart, Overrides, ScenarioError, Signing, Storage, StorageKind};
 use crate::units::{parse_duration, parse_size};
 use std::path::PathBuf;
 use toml::Spanned;
@@ -218,19 +218,6 @@ pub(super) fn resolve_multipart(
         return Err(ctx.error(at("run.parts_in_flight", v), "at most 64"));
     }
     Ok(Some(Multipart { threshold_bytes, part_size_bytes, parts_in_flight }))
-}
-
-/// `[downloads] per_object`.
-pub(super) fn resolve_downloads(
-    ctx: &Source<'_>,
-    raw: Option<&raw::RawDownloads>,
-) -> Result<Option<Downloads>, ScenarioError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let per_object = *raw.per_object.get_ref();
-    if !(1..=1000).contains(&per_object) {
-        return Err(ctx.error(at("downloads.per_object", &raw.per_object), "must be from 1 to 1000"));
-    }
-    Ok(Some(Downloads { per_object }))
 }
 
 /// `[validation]`: `trigger = "completion" | "event"`; events come from a store the harness

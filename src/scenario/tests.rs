@@ -185,12 +185,42 @@ fn multipart_keys_resolve_and_their_errors_name_the_key() {
 #[test]
 fn downloads_resolve_and_their_errors_name_the_key() {
     let s = parse(&format!("{GOOD}[downloads]\nper_object = 3\n")).unwrap();
-    assert_eq!(s.downloads, Some(Downloads { per_object: 3 }));
+    let plain =
+        Downloads { per_object: 3, views: None, cdn: CdnReads::default(), cache_bytes: 1 << 30, cookie_ttl_s: 600 };
+    assert_eq!(s.downloads, Some(plain));
     assert_eq!(parse(GOOD).unwrap().downloads, None);
     let e = parse(&format!("{GOOD}[downloads]\nper_object = 0\n")).unwrap_err().to_string();
     assert!(e.contains("`downloads.per_object`: must be from 1 to 1000"), "{e}");
     let e = parse(&format!("{GOOD}[downloads]\nper_object = 2\nrange = \"1MiB\"\n")).unwrap_err().to_string();
     assert!(e.contains("range"), "{e}");
+}
+
+#[test]
+fn views_by_popularity_and_cdn_reads_resolve_and_their_errors_name_the_key() {
+    let text = format!(
+        "{GOOD}[downloads]\nviews = 5000\nviewers = 40\npopularity = {{ zipf = 1.1 }}\n\
+         cdn = [\"public\", \"signed\"]\ncache_size = \"64MiB\"\ncookie_ttl = \"5m\"\n"
+    );
+    let d = parse(&text).unwrap().downloads.unwrap();
+    assert_eq!(d.views, Some(Views { views: 5000, viewers: 40, zipf: Some(1.1) }));
+    assert_eq!(d.cdn, CdnReads { public: true, signed: true, presigned: false });
+    assert_eq!((d.cache_bytes, d.cookie_ttl_s), (64 << 20, 300));
+    assert!((d.per_object(2000) - 2.5).abs() < 1e-9);
+    let uniform = parse(&format!("{GOOD}[downloads]\nviews = 10\npopularity = \"uniform\"\n")).unwrap();
+    assert_eq!(uniform.downloads.unwrap().views, Some(Views { views: 10, viewers: 100, zipf: None }));
+    for (body, expect) in [
+        ("per_object = 2\nviews = 3\n", "`downloads.per_object`: give either per_object or views"),
+        ("viewers = 3\n", "`downloads.viewers`: applies to views"),
+        ("views = 3\npopularity = { zipf = 0 }\n", "`downloads.popularity`: the zipf exponent"),
+        ("views = 3\npopularity = \"long-tail\"\n", "`downloads.popularity`: expected"),
+        ("views = 3\ncdn = [\"edge\"]\n", "`downloads.cdn`: `edge` is not a CDN read"),
+        ("views = 3\ncookie_ttl = \"2h\"\n", "`downloads.cookie_ttl`: from 1s to 1h"),
+        ("views = 3\ncache_size = \"1KiB\"\n", "`downloads.cache_size`: at least 1MiB"),
+        ("cache_size = \"1GiB\"\n", "`downloads`: missing"),
+    ] {
+        let e = parse(&format!("{GOOD}[downloads]\n{body}")).unwrap_err().to_string();
+        assert!(e.contains(expect), "{body}: {e}");
+    }
 }
 
 #[test]

@@ -83,6 +83,7 @@ pub fn config(storage: &str, bucket: &str, db: PathBuf) -> AppConfig {
         cors_origins: Vec::new(),
         lifecycle_rule: true,
         clamd: None,
+        cdn: None,
     }
 }
 

@@ -2,8 +2,9 @@
 //! the rule requires, what the broker does about it, and a few lines that send it. By target:
 //! [`store`] (URLs the broker signed, tampered; keys that break naive signers) and [`broker`]
 //! (tokens, ownership, filenames, lying content, configuration), `parts` (presigned multipart
-//! uploads: part URLs used for other parts or uploads, lengths, forged ETags) and [`cors`] (pages
-//! on foreign origins).
+//! uploads: part URLs used for other parts or uploads, lengths, forged ETags), [`cors`] (pages
+//! on foreign origins) and `cdn` (signed cookies and the cache key of the CDN in front of the
+//! store).
 
 use super::Case;
 use super::steps::{Auditor, BoxFuture, Observed, jpeg};
@@ -20,6 +21,7 @@ macro_rules! run {
 }
 
 mod broker;
+mod cdn;
 pub mod cors;
 mod parts;
 mod store;
@@ -34,6 +36,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(broker::all());
     cases.extend(parts::all());
     cases.extend(cors::all());
+    cases.extend(cdn::all());
     cases
 }
 

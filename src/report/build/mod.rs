@@ -3,6 +3,7 @@
 //!
 //! - [`uploads`]: the two modes side by side, the measured ratio, what the figures mean.
 //! - [`reads`]: the downloads.
+//! - [`cdn`]: reads through the CDN, every read architecture side by side.
 //! - [`details`]: latency, the presigned flow's steps, the size sweep, signing.
 //! - [`tls`]: handshakes and CPU per gigabyte, when the run spoke TLS.
 //! - [`events`]: validation by store events, when the run had them.
@@ -12,6 +13,7 @@
 // Display: counts become f64 for formatting; precision beyond what a cell shows is not needed.
 #![allow(clippy::cast_precision_loss)]
 
+mod cdn;
 mod details;
 mod events;
 mod figures;
@@ -39,6 +41,10 @@ pub fn build(results: &Results) -> Result<Document, PlotError> {
     let s = &results.scenario;
     let mut sections = vec![Section { heading: None, blocks: uploads::blocks(results) }];
     sections.extend(reads::section(results));
+    if let Some(mut cdn) = cdn::section(results) {
+        cdn.blocks.push(figure(&cdn::plot(results))?);
+        sections.push(cdn);
+    }
     sections.push(Section { heading: None, blocks: vec![uploads::explanation(results)] });
     let plots = vec![
         figure(&figures::bandwidth(results))?,

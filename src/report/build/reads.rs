@@ -52,17 +52,33 @@ pub fn section(results: &Results) -> Option<Section> {
     Some(Section::titled(TITLE, blocks))
 }
 
+/// The target's downloads, as the results extrapolated them.
+fn modes_target(results: &Results) -> u64 {
+    results.modes.present().into_iter().find_map(|(_, m)| m.downloads.as_ref()).map_or(0, |d| d.extrapolated.downloads)
+}
+
 /// The sentences under the table: the extrapolation's inputs, proxied ÷ presigned per download,
 /// and the servers the capacity model gives for reads and for writes and reads together.
 fn notes(results: &Results) -> Vec<String> {
     let mut notes = Vec::new();
     let Some(d) = results.scenario.downloads else { return notes };
+    let per_object = d.per_object(results.scenario.uploads);
+    let how = match d.views {
+        Some(v) => format!(
+            "{} views per mode by {} viewers ({}), {} per stored object",
+            grouped(v.views),
+            grouped(v.viewers),
+            v.zipf.map_or_else(|| "every object alike".to_owned(), |s| format!("Zipf popularity, exponent {s}")),
+            crate::human::number(per_object, 3)
+        ),
+        None => format!("Each object was downloaded {} times per mode", d.per_object),
+    };
+    let target = modes_target(results);
     notes.push(format!(
-        "Each object was downloaded {} times per mode; extrapolated = measured app-tier bytes per download × {} target downloads ({} target uploads × {}).",
-        d.per_object,
-        grouped(results.scenario.target_uploads.saturating_mul(d.per_object)),
+        "{how}; extrapolated = measured app-tier bytes per download × {} target downloads ({} target uploads × {}).",
+        grouped(target),
         grouped(results.scenario.target_uploads),
-        d.per_object
+        crate::human::number(per_object, 3)
     ));
     if let Some(r) = results.comparison.as_ref().and_then(|c| c.download_app_tier_bytes_ratio) {
         notes.push(format!("Per download, proxied carries {} the app-tier bytes of presigned.", ratio(r)));

@@ -197,3 +197,41 @@ impl Sweep {
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
+
+/// The cache hit ratio over the views, per CDN read architecture.
+#[derive(Clone, Debug)]
+pub struct HitRatio {
+    /// (architecture, points (share of the views in %, hit ratio in %)).
+    pub curves: Vec<NamedCurve>,
+    /// What was viewed.
+    pub subtitle: String,
+}
+
+impl Plot for HitRatio {
+    fn name(&self) -> &'static str {
+        "hit-ratio"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn {
+        let rest = caption(area, "Cache hit ratio over the views", &self.subtitle)?;
+        let mut chart = e(ChartBuilder::on(&rest)
+            .margin(30)
+            .x_label_area_size(60)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0f64..100.0, 0f64..105.0))?;
+        e(chart
+            .configure_mesh()
+            .x_desc("views so far (% of the run's views, in order)")
+            .y_desc("hits (% of the views in each twentieth)")
+            .x_label_formatter(&|x| format!("{x:.0} %"))
+            .y_label_formatter(&|y| format!("{y:.0} %"))
+            .label_style((FONT, 22))
+            .axis_desc_style((FONT, 22))
+            .draw())?;
+        let colors = [PROXIED, PRESIGNED, RGBColor(44, 160, 44)];
+        for (curve, color) in self.curves.iter().zip(colors) {
+            line(&mut chart, &curve.name, color.to_rgba(), curve.points.iter().copied(), 6)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+}

@@ -18,7 +18,7 @@ use std::sync::Once;
 mod curves;
 mod modes;
 
-pub use curves::{Capacity, NamedCurve, Signing, Sweep, SweepCurves};
+pub use curves::{Capacity, HitRatio, NamedCurve, Signing, Sweep, SweepCurves};
 pub use modes::{Bandwidth, Curve, Latency, ModeBytes, ModeResources, ModeTimeline, Resources, Timeline};
 
 /// Size of every plot, in pixels.
