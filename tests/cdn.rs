@@ -286,3 +286,42 @@ async fn a_run_reports_every_read_architecture_with_its_cache_and_origin_figures
     assert!(results["capacity"]["cdn_reads"]["cdn-public"]["servers"].is_null());
     assert!(results["capacity"]["cdn_reads"]["cdn-signed"]["origin_bytes"].as_f64().unwrap() > 0.0);
 }
+
+/// Runs a small scenario reading through the CDN with `storage` (a `[storage]` and maybe an
+/// `[app_tier]` table) and asserts every view of every CDN architecture returned the object.
+async fn every_cdn_view_reads(name: &str, storage: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"{name}\"\ndescription = \"reads through the CDN\"\nmodes = [\"presigned\"]\n\
+             [run]\nuploads = 6\nconcurrency = 4\nobject_size = \"64KiB\"\nusers = 3\nseed = 3\n\
+             [downloads]\nviews = 60\nviewers = 4\ncdn = [\"presigned\", \"public\", \"signed\"]\ncache_size = \"16MiB\"\n\
+             {storage}[signing]\nenabled = false\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let args = ["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let (ok, _, stderr) = common::run_bin(&args, Duration::from_secs(300)).await;
+    assert!(ok, "{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let reads = &results["modes"]["presigned"]["cdn_reads"];
+    for via in ["presigned-cdn", "cdn-public", "cdn-signed"] {
+        assert_eq!(reads[via]["downloads_ok"].as_u64(), Some(60), "{via}: {}", reads[via]["errors"]);
+        assert!(reads[via]["cache"]["origin_requests"].as_u64().unwrap() >= 1, "{via}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_over_tls_reads_through_the_cdn_with_https_on_both_sides() {
+    // Viewers reach the cache over HTTPS with the run's CA; the cache checks the store's.
+    every_cdn_view_reads("tls-cdn", "[storage]\nkind = \"embedded\"\ntls = true\n[app_tier]\ntls = true\n").await;
+}
+
+#[tokio::test]
+async fn a_run_on_minio_reads_through_the_cdn_with_minio_checking_its_signatures() {
+    every_cdn_view_reads("minio-cdn", "[storage]\nkind = \"minio\"\n").await;
+}

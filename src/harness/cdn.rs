@@ -140,7 +140,12 @@ pub fn config(cache: &Cache, dir: &Path, root: bool) -> Result<String, CdnError>
                 t.cert.display(),
                 t.key.display()
             ),
-            format!("proxy_ssl_trusted_certificate {};\n    proxy_ssl_verify on;\n", t.ca.display()),
+            // nginx checks a name against the certificate's DNS names only, never an IP address:
+            // the run's certificate names localhost beside 127.0.0.1.
+            format!(
+                "proxy_ssl_trusted_certificate {};\n    proxy_ssl_verify on;\n    proxy_ssl_name localhost;\n",
+                t.ca.display()
+            ),
         ),
         None => (format!("listen 127.0.0.1:{};", cache.port), String::new()),
     };
