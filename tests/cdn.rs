@@ -8,7 +8,7 @@ use crate::common;
 use common::{Stack, jpeg};
 use presign_bench::app::cdn::{CdnCookies, sign};
 use presign_bench::harness::cdn::{self, Cache, Secrets};
-use presign_bench::harness::cdn_log;
+use presign_bench::harness::{cdn_log, children};
 use sha2::Digest;
 use std::time::{Duration, SystemTime};
 
@@ -24,7 +24,7 @@ struct Running {
 
 async fn cache(s: &Stack) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let port = cdn::free_port().unwrap();
+    let port = children::free_port().unwrap();
     let cache = Cache {
         origin: s.storage.clone(),
         bucket: s.bucket.clone(),

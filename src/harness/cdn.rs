@@ -295,14 +295,6 @@ impl Drop for Group {
     }
 }
 
-/// A free port of 127.0.0.1 (the cache's; nginx cannot report one it picked itself).
-///
-/// # Errors
-/// The bind's.
-pub fn free_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
-}
-
 /// Starts the cache (`presign-bench cdn-node`) as one of the run's servers, its files in
 /// `work/cdn`.
 ///
@@ -390,7 +382,7 @@ pub async fn start_for(
 ) -> Result<Option<(Server, RunCdn)>, super::HarnessError> {
     let Some(d) = scenario.downloads.filter(|d| d.cdn.any()) else { return Ok(None) };
     let content = crate::app::policy::FILE_PREFIX.to_owned();
-    let port = free_port()
+    let port = super::children::free_port()
         .map_err(|e| super::HarnessError::ServerStart { name: "cdn".into(), message: format!("no free port: {e}") })?;
     let cache = Cache {
         origin: target.endpoint.clone(),

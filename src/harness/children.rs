@@ -15,6 +15,27 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a server may take to drain after SIGTERM before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
+/// differ), for the servers that cannot report a port they picked themselves (MinIO, clamd,
+/// nginx, a container). A port could in principle be taken before the server binds it, which
+/// fails that server's start.
+///
+/// # Errors
+/// The bind's.
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+}
+
+/// One free port on 127.0.0.1 (see [`free_ports`]).
+///
+/// # Errors
+/// The bind's.
+pub fn free_port() -> std::io::Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
+}
+
 /// The structured readiness line `run` writes to stderr as each server comes up:
 /// `presign-bench-ready {"server":"proxy","url":"http://127.0.0.1:PORT","log":"...","pid":1234}`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

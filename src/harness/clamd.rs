@@ -64,9 +64,7 @@ pub async fn run_node(dir: &Path, shutdown: impl Future<Output = ()>) -> Result<
     if !Path::new(CLAMD_BIN).exists() {
         return Err(ClamdError::Missing);
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+    let port = super::children::free_port()
         .map_err(|e| ClamdError::Start { address: "127.0.0.1:0".into(), message: e.to_string() })?;
     let address = format!("127.0.0.1:{port}");
     let fail = |message: String| ClamdError::Start { address: address.clone(), message };

@@ -41,14 +41,12 @@ impl RunEvents {
         if scenario.validation.trigger != Trigger::Event {
             return Ok(None);
         }
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").map_err(super::io_error(Path::new("127.0.0.1:0")))?;
-        let addr = probe.local_addr().map_err(super::io_error(Path::new("127.0.0.1:0")))?;
-        drop(probe);
+        let port = super::children::free_port().map_err(super::io_error(Path::new("127.0.0.1:0")))?;
         let scheme = if scenario.tls.app_tier { "https" } else { "http" };
         Ok(Some(Self {
             token: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
-            listen: addr.to_string(),
-            url: format!("{scheme}://{addr}/v1/events"),
+            listen: format!("127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}/v1/events"),
         }))
     }
 

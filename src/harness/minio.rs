@@ -198,14 +198,6 @@ pub(super) struct Layout {
     pub(super) env: Vec<(&'static str, String)>,
 }
 
-/// Free ports on 127.0.0.1, each found by binding port 0 (held until all are found, so they
-/// differ; a port could in principle be taken before MinIO binds it, which fails the start).
-fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
-}
-
 /// Starts MinIO: one node (its drives as directories) or a distributed cluster of `nodes`
 /// processes on loopback whose drives together are erasure-coded; waits until the cluster has
 /// quorum. Returns the node servers and the endpoint of the first node.
@@ -217,7 +209,7 @@ pub(super) async fn start(
 ) -> Result<(Vec<Server>, String), HarnessError> {
     let scheme = if layout.certs.is_some() { "https" } else { "http" };
     let nodes = usize::try_from(layout.nodes).unwrap_or(1);
-    let ports = free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
+    let ports = super::children::free_ports(nodes * 2).map_err(super::io_error(Path::new("127.0.0.1:0")))?;
     let drive = |node: usize, d: u64| layout.root.join(format!("node-{node}")).join(format!("drive-{d}"));
     for node in 0..nodes {
         for d in 1..=layout.drives_per_node {

@@ -37,9 +37,27 @@ pub struct Stack {
     pub events: Option<RunEvents>,
     /// The run's CDN, when the scenario reads through it.
     pub cdn: Option<super::cdn::RunCdn>,
-    /// A container store, stopped when the stack is dropped.
-    #[cfg(feature = "containers")]
-    _container: Option<super::container::Container>,
+    /// A container store, watched during the loads and stopped when the stack is dropped.
+    pub(super) container: Option<StoreContainer>,
+}
+
+/// The store's container (the `containers` feature); without it, a store that cannot exist.
+#[cfg(feature = "containers")]
+pub(super) type StoreContainer = super::container::Container;
+/// The store's container (the `containers` feature); without it, a store that cannot exist.
+#[cfg(not(feature = "containers"))]
+pub(super) type StoreContainer = std::convert::Infallible;
+
+/// Resolves when the run's store container stops, with one line saying so; never when the run
+/// has none.
+pub(super) async fn container_exit(container: Option<&StoreContainer>) -> String {
+    match container {
+        #[cfg(feature = "containers")]
+        Some(c) => c.exited().await,
+        #[cfg(not(feature = "containers"))]
+        Some(never) => match *never {},
+        None => std::future::pending().await,
+    }
 }
 
 /// A broker and a proxy the run drives but did not start (their store is the scenario's
@@ -164,11 +182,8 @@ impl Stack {
             trust: tls.map(|t| t.trust),
             events,
             cdn,
-            #[cfg(feature = "containers")]
-            _container: container,
+            container,
         };
-        #[cfg(not(feature = "containers"))]
-        let _: Option<()> = container;
         if stack.apps.is_some() {
             stack.start_apps("").await?;
         }
@@ -282,7 +297,7 @@ async fn ready_bucket(
 async fn start_container(
     image: &str,
     credentials: &Credentials,
-    slot: &mut Option<super::container::Container>,
+    slot: &mut Option<StoreContainer>,
 ) -> Result<String, HarnessError> {
     let started =
         super::container::start_minio(image, credentials).await.map_err(|e| HarnessError::Container(e.to_string()))?;
@@ -294,9 +309,9 @@ async fn start_container(
 /// Without the `containers` feature there is no container runtime to ask.
 #[cfg(not(feature = "containers"))]
 #[allow(clippy::unused_async)] // the same signature as with the feature
-async fn start_container(image: &str, _: &Credentials, _: &mut Option<()>) -> Result<String, HarnessError> {
+async fn start_container(image: &str, _: &Credentials, _: &mut Option<StoreContainer>) -> Result<String, HarnessError> {
     Err(HarnessError::Container(format!(
-        "[storage] kind = \"container\" ({image}) needs a build with `--features containers` and a Docker engine"
+        "[storage] kind = \"container\" ({image}) needs a build with `--features containers` and a Docker API (Docker, or `podman system service` with DOCKER_HOST)"
     )))
 }
 

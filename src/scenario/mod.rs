@@ -176,9 +176,9 @@ pub enum Storage {
         data_dir: Option<PathBuf>,
     },
     /// MinIO in a container that testcontainers starts (build with `--features containers`;
-    /// needs a Docker engine), from an image the user names.
+    /// needs a Docker API: Docker, or Podman's service), from an image the user names.
     Container {
-        /// The image, `name:tag` (see docker/Dockerfile.minio to build one from the installed
+        /// The image, `name:tag` (tools/build-images.sh builds one from the installed
         /// binary).
         image: String,
     },

@@ -135,7 +135,7 @@ pub(super) fn resolve_storage(
                 Some(image) if !image.is_empty() => Ok(Storage::Container { image: image.to_owned() }),
                 _ => Err(ctx.error(
                     at("storage.kind", &raw.kind),
-                    "kind = \"container\" needs `image` (MinIO publishes no maintained image: build one with docker/Dockerfile.minio)",
+                    "kind = \"container\" needs `image` (MinIO publishes no maintained image: build one with tools/build-images.sh minio)",
                 )),
             }
         }

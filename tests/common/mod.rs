@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unused_self)] // each test binary uses a different subset
 
 mod minio;
+pub mod podman;
 pub mod raw;
 
 pub use minio::Minio;
