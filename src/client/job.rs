@@ -127,7 +127,7 @@ impl Common {
 
     /// Upload `index`'s `POST /v1/uploads` to `broker`, as user `authorization` (with the body's
     /// SHA-256 when `sha256` is given).
-    fn presign_request(
+    pub(super) fn presign_request(
         &self,
         broker: &str,
         index: u64,
@@ -150,7 +150,8 @@ impl Common {
     }
 }
 
-fn expect(status: StatusCode, want: StatusCode) -> Result<(), Failure> {
+/// `Ok` when the status is the one wanted, else the status as the failure.
+pub(super) fn expect(status: StatusCode, want: StatusCode) -> Result<(), Failure> {
     if status == want { Ok(()) } else { Err(Failure::Http(status.as_u16())) }
 }
 
@@ -404,80 +405,5 @@ impl<F: Flow> Job for F {
             }
             sample
         })
-    }
-}
-
-/// Only the presign request: the broker's per-upload work, nothing uploaded.
-#[derive(Debug)]
-pub struct PresignOnly {
-    /// Shared state.
-    pub common: Common,
-    /// Broker base URL.
-    pub broker: String,
-    /// Client.
-    pub http: Http,
-}
-
-impl Flow for PresignOnly {
-    async fn upload(&self, index: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
-        let c = &self.common;
-        let t0 = Instant::now();
-        let request = c.presign_request(&self.broker, index, &format!("Bearer {}", c.token(index)), None)?;
-        let (status, _) = self.http.send(request).await?;
-        expect(status, StatusCode::CREATED)?;
-        sample.phase(Phase::EndToEnd, t0.elapsed());
-        Ok(None)
-    }
-}
-
-/// `GET /healthz`: the HTTP stack's own ceiling.
-#[derive(Debug)]
-pub struct Healthz {
-    /// Server base URL.
-    pub base: String,
-    /// Client.
-    pub http: Http,
-}
-
-impl Flow for Healthz {
-    async fn upload(&self, _: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
-        let t0 = Instant::now();
-        let request =
-            Request::get(format!("{}/healthz", self.base)).body(http::full(Bytes::new())).map_err(|_| Failure::Io)?;
-        let (status, _) = self.http.send(request).await?;
-        expect(status, StatusCode::OK)?;
-        sample.phase(Phase::EndToEnd, t0.elapsed());
-        Ok(None)
-    }
-}
-
-/// One fixed request, over and over (`calibrate`): the harness's client measured on its own.
-#[derive(Debug)]
-pub struct Fixed {
-    /// `GET` or `PUT`.
-    pub method: Method,
-    /// The URL, parsed once (not per request, which would cost the client CPU a load tool
-    /// such as wrk does not spend).
-    pub uri: ::http::Uri,
-    /// The body (empty for a GET), shared by every request.
-    pub body: Bytes,
-    /// Client.
-    pub http: Http,
-}
-
-impl Flow for Fixed {
-    async fn upload(&self, _: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
-        let t0 = Instant::now();
-        let request = Request::builder()
-            .method(self.method.clone())
-            .uri(self.uri.clone())
-            .body(http::full(self.body.clone()))
-            .map_err(|_| Failure::Io)?;
-        let (status, _) = self.http.send(request).await?;
-        if !status.is_success() {
-            return Err(Failure::Http(status.as_u16()));
-        }
-        sample.phase(Phase::EndToEnd, t0.elapsed());
-        Ok(None)
     }
 }

@@ -2,7 +2,7 @@
 //! connections over counted sockets ([`http`]), one-shot GETs for scrapes and readiness probes
 //! ([`once`]), and the flows a user's client runs against the app tier and the store: an upload in
 //! each architecture ([`job`], [`multipart`] for one in parts, [`payload`] for its bytes) and a
-//! download ([`download`]). Used by the harness, `calibrate`, `demo` and `audit`.
+//! download ([`download`]); requests that only measure ([`probe`]). Used by the harness, `calibrate`, `demo` and `audit`.
 
 pub mod download;
 pub mod http;
@@ -10,6 +10,7 @@ pub mod job;
 pub mod multipart;
 pub mod once;
 pub mod payload;
+pub mod probe;
 
 pub use http::Http;
 
@@ -38,7 +39,7 @@ pub async fn load(
     duration: std::time::Duration,
 ) -> ClientLoad {
     let job =
-        std::sync::Arc::new(job::Fixed { method, uri, body, http: Http::new(std::time::Duration::from_secs(30)) });
+        std::sync::Arc::new(probe::Fixed { method, uri, body, http: Http::new(std::time::Duration::from_secs(30)) });
     let load = crate::loadgen::Load {
         pacing: crate::scenario::Pacing::Closed { concurrency },
         count: u64::MAX,

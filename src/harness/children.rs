@@ -33,7 +33,7 @@ pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
 /// # Errors
 /// The bind's.
 pub fn free_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port())
+    free_ports(1).map(|ports| ports[0])
 }
 
 /// The structured readiness line `run` writes to stderr as each server comes up:

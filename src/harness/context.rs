@@ -140,7 +140,7 @@ pub(super) async fn guarded_load(
                     cancel.cancel();
                 }
             }
-            exit = super::stack::container_exit(stack.container.as_ref()), if reason.is_none() => {
+            exit = super::store_container::container_exit(stack.container.as_ref()), if reason.is_none() => {
                 // The store's one container: as for a store process, the run stops.
                 reason = Some(StopReason::ServerExited { exit, stage });
                 cancel.cancel();

@@ -31,6 +31,7 @@ pub mod minio;
 mod progress;
 pub mod stack;
 mod stages;
+mod store_container;
 pub mod verify;
 
 pub use children::Ready;

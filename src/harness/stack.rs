@@ -38,26 +38,7 @@ pub struct Stack {
     /// The run's CDN, when the scenario reads through it.
     pub cdn: Option<super::cdn::RunCdn>,
     /// A container store, watched during the loads and stopped when the stack is dropped.
-    pub(super) container: Option<StoreContainer>,
-}
-
-/// The store's container (the `containers` feature); without it, a store that cannot exist.
-#[cfg(feature = "containers")]
-pub(super) type StoreContainer = super::container::Container;
-/// The store's container (the `containers` feature); without it, a store that cannot exist.
-#[cfg(not(feature = "containers"))]
-pub(super) type StoreContainer = std::convert::Infallible;
-
-/// Resolves when the run's store container stops, with one line saying so; never when the run
-/// has none.
-pub(super) async fn container_exit(container: Option<&StoreContainer>) -> String {
-    match container {
-        #[cfg(feature = "containers")]
-        Some(c) => c.exited().await,
-        #[cfg(not(feature = "containers"))]
-        Some(never) => match *never {},
-        None => std::future::pending().await,
-    }
+    pub(super) container: Option<super::store_container::StoreContainer>,
 }
 
 /// A broker and a proxy the run drives but did not start (their store is the scenario's
@@ -147,7 +128,7 @@ impl Stack {
                     access_key: format!("pb-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
                     secret_key: uuid::Uuid::new_v4().simple().to_string(),
                 };
-                let endpoint = start_container(image, &credentials, &mut container).await?;
+                let endpoint = super::store_container::start(image, &credentials, &mut container).await?;
                 local(endpoint, &credentials)
             }
             Storage::Endpoint { url, bucket, region } => S3Target {
@@ -290,29 +271,6 @@ async fn ready_bucket(
         }
     }
     Ok(verifier)
-}
-
-/// Starts MinIO from `image` with testcontainers and keeps it in `slot`; returns its endpoint.
-#[cfg(feature = "containers")]
-async fn start_container(
-    image: &str,
-    credentials: &Credentials,
-    slot: &mut Option<StoreContainer>,
-) -> Result<String, HarnessError> {
-    let started =
-        super::container::start_minio(image, credentials).await.map_err(|e| HarnessError::Container(e.to_string()))?;
-    let endpoint = started.endpoint.clone();
-    *slot = Some(started);
-    Ok(endpoint)
-}
-
-/// Without the `containers` feature there is no container runtime to ask.
-#[cfg(not(feature = "containers"))]
-#[allow(clippy::unused_async)] // the same signature as with the feature
-async fn start_container(image: &str, _: &Credentials, _: &mut Option<StoreContainer>) -> Result<String, HarnessError> {
-    Err(HarnessError::Container(format!(
-        "[storage] kind = \"container\" ({image}) needs a build with `--features containers` and a Docker API (Docker, or `podman system service` with DOCKER_HOST)"
-    )))
 }
 
 /// `--cors-origin O` for each origin.
