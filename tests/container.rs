@@ -42,9 +42,6 @@ fn run_command(
     command
 }
 
-/// The tests take turns: each tells its own container from others by what ran before it.
-static ENGINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// What each test starts with: its turn, the image, the containers before it, its own Podman
 /// service and a directory for the report.
 struct Setup {
@@ -58,7 +55,7 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let turn = ENGINE.lock().await;
+        let turn = podman::turn().await;
         let image = podman::minio_image();
         podman::require_image(&image);
         let sweep = podman::Sweep::new(&image);

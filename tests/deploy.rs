@@ -1,4 +1,4 @@
-//! The deployment files, checked offline (there is no cluster and no Docker engine here): the
+//! The deployment files, checked offline (tests/rehearsal.rs runs them on Podman): the
 //! Dockerfiles pass hadolint; the kustomize layouts render and the rendered manifests validate
 //! strictly against the Kubernetes API schemas (kubernetes-validate, two API versions); every
 //! flag the manifests pass exists on the command they run; and the shard count agrees everywhere.
@@ -6,67 +6,31 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use common::kube;
+use std::path::PathBuf;
 use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// kustomize, kubernetes-validate and hadolint, installed (or found) by the pinned installer.
-fn tools() -> [PathBuf; 3] {
-    let out = Command::new(root().join("tools/install-deploy-linters.sh")).output().unwrap();
-    assert!(out.status.success(), "tools/install-deploy-linters.sh failed: {}", String::from_utf8_lossy(&out.stderr));
-    let paths: Vec<PathBuf> = String::from_utf8(out.stdout).unwrap().lines().map(PathBuf::from).collect();
-    [paths[0].clone(), paths[1].clone(), paths[2].clone()]
-}
-
-fn run(tool: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(tool).args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
-/// The rendered `base` and `merge` layouts, from a copy with secrets.env made from the example.
-fn rendered(kustomize: &Path, tmp: &Path) -> Vec<(String, PathBuf)> {
-    let copy = tmp.join("k8s");
-    for layout in ["base", "merge"] {
-        let dir = copy.join(layout);
-        std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(root().join("docker/k8s").join(layout)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    std::fs::copy(copy.join("base/secrets.env.example"), copy.join("base/secrets.env")).unwrap();
-    ["base", "merge"]
-        .iter()
-        .map(|layout| {
-            let (ok, yaml) = run(kustomize, &["build", copy.join(layout).to_str().unwrap()]);
-            assert!(ok, "kustomize build {layout}: {yaml}");
-            let file = tmp.join(format!("{layout}.yaml"));
-            std::fs::write(&file, &yaml).unwrap();
-            (yaml, file)
-        })
-        .collect()
-}
-
 #[test]
 fn the_dockerfiles_pass_hadolint() {
-    let [_, _, hadolint] = tools();
-    for file in ["docker/Dockerfile", "docker/Dockerfile.minio"] {
-        let (ok, out) = run(&hadolint, &["--no-color", root().join(file).to_str().unwrap()]);
+    let [_, _, hadolint] = kube::linters();
+    for file in ["docker/Dockerfile", "docker/Dockerfile.minio", "docker/Containerfile.static"] {
+        let (ok, out) = kube::run(&hadolint, &["--no-color", root().join(file).to_str().unwrap()]);
         assert!(ok, "{file}: {out}");
     }
 }
 
 #[test]
 fn the_manifests_render_and_validate_against_the_kubernetes_api_schemas() {
-    let [kustomize, validate, _] = tools();
+    let [kustomize, validate, _] = kube::linters();
     let tmp = tempfile::tempdir().unwrap();
-    let docs = rendered(&kustomize, tmp.path());
+    let docs = kube::render(&kustomize, tmp.path());
     for (yaml, file) in &docs {
         for version in ["1.30.0", "1.37.0"] {
-            let (ok, out) = run(&validate, &["--strict", "-k", version, file.to_str().unwrap()]);
+            let (ok, out) = kube::run(&validate, &["--strict", "-k", version, file.to_str().unwrap()]);
             assert!(ok, "{} against Kubernetes {version}: {out}", file.display());
             assert!(!out.contains("ERROR"), "{out}");
         }
@@ -90,12 +54,12 @@ fn the_manifests_render_and_validate_against_the_kubernetes_api_schemas() {
 
 #[test]
 fn kubernetes_validate_rejects_what_the_schemas_forbid() {
-    let [_, validate, _] = tools();
+    let [_, validate, _] = kube::linters();
     let tmp = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(root().join("docker/k8s/base/load-job.yaml")).unwrap();
     let bad = tmp.path().join("bad.yaml");
     std::fs::write(&bad, good.replace("completions: 4", "completionz: 4")).unwrap();
-    let (ok, out) = run(&validate, &["--strict", "-k", "1.37.0", bad.to_str().unwrap()]);
+    let (ok, out) = kube::run(&validate, &["--strict", "-k", "1.37.0", bad.to_str().unwrap()]);
     assert!(!ok && out.contains("completionz"), "{out}");
 }
 

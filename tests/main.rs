@@ -5,6 +5,7 @@
 
 mod common;
 
+mod app_image;
 mod audit;
 mod browser;
 mod calibrate;
@@ -28,6 +29,7 @@ mod multipart;
 mod presign;
 mod reads;
 mod refused_writes;
+mod rehearsal;
 mod report;
 mod results;
 mod run;

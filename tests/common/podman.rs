@@ -29,6 +29,13 @@ pub fn minio_image() -> String {
 /// The project's image (docker/Containerfile.static).
 pub const APP_IMAGE: &str = "presign-bench:local";
 
+/// The container tests take turns: each tells the containers it started from others by what
+/// existed before it began ([`Sweep`]).
+pub async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static ENGINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ENGINE.lock().await
+}
+
 /// `podman ARGS` with the project's settings; panics, naming the command, if it cannot start.
 pub fn podman(args: &[&str]) -> Output {
     Command::new("podman")
