@@ -45,11 +45,19 @@ impl Made {
         self.plays += 1;
         let file = self.dir.join(format!("play-{}.yaml", self.plays));
         std::fs::write(&file, kube::stream(docs)).unwrap();
+        // What an interrupted rehearsal (killed before its guard ran) may have left goes first:
+        // `kube play` refuses a pod name in use.
         for doc in docs {
             let name = doc["metadata"]["name"].as_str().unwrap().to_owned();
             match doc["kind"].as_str() {
-                Some("Pod") => self.pods.push(name),
-                Some("PersistentVolumeClaim") => self.volumes.push(name),
+                Some("Pod") => {
+                    let _ = podman::podman(&["pod", "rm", "--force", &name]);
+                    self.pods.push(name);
+                }
+                Some("PersistentVolumeClaim") => {
+                    let _ = podman::podman(&["volume", "rm", "--force", &name]);
+                    self.volumes.push(name);
+                }
                 _ => {}
             }
         }
@@ -61,6 +69,7 @@ impl Made {
         let name = secret["metadata"]["name"].as_str().unwrap().to_owned();
         let file = self.dir.join("secret.json");
         std::fs::write(&file, kube::podman_secret(secret)).unwrap();
+        let _ = podman::podman(&["secret", "rm", &name]);
         let out = podman::podman(&["secret", "create", &name, file.to_str().unwrap()]);
         assert!(out.status.success(), "podman secret create {name}: {}", String::from_utf8_lossy(&out.stderr));
         self.secret = Some(name);
