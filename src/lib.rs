@@ -35,6 +35,7 @@
 //!
 //! **Rendering and commands** (top):
 //! - [`report`]: plots, `summary.md`, `report.html`, tables and JSON summaries.
+//! - [`live`]: the live view of a run (`run --live`): its page and the run so far, rendered.
 //! - [`run`], [`plan`], [`signbench`], [`compare`], [`merge`]: the `run`, `plan`, `sign-bench`,
 //!   `compare` and `merge` (a sharded run's shard files into one report) commands; [`audit`]: attacks the presigned flow rule by rule; [`demo`]: the flow in a
 //!   browser, both ways, bytes side by side; [`calibrate`]: the harness's client against wrk and
@@ -55,6 +56,7 @@ pub mod exit;
 pub mod gate;
 pub mod harness;
 pub mod human;
+pub mod live;
 pub mod loadgen;
 pub mod merge;
 pub mod metrics;

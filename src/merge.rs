@@ -26,6 +26,8 @@ pub struct Options {
     pub format: Format,
     /// Also write the thresholds as JUnit XML here.
     pub junit: Option<PathBuf>,
+    /// Serve the merged report in the live view on this address until stopped (`--live`).
+    pub live: Option<std::net::SocketAddr>,
 }
 
 /// Runs `merge`.
@@ -33,7 +35,7 @@ pub struct Options {
 /// # Errors
 /// Unreadable or mismatched shard files (exit 2, naming them), a report that cannot be written, or
 /// what `run` would fail on (an incomplete run, lost objects, failed thresholds).
-pub async fn command(o: &Options) -> anyhow::Result<()> {
+pub async fn command(o: &Options, stop: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
     let store = crate::shard::io::Store {
         endpoint: o.storage_endpoint.clone(),
         region: o.region.clone(),
@@ -48,5 +50,12 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
         files.first().map_or("", |(_, f)| f.run_id.as_str()),
         files.first().map_or(0, |(_, f)| f.shard.count)
     );
-    crate::run::conclude(&results, &o.out, o.format, o.junit.as_deref())
+    let concluded = crate::run::conclude(&results, &o.out, o.format, o.junit.as_deref());
+    if let Some(addr) = o.live {
+        let live = crate::live::Live::start(addr).await?;
+        eprintln!("live view: {} (the merged report; Ctrl-C stops it)", live.url());
+        live.feed().finish(results, o.out.clone());
+        stop.cancelled().await;
+    }
+    concluded
 }

@@ -32,6 +32,8 @@ pub struct Options {
     pub external: Option<crate::harness::stack::External>,
     /// Run one shard of a larger run.
     pub shard: Option<Sharding>,
+    /// Serve the live view of the run on this address (`--live`).
+    pub live: Option<std::net::SocketAddr>,
 }
 
 /// `--shard I/N` (or `--shards N` with `JOB_COMPLETION_INDEX`), `--run-id`, `--shard-out`.
@@ -63,6 +65,14 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
         }
         None => (scenario, None),
     };
+    let live = match options.live {
+        Some(addr) => {
+            let live = crate::live::Live::start(addr).await?;
+            eprintln!("live view: {}", live.url());
+            Some(live)
+        }
+        None => None,
+    };
     let harness = crate::harness::Options {
         out: options.out.clone(),
         progress: options.progress,
@@ -70,6 +80,7 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
         credentials: options.credentials.clone(),
         external: options.external.clone(),
         first_upload,
+        live: live.as_ref().map(crate::live::Live::feed),
     };
     let outcome = Box::pin(crate::harness::run(scenario, harness)).await?;
     if let Some(sharding) = &options.shard {
@@ -85,7 +96,11 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
         .context("writing the shard file")?;
         eprintln!("shard {} of run {}: shard file written to {written}", file.shard, file.run_id);
     }
-    conclude(&outcome.results, &outcome.dir, options.format, options.junit.as_deref())
+    let concluded = conclude(&outcome.results, &outcome.dir, options.format, options.junit.as_deref());
+    if let Some(live) = live {
+        live.finish(&outcome.results, outcome.dir.clone()).await;
+    }
+    concluded
 }
 
 /// Refuses what a sharded or external run cannot do, naming the flag.

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["client"],
     &["harness"],
     &["shard"],
-    &["report"],
+    &["report", "live"],
     &["run", "plan", "signbench", "compare", "audit", "demo", "merge", "calibrate", "exit"],
     &["cli"],
 ];

@@ -24,6 +24,7 @@ mod hardening;
 mod hostile_clients;
 mod http2;
 mod layers;
+mod live;
 mod minio;
 mod multipart;
 mod presign;

@@ -141,3 +141,31 @@ fn report_command_rerenders_and_names_bad_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("{}:", bad.display())) && stderr.contains("results.json"), "{stderr}");
 }
+
+/// The answer first: the capacity answer in words (servers per architecture and what binds them,
+/// hand-checked against the fixture's capacity section) before the tables, in every rendering,
+/// with its inputs one click away in the page.
+#[test]
+fn the_headline_answers_how_many_app_servers_each_architecture_needs() {
+    let results = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (doc, _) = render(&results, dir.path()).unwrap();
+    let answer = doc.headline.as_ref().unwrap().answer.clone().unwrap();
+    assert_eq!(
+        answer,
+        "For 50,000 uploads of 4.2 MB within 60 s, proxying needs 6 app servers (bound by their memory); \
+         presigned URLs need 1 app server (bound by its network bandwidth)."
+    );
+    let text = presign_bench::report::text::render(&doc);
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    for (name, rendered, table) in [
+        ("terminal", &text, "uploads ok / failed"),
+        ("summary.md", &md, "| uploads ok"),
+        ("report.html", &html, "<table id=\"modes\">"),
+    ] {
+        let at = rendered.find(&answer).unwrap_or_else(|| panic!("{name} lacks the answer"));
+        assert!(at < rendered.find(table).unwrap(), "{name}: the answer comes before the tables");
+    }
+    assert!(html.contains("<a href=\"#capacity-inputs\">") && html.contains("<table id=\"capacity-inputs\">"));
+}

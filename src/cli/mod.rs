@@ -313,7 +313,7 @@ pub async fn dispatch(cli: Cli, stop: CancellationToken) -> anyhow::Result<()> {
             println!("{}", tokens.mint(&args.user, args.ttl).map_err(|e| anyhow::anyhow!("--user: {e}"))?);
         }
         Command::Run(args) => Box::pin(crate::run::command(&args.options()?, stop)).await?,
-        Command::Merge(args) => Box::pin(crate::merge::command(&args.options())).await?,
+        Command::Merge(args) => Box::pin(crate::merge::command(&args.options(), stop)).await?,
         Command::Report(args) => {
             for file in crate::report::rerender(&args.results, args.out.as_deref())? {
                 println!("{}", file.display());

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Also write the scenario's thresholds as JUnit XML (one test case each) to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Watch the run in a browser: serve a live view on ADDR (the URL is printed at start), then
+    /// the finished report.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    pub live: Option<std::net::SocketAddr>,
     /// Bucket on --storage-endpoint [default: the scenario's, else presign-bench].
     #[arg(long, requires = "storage_endpoint", help_heading = "Distributed runs")]
     pub bucket: Option<String>,
@@ -141,6 +145,7 @@ impl RunArgs {
             credentials: env_credentials(),
             external,
             shard,
+            live: self.live,
         })
     }
 }

@@ -32,6 +32,9 @@ pub struct MergeArgs {
     /// Also write the scenario's thresholds as JUnit XML to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Serve the merged report in the live view on ADDR (the URL is printed) until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    pub live: Option<std::net::SocketAddr>,
 }
 
 impl MergeArgs {
@@ -45,6 +48,7 @@ impl MergeArgs {
             credentials: env_credentials(),
             format: self.format,
             junit: self.junit.clone(),
+            live: self.live,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct RunContext<'a> {
     pub(super) captured: Option<std::sync::Mutex<Vec<Captured>>>,
     /// What the run's clients trust when it speaks TLS: the run's CA.
     pub(super) trust: Option<crate::tls::Trust>,
+    /// The live view's feed (`run --live`), when there is one.
+    pub(super) live: Option<&'a super::live::Feed>,
 }
 
 impl<'a> RunContext<'a> {
@@ -45,6 +47,7 @@ impl<'a> RunContext<'a> {
             first: 0,
             captured: None,
             trust: stack.trust.clone(),
+            live: options.live.as_ref(),
         }
     }
 
@@ -117,13 +120,20 @@ pub(super) async fn guarded_load(
     ctx: &RunContext<'_>,
     stack: &mut Stack,
     (label, total): (&str, u64),
-    stage: Stage,
+    (stage, under_way): (Stage, Option<super::live::ModeUnderWay<'_>>),
 ) -> ((Recorder, StoppedBy), Option<StopReason>) {
     let cancel = ctx.cancel.child_token();
-    let counters = Arc::new(loadgen::Progress::default());
+    let mut counters = loadgen::Progress::default();
+    let mut watcher = ctx.live.map(|feed| {
+        let (watcher, tap) = super::live::Watcher::new(feed, (stage, total), ctx.scenario, under_way);
+        counters.tap = Some(tap);
+        watcher
+    });
+    let counters = Arc::new(counters);
     let bar = progress::Bar::start(label, total, &counters, ctx.progress);
-    let run = loadgen::run_on(load, job, cancel.clone(), counters, crate::client::load_threads());
+    let run = loadgen::run_on(load, job, cancel.clone(), counters.clone(), crate::client::load_threads());
     tokio::pin!(run);
+    let mut tick = tokio::time::interval(super::live::EVERY);
     let mut reason = None;
     let result = loop {
         tokio::select! {
@@ -147,6 +157,11 @@ pub(super) async fn guarded_load(
             }
             () = ctx.cancel.cancelled(), if reason.is_none() => {
                 reason = Some(StopReason::Interrupted(stage));
+            }
+            _ = tick.tick(), if watcher.is_some() => {
+                if let Some(w) = &mut watcher {
+                    w.tick(&counters, ctx.trust.as_ref()).await;
+                }
             }
         }
     };

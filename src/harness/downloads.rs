@@ -129,7 +129,7 @@ async fn read(
     let before = snapshot(server, ctx.trust.as_ref(), stage, &mut reason).await;
     let cpu_before = crate::metrics::process_stats().cpu_seconds;
     let label = format!("{} reads", via.as_str());
-    let ((rec, _), stopped) = guarded_load(load, reads.clone(), ctx, stack, (&label, count), stage).await;
+    let ((rec, _), stopped) = guarded_load(load, reads.clone(), ctx, stack, (&label, count), (stage, None)).await;
     let client_cpu = (crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0);
     let after = snapshot(server, ctx.trust.as_ref(), stage, &mut reason).await;
     let mut result = build::download_result(scenario, &rec, (&before, &after), per_object, Some(client_cpu));

@@ -8,6 +8,7 @@
 //! - [`minio`]: MinIO as child processes (one node or a cluster); [`container`](mod@self) with
 //!   the `containers` feature: MinIO in a container.
 //! - [`verify`]: reading objects back after a mode; `downloads`: a mode's reads (`[downloads]`).
+//! - [`live`]: the run so far, about once a second, for a live view (`run --live`).
 //! - [`certs`]: a run's TLS material (its own CA, the servers' certificate, the clients' trust).
 //!
 //! Cancellation is a token the caller passes in ([`Options::cancel`]); only the binary's entry
@@ -26,6 +27,7 @@ mod context;
 mod downloads;
 pub mod environment;
 pub mod events;
+pub mod live;
 pub mod local;
 pub mod minio;
 mod progress;
@@ -158,6 +160,8 @@ pub struct Options {
     /// this one: each mode's raw measurements are kept ([`Outcome::captured`]) and the
     /// scenario's thresholds are left to the merge of the whole.
     pub first_upload: Option<u64>,
+    /// Publish the run so far to this feed while it runs (`run --live`).
+    pub live: Option<live::Feed>,
 }
 
 /// What a run produced.
@@ -266,6 +270,9 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         tempfile::Builder::new().prefix("presign-bench-run").tempdir().map_err(io_error(Path::new("$TMPDIR")))?;
     let external = options.external.as_ref();
     let mut stack = stack::Stack::start(&scenario, &options.credentials, work.path(), &logs, external).await?;
+    if let Some(feed) = &options.live {
+        feed.begin(&scenario, environment::environment(stack.store_version.clone()));
+    }
     let ctx = context::RunContext::new(&scenario, &stack, &options);
     let ctx = match options.first_upload {
         Some(first) => ctx.sharded(first),

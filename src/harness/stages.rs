@@ -51,6 +51,7 @@ pub async fn run_sizes(base: &RunContext<'_>, stack: &mut Stack) -> (Vec<SweepPo
                     first: base.first,
                     captured: None,
                     trust: base.trust.clone(),
+                    live: base.live,
                 };
                 &ctx_at_size
             }
@@ -61,6 +62,9 @@ pub async fn run_sizes(base: &RunContext<'_>, stack: &mut Stack) -> (Vec<SweepPo
             let of = size.map(|b| format!(" of {}", crate::human::binary_bytes(b))).unwrap_or_default();
             tracing::info!("{} mode: {} uploads{of}", mode.as_str(), scenario.uploads);
             let (result, reason) = run_mode(mode, ctx, stack).await;
+            if let Some(feed) = ctx.live {
+                feed.mode_done(mode, &result);
+            }
             modes.set(mode, result);
             if reason.is_some() {
                 stopped = reason;
@@ -152,8 +156,10 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     };
     let started_at = unix_ms();
     let cpu_before = crate::metrics::process_stats().cpu_seconds;
+    let under_way = super::live::ModeUnderWay { mode, server: &server, before: &before };
     let ((recorder, stopped), interrupted) =
-        guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), stage).await;
+        guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), (stage, Some(under_way)))
+            .await;
     let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
     reason = reason.or(interrupted);
     // The events of the last uploads may still be on their way: they are this mode's.
@@ -281,13 +287,14 @@ pub async fn run_signing(phase: Signing, ctx: &RunContext<'_>, stack: &mut Stack
     let broker = stack.broker.clone();
     let mut reason = None;
     let before = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
-    let ((presigns, _), stopped) = guarded_load(load, presign, ctx, stack, ("presign", 0), Stage::Signing).await;
+    let ((presigns, _), stopped) =
+        guarded_load(load, presign, ctx, stack, ("presign", 0), (Stage::Signing, None)).await;
     let after = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     if let Some(reason) = stopped.or(reason) {
         return Err(reason);
     }
     let healthz = Arc::new(Healthz { base: broker, http: Http::new(ctx.timeout()).tls(ctx.trust.clone()) });
-    let ((health, _), stopped) = guarded_load(load, healthz, ctx, stack, ("healthz", 0), Stage::Signing).await;
+    let ((health, _), stopped) = guarded_load(load, healthz, ctx, stack, ("healthz", 0), (Stage::Signing, None)).await;
     if let Some(reason) = stopped {
         return Err(reason);
     }
@@ -336,7 +343,8 @@ async fn run_version(
     let mut reason = None;
     let before = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     let label = format!("presigned over {}", version.as_str());
-    let ((rec, _), stopped) = guarded_load(load, job, ctx, stack, (&label, VERSION_UPLOADS), Stage::Signing).await;
+    let ((rec, _), stopped) =
+        guarded_load(load, job, ctx, stack, (&label, VERSION_UPLOADS), (Stage::Signing, None)).await;
     let after = snapshot(&broker, ctx.trust.as_ref(), Stage::Signing, &mut reason).await;
     if let Some(reason) = stopped.or(reason) {
         return Err(reason);

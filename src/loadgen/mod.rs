@@ -38,7 +38,7 @@ pub struct Load {
     pub max_duration: Duration,
 }
 
-/// Live counters for a progress display; workers add to them as uploads finish.
+/// Live counters for a progress display; workers add to them as uploads start and finish.
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Uploads that succeeded.
@@ -47,6 +47,28 @@ pub struct Progress {
     pub failed: AtomicU64,
     /// Payload bytes of successful uploads.
     pub bytes: AtomicU64,
+    /// Uploads started and not finished.
+    pub in_flight: AtomicU64,
+    /// Where each worker also sends what it records, for a live view that keeps a copy of the
+    /// merged recorder while the workers run (`run --live`). `None`: nothing is sent, and the hot
+    /// path does no extra work.
+    pub tap: Option<Tap>,
+}
+
+/// The sending end of [`Progress::tap`]: an unbounded channel, so a worker never waits on the
+/// live view (tokio's channel takes a send without a lock).
+pub type Tap = tokio::sync::mpsc::UnboundedSender<Tapped>;
+
+/// What a worker recorded: the arguments of one [`Recorder::record`] call, so a copy recorded
+/// from them equals the workers' recorders merged.
+#[derive(Clone, Debug)]
+pub struct Tapped {
+    /// The upload's sample.
+    pub sample: Sample,
+    /// How long after its intended start it began.
+    pub waited: Duration,
+    /// When it finished, after the load began.
+    pub at: Duration,
 }
 
 /// One upload, as the load generator sees it.
@@ -85,7 +107,7 @@ pub async fn run_on(
     .min(load.count)
     .max(1);
     let start = Instant::now();
-    let shared = Arc::new(Shared { next: AtomicU64::new(0), in_flight: AtomicU64::new(0), start, progress });
+    let shared = Arc::new(Shared { next: AtomicU64::new(0), start, progress });
     let stop_sampler = CancellationToken::new();
     let sampler = tokio::spawn(sample_in_flight(shared.clone(), stop_sampler.clone()));
     let threads = u64::try_from(threads).unwrap_or(1).clamp(1, workers);
@@ -164,7 +186,6 @@ fn spawn_workers(
 
 struct Shared {
     next: AtomicU64,
-    in_flight: AtomicU64,
     start: Instant,
     progress: Arc<Progress>,
 }
@@ -194,7 +215,7 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
         if began >= deadline {
             return (rec, StoppedBy::Deadline);
         }
-        shared.in_flight.fetch_add(1, Relaxed);
+        shared.progress.in_flight.fetch_add(1, Relaxed);
         let run = HANDSHAKES.scope(std::cell::Cell::new(Duration::ZERO), async {
             let mut sample = job.run(index).await;
             let handshakes = HANDSHAKES.with(std::cell::Cell::get);
@@ -208,7 +229,7 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
             () = &mut cancelled => None,
             s = run => Some(s),
         };
-        shared.in_flight.fetch_sub(1, Relaxed);
+        shared.progress.in_flight.fetch_sub(1, Relaxed);
         let Some(sample) = sample else { return (rec, StoppedBy::Cancelled) };
         match sample.succeeded() {
             Some(bytes) => {
@@ -220,7 +241,12 @@ async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &Cancellatio
             }
         }
         let waited = intended.map_or(Duration::ZERO, |at| began.saturating_duration_since(at));
-        rec.record(sample, waited, Instant::now().duration_since(shared.start));
+        let at = Instant::now().duration_since(shared.start);
+        if let Some(tap) = &shared.progress.tap {
+            // A closed channel (the live view is gone) costs nothing more than the failed send.
+            let _ = tap.send(Tapped { sample: sample.clone(), waited, at });
+        }
+        rec.record(sample, waited, at);
     }
 }
 
@@ -263,7 +289,7 @@ async fn sample_in_flight(shared: Arc<Shared>, stop: CancellationToken) -> Vec<u
         if buckets.len() <= b {
             buckets.resize(b + 1, 0);
         }
-        buckets[b] = buckets[b].max(shared.in_flight.load(Relaxed));
+        buckets[b] = buckets[b].max(shared.progress.in_flight.load(Relaxed));
     }
 }
 
@@ -355,6 +381,33 @@ mod tests {
         assert!(uncorrected.abs_diff(50_000) < 1000, "{uncorrected}");
         // The 10th upload was due at 90 ms and finished at 500 ms.
         assert!(corrected.abs_diff(410_000) < 5000, "{corrected}");
+    }
+
+    /// What the workers send to the tap, recorded into one copy, is what their own recorders hold
+    /// merged: the live view's figures are the run's, not an estimate.
+    #[tokio::test(start_paused = true)]
+    async fn the_tap_carries_every_record_so_a_copy_equals_the_merged_recorder() {
+        let load = Load {
+            pacing: Pacing::Open { rate_per_sec: 200.0, max_in_flight: 3 },
+            count: 30,
+            first: 0,
+            max_duration: Duration::from_secs(60),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress = Arc::new(Progress { tap: Some(tx), ..Progress::default() });
+        let job = Arc::new(Sleepy { work: Duration::from_millis(20) });
+        let (rec, _) = run(load, job, CancellationToken::new(), progress.clone()).await;
+        let mut copy = Recorder::new(true);
+        while let Ok(t) = rx.try_recv() {
+            copy.record(t.sample, t.waited, t.at);
+        }
+        assert_eq!((copy.ok, copy.failed, copy.bytes_ok), (rec.ok, rec.failed, rec.bytes_ok));
+        assert_eq!((copy.ok, copy.failed), (24, 6));
+        assert_eq!(copy.corrected, rec.corrected);
+        assert_eq!(copy.uncorrected, rec.uncorrected);
+        assert_eq!(copy.errors, rec.errors);
+        assert_eq!(copy.timeline.completed, rec.timeline.completed);
+        assert_eq!(progress.in_flight.load(Relaxed), 0, "every upload that started finished");
     }
 
     /// The same load on two threads of their own: every upload once, cancellation reaches them.

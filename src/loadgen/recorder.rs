@@ -134,7 +134,7 @@ pub struct Timeline {
 }
 
 /// One worker's (or, merged, one mode's) measurements.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Recorder {
     /// Latency per phase; in the open model measured from the intended start.
     pub corrected: Vec<Histogram<u64>>,

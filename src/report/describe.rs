@@ -5,8 +5,9 @@
 #![allow(clippy::cast_precision_loss)]
 
 use crate::human::{grouped, ratio, si_bytes};
+use crate::results::capacity::Constraint;
 use crate::results::{PresignSteps, Results};
-use crate::scenario::{ObjectSize, Pacing, Scenario};
+use crate::scenario::{Mode, ObjectSize, Pacing, Scenario};
 
 /// The one-line claim of a run, e.g. "1.0 TB vs 118 MB through the app tier for 50,000 uploads: 4,451×".
 #[must_use]
@@ -22,6 +23,37 @@ pub fn headline(results: &Results) -> String {
         ),
         _ => "one mode only: no comparison".to_owned(),
     }
+}
+
+/// The capacity answer in words, e.g. "For 50,000 uploads of 10.5 MB within 60 s, proxying
+/// needs 7 app servers (bound by their network bandwidth); presigned URLs need 1 app server
+/// (bound by its network bandwidth)." None
+/// when the run has no capacity model or not both modes.
+#[must_use]
+pub fn answer(results: &Results) -> Option<String> {
+    let c = results.capacity.as_ref()?;
+    let (proxied, presigned) = (c.modes.get(&Mode::Proxied)?, c.modes.get(&Mode::Presigned)?);
+    let servers = |n: u64| if n == 1 { "1 app server".to_owned() } else { format!("{} app servers", grouped(n)) };
+    let bound = |p: &crate::results::capacity::ModePlan| {
+        let whose = if p.servers == 1 { "its" } else { "their" };
+        let what = match p.binding {
+            Constraint::Nic => "network bandwidth",
+            Constraint::Cpu => "CPU",
+            Constraint::Memory => "memory",
+            Constraint::Connections => "open connections",
+        };
+        format!("bound by {whose} {what}")
+    };
+    let window = c.input("window");
+    Some(format!(
+        "For {} uploads of {} within {window:.0} s, proxying needs {} ({}); presigned URLs need {} ({}).",
+        grouped(results.scenario.target_uploads),
+        object_size(&results.scenario),
+        servers(proxied.servers),
+        bound(proxied),
+        servers(presigned.servers),
+        bound(presigned),
+    ))
 }
 
 /// "10.5 MB" or "1.0 MB to 21.0 MB", from the resolved scenario's `object_size`.

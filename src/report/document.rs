@@ -17,6 +17,8 @@ pub struct Document {
     pub scope: String,
     /// Why the run is incomplete, when it is.
     pub warning: Option<String>,
+    /// While the run goes on (the live view): what it is doing, and which figures will change.
+    pub status: Option<String>,
     /// The run's claim, when both modes ran.
     pub headline: Option<Headline>,
     /// The body, in reading order.
@@ -32,6 +34,9 @@ pub struct Headline {
     pub figure: String,
     /// The claim, with its extrapolation labelled.
     pub claim: String,
+    /// The capacity answer in words: the app servers each architecture needs for the scenario's
+    /// target and what binds them (its inputs are the capacity section's first table).
+    pub answer: Option<String>,
 }
 
 /// A titled part of the body (the first has no title: the mode table).

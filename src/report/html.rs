@@ -16,6 +16,9 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5rem 0; } figure svg { width: 100%; height: auto; border: 1px solid #eee; }
 .explain { background: #f6f8fa; padding: 1rem 1.2rem; border-radius: 6px; line-height: 1.5; }
 footer { color: #777; font-size: 0.9rem; margin-top: 2rem; }
+.answer { font-size: 1.3rem; margin: 0.6rem 0 1rem; } .answer a { font-size: 1rem; }
+.status { background: #e8f0fe; border: 1px solid #90b0e0; padding: 0.8rem; border-radius: 6px; }
+th.provisional, .provisional-figures td.n:not(.final) { color: #888; font-style: italic; }
 ";
 
 /// Escapes text for HTML text and double-quoted attributes (`&`, `<`, `>`, `"`).
@@ -26,17 +29,41 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
 /// `doc` as a page.
 #[must_use]
 pub fn render(doc: &Document) -> String {
-    let title = esc(&doc.title);
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
-    );
+    page(&doc.title, &body(doc), "")
+}
+
+/// A page titled `title` with the report's style, `body` its content and `script` (may be empty)
+/// its script.
+#[must_use]
+pub fn page(title: &str, body: &str, script: &str) -> String {
+    let title = esc(title);
+    let script = if script.is_empty() { String::new() } else { format!("<script>{script}</script>\n") };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}{script}</body>\n</html>\n"
+    )
+}
+
+/// `doc` as the content of a page's body.
+#[must_use]
+pub fn body(doc: &Document) -> String {
+    let mut out = format!("<h1>{}</h1>\n", esc(&doc.title));
     let _ = writeln!(out, "<p class=\"desc\">{}<br>{}</p>", esc(&doc.description), esc(&doc.scope));
+    if let Some(status) = &doc.status {
+        let _ = writeln!(out, "<p class=\"status\" id=\"status\"><b>Provisional:</b> {}</p>", esc(status));
+    }
     if let Some(w) = &doc.warning {
         let _ =
             writeln!(out, "<p class=\"warn\"><b>Incomplete run:</b> {}. The figures cover only what ran.</p>", esc(w));
     }
     if let Some(h) = &doc.headline {
         let _ = writeln!(out, "<p class=\"headline\">{}</p>\n<p class=\"sub\">{}</p>", esc(&h.figure), esc(&h.claim));
+        if let Some(a) = &h.answer {
+            let _ = writeln!(
+                out,
+                "<p class=\"answer\" id=\"answer\">{} <a href=\"#capacity-inputs\">The inputs.</a></p>",
+                esc(a)
+            );
+        }
     }
     for section in &doc.sections {
         if let Some(heading) = &section.heading {
@@ -61,7 +88,7 @@ pub fn render(doc: &Document) -> String {
             }
         }
     }
-    let _ = writeln!(out, "<footer>{}</footer>\n</body>\n</html>", esc(&doc.footer));
+    let _ = writeln!(out, "<footer>{}</footer>", esc(&doc.footer));
     out
 }
 

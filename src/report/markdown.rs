@@ -17,11 +17,17 @@ pub fn render(doc: &Document) -> String {
         let _ = writeln!(out, "> {}\n", cell(&doc.description));
     }
     let _ = writeln!(out, "{}\n", cell(&doc.scope));
+    if let Some(status) = &doc.status {
+        let _ = writeln!(out, "**Provisional:** {}\n", cell(status));
+    }
     if let Some(w) = &doc.warning {
         let _ = writeln!(out, "**⚠ Incomplete run:** {}\n", cell(w));
     }
     if let Some(h) = &doc.headline {
         let _ = writeln!(out, "**{}**\n", cell(&h.claim));
+        if let Some(a) = &h.answer {
+            let _ = writeln!(out, "**{}** (inputs: the capacity section)\n", cell(a));
+        }
     }
     for section in &doc.sections {
         if let Some(heading) = &section.heading {

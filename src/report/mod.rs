@@ -8,19 +8,21 @@
 //! - [`render`](mod@render): results → the report folder.
 //! - [`plots`]: plot types that take data and return their SVG and PNG.
 //! - [`capacity`]: the capacity report as tables and a plot.
-//! - [`describe`]: the headline and the scenario in words.
+//! - [`describe`]: the headline, the capacity answer and the scenario in words.
+//! - [`live`]: the run so far as the same document, for the live view (`run --live`).
 
 mod build;
 pub mod capacity;
 pub mod describe;
 pub mod document;
 mod html;
+pub mod live;
 mod markdown;
 pub mod plots;
 mod render;
 pub mod text;
 
-pub use build::build;
+pub use build::{build, build_tables};
 pub use describe::headline;
 pub use document::Document;
 pub use render::{RenderError, render, write};

@@ -13,10 +13,16 @@ pub fn render(doc: &Document) -> String {
     if !doc.description.is_empty() {
         let _ = writeln!(out, "{}", doc.description);
     }
+    if let Some(status) = &doc.status {
+        let _ = writeln!(out, "PROVISIONAL: {status}");
+    }
     if let Some(w) = &doc.warning {
         let _ = writeln!(out, "INCOMPLETE: {w}");
     }
     if let Some(h) = &doc.headline {
+        if let Some(a) = &h.answer {
+            let _ = write!(out, "\n{a} (inputs: Capacity, below)");
+        }
         let _ = write!(out, "\n{}\n", h.claim);
     }
     for section in &doc.sections {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unused_self)] // each test binary uses a different subset
 
+pub mod chromium;
 pub mod kube;
 mod minio;
 pub mod podman;

@@ -53,7 +53,7 @@ pub fn steps(results: &Results) -> Option<Section> {
 
 /// The sweep: latency and app-tier bytes per upload at each size, and the crossover.
 #[must_use]
-pub fn sweep(results: &Results, figure: Block) -> Option<Section> {
+pub fn sweep(results: &Results, figure: Option<Block>) -> Option<Section> {
     if results.sweep.is_empty() {
         return None;
     }
@@ -93,7 +93,10 @@ pub fn sweep(results: &Results, figure: Block) -> Option<Section> {
     );
     Some(Section::titled(
         "Size sweep (the tables above are its last size)",
-        vec![Block::Table(Table { id: "sweep", columns, labels: 1, rows }), Block::Paragraph(crossover), figure],
+        [Block::Table(Table { id: "sweep", columns, labels: 1, rows }), Block::Paragraph(crossover)]
+            .into_iter()
+            .chain(figure)
+            .collect(),
     ))
 }
 

@@ -50,6 +50,7 @@ pub fn latency(results: &Results) -> Latency {
             series.push(plots::Curve {
                 label: format!("{} {}", mode.as_str(), phase.as_str()),
                 mode: mode.as_str().to_owned(),
+                phase: phase as usize,
                 points,
             });
         }

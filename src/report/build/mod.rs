@@ -24,13 +24,14 @@ mod uploads;
 
 use crate::human::{grouped, ratio, si_bytes};
 use crate::report::capacity;
-use crate::report::describe::{headline, object_size, pacing};
+use crate::report::describe::{answer, headline, object_size, pacing};
 use crate::report::document::{Block, Document, Figure, Headline, Section};
 use crate::report::plots::{self, Plot, PlotError};
 use crate::results::Results;
 
-fn figure(plot: &impl Plot) -> Result<Block, PlotError> {
-    Ok(Block::Figure(Figure { name: plot.name(), drawing: plots::draw(plot)? }))
+/// `plot` drawn, when `draw`.
+fn figure(plot: &impl Plot, draw: bool) -> Result<Option<Block>, PlotError> {
+    Ok(if draw { Some(Block::Figure(Figure { name: plot.name(), drawing: plots::draw(plot)? })) } else { None })
 }
 
 /// The report of `results`, plots drawn.
@@ -38,27 +39,44 @@ fn figure(plot: &impl Plot) -> Result<Block, PlotError> {
 /// # Errors
 /// A plot that cannot be drawn, named.
 pub fn build(results: &Results) -> Result<Document, PlotError> {
+    build_with(results, true)
+}
+
+/// The report of `results` without its plots (the live view's, redrawn every second: drawing the
+/// plots, PNGs included, would cost the run's machine far more than the tables).
+///
+/// # Panics
+/// Never: only drawing a plot fails, and none is drawn.
+#[must_use]
+pub fn build_tables(results: &Results) -> Document {
+    build_with(results, false).expect("only plots fail to draw")
+}
+
+/// The report of `results`; `plots`: with its plots drawn.
+fn build_with(results: &Results, plots: bool) -> Result<Document, PlotError> {
     let s = &results.scenario;
     let mut sections = vec![Section { heading: None, blocks: uploads::blocks(results) }];
     sections.extend(reads::section(results));
     if let Some(mut cdn) = cdn::section(results) {
-        cdn.blocks.push(figure(&cdn::plot(results))?);
+        cdn.blocks.extend(figure(&cdn::plot(results), plots)?);
         sections.push(cdn);
     }
     sections.push(Section { heading: None, blocks: vec![uploads::explanation(results)] });
-    let plots = vec![
-        figure(&figures::bandwidth(results))?,
-        figure(&figures::latency(results))?,
-        figure(&figures::timeline(results))?,
-        figure(&figures::resources(results))?,
+    let drawn = [
+        figure(&figures::bandwidth(results), plots)?,
+        figure(&figures::latency(results), plots)?,
+        figure(&figures::timeline(results), plots)?,
+        figure(&figures::resources(results), plots)?,
     ];
-    sections.push(Section { heading: None, blocks: plots });
+    if plots {
+        sections.push(Section { heading: None, blocks: drawn.into_iter().flatten().collect() });
+    }
     if !results.sweep.is_empty() {
-        sections.extend(details::sweep(results, figure(&figures::sweep(results))?));
+        sections.extend(details::sweep(results, figure(&figures::sweep(results), plots)?));
     }
     if let Some(c) = &results.capacity {
         let mut blocks = capacity::blocks(c);
-        blocks.push(figure(&capacity::plot(c))?);
+        blocks.extend(figure(&capacity::plot(c), plots)?);
         sections.push(Section::titled("Capacity for the target (modelled from the measured costs)", blocks));
     }
     sections.extend(tls::section(results));
@@ -74,10 +92,12 @@ pub fn build(results: &Results) -> Result<Document, PlotError> {
         scope: format!("{} uploads per mode, target {}", grouped(s.uploads), grouped(s.target_uploads)),
         warning: (!results.complete)
             .then(|| results.incomplete_reason.clone().unwrap_or_else(|| "interrupted".to_owned())),
-        headline: results
-            .comparison
-            .as_ref()
-            .map(|c| Headline { figure: ratio(c.client_bytes_ratio), claim: headline(results) }),
+        status: None,
+        headline: results.comparison.as_ref().map(|c| Headline {
+            figure: ratio(c.client_bytes_ratio),
+            claim: headline(results),
+            answer: answer(results),
+        }),
         sections,
         footer: format!(
             "{} uploads per mode, {}, objects {}, content type {} · started {} · {:.1} s · {} ({} cores, {}) · {} · presign-bench {}{}",

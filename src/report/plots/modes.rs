@@ -106,10 +106,34 @@ impl Bandwidth {
 pub struct Curve {
     /// Legend label, e.g. `proxied upload`.
     pub label: String,
-    /// `proxied` or `presigned` (the colour).
+    /// `proxied` or `presigned` (its colour family).
     pub mode: String,
+    /// The phase's number (`Phase as usize`): its colour within the mode's family.
+    pub phase: usize,
     /// (percentile in %, latency in ms).
     pub points: Series,
+}
+
+/// One colour per phase, for each mode: warm colours for proxied, cool ones for presigned, so a
+/// curve tells its mode and its phase apart from every other (at most 9 phases).
+fn phase_color(mode: &str, phase: usize) -> RGBColor {
+    /// Red, green and blue.
+    type Rgb = (u8, u8, u8);
+    /// (proxied, presigned) per phase.
+    const PAIRS: [(Rgb, Rgb); 9] = [
+        ((214, 39, 40), (31, 119, 180)),
+        ((255, 127, 14), (23, 190, 207)),
+        ((140, 86, 75), (44, 160, 44)),
+        ((227, 119, 194), (148, 103, 189)),
+        ((188, 189, 34), (20, 60, 120)),
+        ((150, 20, 60), (100, 170, 230)),
+        ((240, 180, 40), (0, 120, 110)),
+        ((120, 40, 10), (90, 90, 160)),
+        ((250, 90, 120), (120, 200, 120)),
+    ];
+    let (warm, cool) = PAIRS[phase % PAIRS.len()];
+    let (r, g, b) = if mode == "proxied" { warm } else { cool };
+    RGBColor(r, g, b)
 }
 
 /// Latency percentile distributions (HdrHistogram style: x is 1/(1-p) on a log axis).
@@ -153,8 +177,8 @@ impl Plot for Latency {
             .label_style((FONT, 22))
             .axis_desc_style((FONT, 22))
             .draw())?;
-        for (i, curve) in self.series.iter().enumerate() {
-            let color = mode_color(&curve.mode).mix(1.0 - 0.22 * (i % 4) as f64);
+        for curve in &self.series {
+            let color = phase_color(&curve.mode, curve.phase).to_rgba();
             line(&mut chart, &curve.label, color, curve.points.iter().map(|(p, ms)| (inverse(*p), *ms)), 0)?;
         }
         legend(&mut chart, SeriesLabelPosition::LowerRight)
@@ -316,5 +340,24 @@ impl Resources {
             });
         e(chart.draw_series(labels))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phase_color;
+    use crate::results::Phase;
+
+    #[test]
+    fn every_mode_and_phase_has_a_colour_of_its_own() {
+        let colours: Vec<_> = ["proxied", "presigned"]
+            .iter()
+            .flat_map(|mode| Phase::ALL.map(|phase| phase_color(mode, phase as usize)))
+            .map(|c| (c.0, c.1, c.2))
+            .collect();
+        let mut distinct = colours.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), colours.len(), "{colours:?}");
     }
 }
