@@ -192,28 +192,15 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         let broker = stack.broker.clone();
         (reads, reason) = super::downloads::run(mode, d, ctx, stack, (&server, &broker), &recorder.done).await;
     }
-    let prefixes: &[&str] = match mode {
-        Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
-        Mode::Proxied => &[policy::PROXIED_PREFIX],
+    // What is left, and the cleanup: like the load and verification, stopped by Ctrl-C (the
+    // incomplete report is still written).
+    read_back.orphans = tokio::select! {
+        orphans = clean_up(mode, scenario, stack, &recorder.done) => orphans,
+        () = ctx.cancel.cancelled() => {
+            reason.get_or_insert(StopReason::Interrupted(Stage::Verifying(mode)));
+            None
+        }
     };
-    match scenario.storage {
-        // The harness's own temporary store: count what is left, keep it for inspection.
-        Storage::Embedded => {
-            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
-            read_back.orphans = Some(orphans.len() as u64);
-        }
-        // A store the harness started, possibly on the user's data directory: count what is left,
-        // then leave no test objects behind (verified or not, orphans included).
-        Storage::Minio { .. } | Storage::Container { .. } => {
-            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, &recorder.done).await;
-            read_back.orphans = Some(orphans.len() as u64);
-            verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await;
-            verify::delete_keys(&stack.verifier, &stack.target.bucket, &orphans).await;
-        }
-        // Someone's bucket: other deployments' objects may share the prefixes. Delete what this
-        // run stored, count and delete nothing else.
-        Storage::Endpoint { .. } => verify::delete(&stack.verifier, &stack.target.bucket, &recorder.done).await,
-    }
     let multipart = scenario.multipart.map(|_| clients.common().parts.read());
     let measured = Measured {
         recorder,
@@ -235,6 +222,40 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let mut result = build::mode_result(scenario, measured);
     (result.downloads, result.cdn_reads, result.events, result.scan) = (reads.own, reads.cdn, events, scan);
     (result, reason)
+}
+
+/// After a mode: counts the objects under the mode's prefixes that no completed upload accounts
+/// for (`None`: not counted) and removes the run's objects where the store is not the harness's
+/// own temporary one.
+async fn clean_up(mode: Mode, scenario: &Scenario, stack: &Stack, done: &[crate::loadgen::Done]) -> Option<u64> {
+    let prefixes: &[&str] = match mode {
+        Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
+        Mode::Proxied => &[policy::PROXIED_PREFIX],
+    };
+    match scenario.storage {
+        // The harness's own temporary store: count what is left, keep it for inspection.
+        Storage::Embedded => {
+            let orphans = match &stack.embedded_bucket {
+                Some(dir) => verify::orphans_on_disk(dir, prefixes, done).await,
+                None => verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, done).await,
+            };
+            Some(orphans.len() as u64)
+        }
+        // A store the harness started, possibly on the user's data directory: count what is left,
+        // then leave no test objects behind (verified or not, orphans included).
+        Storage::Minio { .. } | Storage::Container { .. } => {
+            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, done).await;
+            verify::delete(&stack.verifier, &stack.target.bucket, done).await;
+            verify::delete_keys(&stack.verifier, &stack.target.bucket, &orphans).await;
+            Some(orphans.len() as u64)
+        }
+        // Someone's bucket: other deployments' objects may share the prefixes. Delete what this
+        // run stored, count and delete nothing else.
+        Storage::Endpoint { .. } => {
+            verify::delete(&stack.verifier, &stack.target.bucket, done).await;
+            None
+        }
+    }
 }
 
 /// What scanning did over a mode, when the run scanned or sent infected uploads: the server's

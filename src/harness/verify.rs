@@ -148,6 +148,41 @@ pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], d
     keys
 }
 
+/// [`orphans`] on the embedded store, read from its bucket directory (each object is the file at
+/// its key; the store keeps its own files outside it). Not through ListObjectsV2: s3s-fs walks
+/// and sorts the whole bucket for every page of 1,000 keys, so listing a prefix of n objects costs
+/// n²/1,000 (measured after proxied-only loads of 1 KiB, release build: 40,000 uploads took 41.7 s
+/// through the listing and take 0.7 s from the disk; 200,000 took more than 11 minutes, now 1.7 s);
+/// one walk of the directories is linear.
+pub async fn orphans_on_disk(bucket_dir: &std::path::Path, prefixes: &[&str], done: &[Done]) -> Vec<String> {
+    let known: std::collections::HashSet<String> = done.iter().map(|d| d.key.clone()).collect();
+    let (root, prefixes) = (bucket_dir.to_owned(), prefixes.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>());
+    let walk = tokio::task::spawn_blocking(move || {
+        let mut keys = Vec::new();
+        let mut dirs: Vec<std::path::PathBuf> = prefixes.iter().map(|p| root.join(p)).collect();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(path);
+                    continue;
+                }
+                let Ok(relative) = path.strip_prefix(&root) else { continue };
+                let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                if !known.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort_unstable();
+        keys
+    });
+    walk.await.unwrap_or_else(|e| {
+        tracing::warn!("counting what is left in {}: {e}", bucket_dir.display());
+        Vec::new()
+    })
+}
+
 /// Deletes `keys` (bounded parallelism); failures are logged, not fatal.
 pub async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) {
     let deletes = futures_util::stream::iter(keys).map(|key| async move {
@@ -185,5 +220,23 @@ mod tests {
         assert_eq!(select(&done, Verify::All).len(), 100);
         assert!(select(&done, Verify::None).is_empty());
         assert_eq!(select(&done, Verify::Sample(500)).len(), 100);
+    }
+
+    /// What the embedded store holds on disk under the mode's prefixes, less what the uploads
+    /// account for; other prefixes and the store's own files (beside the bucket) are not counted.
+    #[tokio::test]
+    async fn orphans_on_disk_are_the_files_under_the_prefixes_no_upload_accounts_for() {
+        let root = tempfile::tempdir().unwrap();
+        let bucket = root.path().join("presign-bench");
+        for key in ["proxied/user-1/a.jpg", "proxied/user-2/b.jpg", "proxied/user-2/c.jpg", "uploads/user-1/d.png"] {
+            let path = bucket.join(key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        }
+        std::fs::write(root.path().join(".tmp.1.internal.part"), b"x").unwrap();
+        let done = [Done { key: "proxied/user-2/b.jpg".into(), ..Done::default() }];
+        let left = orphans_on_disk(&bucket, &["proxied/"], &done).await;
+        assert_eq!(left, ["proxied/user-1/a.jpg", "proxied/user-2/c.jpg"]);
+        assert!(orphans_on_disk(&bucket, &["files/"], &done).await.is_empty(), "a prefix never written");
     }
 }
