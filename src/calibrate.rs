@@ -46,6 +46,8 @@ impl Tool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
     Healthz,
+    /// The request the runs make most: a presign, POSTed with a JSON body and a bearer token.
+    Presign,
     Put,
 }
 
@@ -53,9 +55,21 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Self::Healthz => "GET /healthz (broker)",
+            Self::Presign => "POST /v1/uploads (broker, presign)",
             Self::Put => "PUT 1 MiB (store, presigned)",
         }
     }
+}
+
+/// The presign request's body, as a run's upload sends it.
+const PRESIGN_BODY: &str = r#"{"filename":"calibrate.jpg","content_type":"image/jpeg","size":1048576}"#;
+
+/// The targets' requests: each URL, and the presign's bearer token.
+struct Targets {
+    healthz: String,
+    presign: String,
+    token: String,
+    put: String,
 }
 
 /// Bytes of each PUT's body.
@@ -87,6 +101,12 @@ pub struct Report {
     pub healthz_vs_wrk: Option<f64>,
     /// presign-bench ÷ oha on `/healthz`, medians (absent without oha).
     pub healthz_vs_oha: Option<f64>,
+    /// presign-bench ÷ wrk on the presign request, medians (absent without wrk).
+    #[serde(default)]
+    pub presign_vs_wrk: Option<f64>,
+    /// presign-bench ÷ oha on the presign request, medians (absent without oha).
+    #[serde(default)]
+    pub presign_vs_oha: Option<f64>,
     /// Length of each measurement, milliseconds.
     pub duration_ms: u64,
     /// Rounds.
@@ -115,9 +135,8 @@ fn on_path(name: &str) -> Option<PathBuf> {
 /// Servers that do not start, or a client that cannot be run.
 pub async fn command(o: &Options) -> anyhow::Result<()> {
     let work = tempfile::Builder::new().prefix("presign-bench-calibrate").tempdir().context("a temporary directory")?;
-    let (servers, put_url) = start(work.path()).await?;
-    let healthz = format!("{}/healthz", servers[1].url);
-    let measured = measure(o, &healthz, &put_url, work.path()).await;
+    let (servers, targets) = start(work.path()).await?;
+    let measured = measure(o, &targets, work.path()).await;
     futures_util::future::join_all(servers.into_iter().map(Server::stop)).await;
     let report = measured?;
     match o.format {
@@ -127,10 +146,12 @@ pub async fn command(o: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The store and the broker (in that order), and a presigned PUT URL that takes any body (only
-/// `host` is signed, so the same URL overwrites one object, request after request).
-async fn start(work: &Path) -> anyhow::Result<(Vec<Server>, String)> {
-    let (servers, c, _) = crate::harness::local::start(work, "calibrate", &[], &[("broker", Vec::new())]).await?;
+/// The store and the broker (in that order), and the targets: a presigned PUT URL that takes any
+/// body (only `host` is signed, so the same URL overwrites one object, request after request),
+/// and a token the broker takes for presigns.
+async fn start(work: &Path) -> anyhow::Result<(Vec<Server>, Targets)> {
+    let (servers, c, secret) = crate::harness::local::start(work, "calibrate", &[], &[("broker", Vec::new())]).await?;
+    let token = crate::app::auth::Tokens::new(secret.as_bytes()).mint("calibrate", Duration::from_secs(3600));
     let signer = crate::sigv4::Presigner::new(
         &servers[0].url,
         "calibrate",
@@ -140,17 +161,26 @@ async fn start(work: &Path) -> anyhow::Result<(Vec<Server>, String)> {
         crate::sigv4::Addressing::Path,
     );
     let url = signer.and_then(|s| s.sign("PUT", "calibrate/object", &[], Duration::from_secs(3600), SystemTime::now()));
-    match url {
-        Ok(url) => Ok((servers, url)),
-        Err(e) => {
+    match (url, token) {
+        (Ok(put), Ok(token)) => {
+            let broker = &servers[1].url;
+            let targets =
+                Targets { healthz: format!("{broker}/healthz"), presign: format!("{broker}/v1/uploads"), token, put };
+            Ok((servers, targets))
+        }
+        (Err(e), _) => {
             futures_util::future::join_all(servers.into_iter().map(Server::stop)).await;
             Err(e.into())
+        }
+        (_, Err(e)) => {
+            futures_util::future::join_all(servers.into_iter().map(Server::stop)).await;
+            Err(anyhow::anyhow!(e))
         }
     }
 }
 
-/// Every available client on both targets, `rounds` times, alternating.
-async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyhow::Result<Report> {
+/// Every available client on every target, `rounds` times, alternating.
+async fn measure(o: &Options, targets: &Targets, work: &Path) -> anyhow::Result<Report> {
     let mut tools = vec![Tool::Harness];
     let mut missing = Vec::new();
     for (tool, how) in [(Tool::Wrk, "apt-get install wrk"), (Tool::Oha, "cargo install oha")] {
@@ -162,17 +192,35 @@ async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyh
     }
     let body_file = work.join("body.bin");
     std::fs::write(&body_file, vec![b'x'; PUT_BYTES]).context("the PUT body file")?;
-    let lua = work.join("put.lua");
-    std::fs::write(&lua, format!("wrk.method = \"PUT\"\nwrk.body = string.rep(\"x\", {PUT_BYTES})\n"))
+    let put_lua = work.join("put.lua");
+    std::fs::write(&put_lua, format!("wrk.method = \"PUT\"\nwrk.body = string.rep(\"x\", {PUT_BYTES})\n"))
         .context("the wrk script")?;
+    let presign_lua = work.join("presign.lua");
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.body = '{PRESIGN_BODY}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
+        targets.token
+    );
+    std::fs::write(&presign_lua, script).context("the wrk script")?;
     let mut samples: Vec<((Target, Tool), Vec<Sample>)> = Vec::new();
     for _ in 0..o.rounds.max(1) {
-        for target in [Target::Healthz, Target::Put] {
+        for target in [Target::Healthz, Target::Presign, Target::Put] {
             for &tool in &tools {
-                let url = if target == Target::Healthz { healthz } else { put_url };
+                let url = match target {
+                    Target::Healthz => &targets.healthz,
+                    Target::Presign => &targets.presign,
+                    Target::Put => &targets.put,
+                };
                 let sample = match tool {
-                    Tool::Harness => harness(o, target, url).await?,
-                    Tool::Wrk | Tool::Oha => external(o, tool, target, url, &lua, &body_file).await?,
+                    Tool::Harness => harness(o, target, url, &targets.token).await?,
+                    Tool::Wrk | Tool::Oha => {
+                        let how = External {
+                            lua: if target == Target::Put { &put_lua } else { &presign_lua },
+                            body: &body_file,
+                            token: &targets.token,
+                        };
+                        external(o, tool, target, url, &how).await?
+                    }
                 };
                 match samples.iter_mut().find(|(k, _)| *k == (target, tool)) {
                     Some((_, v)) => v.push(sample),
@@ -197,15 +245,17 @@ async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyh
             }
         })
         .collect();
-    let median = |tool: Tool| {
-        rows.iter()
-            .find(|r| r.client == tool.name() && r.target == Target::Healthz.name())
-            .map(|r| r.requests_per_sec.median)
+    let median = |tool: Tool, target: Target| {
+        rows.iter().find(|r| r.client == tool.name() && r.target == target.name()).map(|r| r.requests_per_sec.median)
     };
-    let versus = |tool| median(Tool::Harness).zip(median(tool)).map(|(h, t)| if t > 0.0 { h / t } else { 0.0 });
+    let versus = |tool, target| {
+        median(Tool::Harness, target).zip(median(tool, target)).map(|(h, t)| if t > 0.0 { h / t } else { 0.0 })
+    };
     Ok(Report {
-        healthz_vs_wrk: versus(Tool::Wrk),
-        healthz_vs_oha: versus(Tool::Oha),
+        healthz_vs_wrk: versus(Tool::Wrk, Target::Healthz),
+        healthz_vs_oha: versus(Tool::Oha, Target::Healthz),
+        presign_vs_wrk: versus(Tool::Wrk, Target::Presign),
+        presign_vs_oha: versus(Tool::Oha, Target::Presign),
         rows,
         missing,
         duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
@@ -214,13 +264,20 @@ async fn measure(o: &Options, healthz: &str, put_url: &str, work: &Path) -> anyh
     })
 }
 
-async fn harness(o: &Options, target: Target, url: &str) -> anyhow::Result<Sample> {
+async fn harness(o: &Options, target: Target, url: &str, token: &str) -> anyhow::Result<Sample> {
+    let mut headers = http::HeaderMap::new();
     let (method, body) = match target {
         Target::Healthz => (http::Method::GET, bytes::Bytes::new()),
+        Target::Presign => {
+            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).context("the token")?;
+            headers.insert(http::header::AUTHORIZATION, bearer);
+            (http::Method::POST, bytes::Bytes::from_static(PRESIGN_BODY.as_bytes()))
+        }
         Target::Put => (http::Method::PUT, bytes::Bytes::from(vec![b'x'; PUT_BYTES])),
     };
     let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
-    let l = crate::client::load(method, uri, body, o.concurrency, o.duration).await;
+    let l = crate::client::load((method, uri, headers), body, o.concurrency, o.duration).await;
     Ok(Sample { ok: l.ok, failed: l.failed, seconds: l.seconds, cpu_seconds: l.cpu_seconds })
 }
 
@@ -237,28 +294,36 @@ fn children_cpu() -> f64 {
     })
 }
 
+/// What wrk and oha need beyond the URL: wrk's script for the target, the PUT's body file and the
+/// presign's token.
+struct External<'a> {
+    lua: &'a Path,
+    body: &'a Path,
+    token: &'a str,
+}
+
 /// Runs wrk or oha once and reads its counts from its output.
-async fn external(
-    o: &Options,
-    tool: Tool,
-    target: Target,
-    url: &str,
-    lua: &Path,
-    body: &Path,
-) -> anyhow::Result<Sample> {
+async fn external(o: &Options, tool: Tool, target: Target, url: &str, how: &External<'_>) -> anyhow::Result<Sample> {
     let secs = format!("{}s", o.duration.as_secs());
     let connections = o.concurrency.to_string();
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).to_string();
     let mut cmd = tokio::process::Command::new(tool.name());
     if tool == Tool::Wrk {
         cmd.args(["-t", &threads, "-c", &connections, "-d", &secs, "--timeout", "30s"]);
-        if target == Target::Put {
-            cmd.arg("-s").arg(lua);
+        if target != Target::Healthz {
+            cmd.arg("-s").arg(how.lua);
         }
     } else {
         cmd.args(["-z", &secs, "-c", &connections, "--no-tui", "--output-format", "json"]);
-        if target == Target::Put {
-            cmd.args(["-m", "PUT", "-D"]).arg(body);
+        match target {
+            Target::Healthz => {}
+            Target::Presign => {
+                cmd.args(["-m", "POST", "-T", "application/json", "-d", PRESIGN_BODY]);
+                cmd.args(["-H", &format!("Authorization: Bearer {}", how.token)]);
+            }
+            Target::Put => {
+                cmd.args(["-m", "PUT", "-D"]).arg(how.body);
+            }
         }
     }
     cmd.arg(url).kill_on_drop(true);
@@ -340,10 +405,15 @@ pub fn table(r: &Report) -> String {
         .collect();
     let header = ["target", "client", "min req/s", "median", "max", "req/CPU-s (med)", "failed"];
     let mut out = crate::columns::table(&header, &[crate::columns::Align::Left, crate::columns::Align::Left], &rows);
-    for (name, ratio) in [("wrk", r.healthz_vs_wrk), ("oha", r.healthz_vs_oha)] {
+    let ratios = [
+        ("wrk", "/healthz", r.healthz_vs_wrk),
+        ("oha", "/healthz", r.healthz_vs_oha),
+        ("wrk", "the presign request", r.presign_vs_wrk),
+        ("oha", "the presign request", r.presign_vs_oha),
+    ];
+    for (name, on, ratio) in ratios {
         if let Some(x) = ratio {
-            let _ =
-                writeln!(out, "\npresign-bench's client reaches {x:.2}x {name}'s rate on /healthz (medians, this run)");
+            let _ = writeln!(out, "\npresign-bench's client reaches {x:.2}x {name}'s rate on {on} (medians, this run)");
         }
     }
     for m in &r.missing {

@@ -1,5 +1,6 @@
 //! `presign-bench calibrate` with the real binary: the harness's client and wrk (installed from
-//! Debian by the test command) measured on the same broker and store; oha is measured when it is
+//! Debian by the test command) measured on the same broker and store, on `/healthz`, on the
+//! presign request the runs make, and on a presigned PUT; oha is measured when it is
 //! on PATH and otherwise reported as not measured, never left out silently.
 
 use crate::common;
@@ -20,7 +21,7 @@ async fn calibrate_measures_the_harness_client_beside_wrk() {
     };
     assert!(std::path::Path::new("/usr/bin/wrk").exists(), "wrk is missing: run tools/install-test-deps.sh");
     for client in ["presign-bench", "wrk"] {
-        for target in ["GET /healthz", "PUT 1 MiB"] {
+        for target in ["GET /healthz", "POST /v1/uploads", "PUT 1 MiB"] {
             let r = row(client, target);
             let rate = &r["requests_per_sec"];
             assert!(rate["min"].as_f64().unwrap() > 0.0 && rate["min"].as_f64() <= rate["max"].as_f64(), "{r}");
@@ -29,6 +30,8 @@ async fn calibrate_measures_the_harness_client_beside_wrk() {
         }
     }
     assert!(report["healthz_vs_wrk"].as_f64().unwrap() > 0.0);
+    // The presign request, as the runs make it (JSON body, bearer token), answered 201 by the broker.
+    assert!(report["presign_vs_wrk"].as_f64().unwrap() > 0.0);
     let oha_measured = rows.iter().any(|r| r["client"] == "oha");
     let oha_missing = report["missing"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().starts_with("oha:"));
     assert!(oha_measured != oha_missing, "oha is either measured or reported missing: {report}");

@@ -29,17 +29,16 @@ pub struct ClientLoad {
     pub cpu_seconds: f64,
 }
 
-/// The harness's own HTTP client sending `method uri` (with `body`) with `concurrency` requests
-/// in flight for `duration`, as in a mode's load: for `calibrate`.
+/// The harness's own HTTP client sending `method uri` (with `headers` and `body`) with
+/// `concurrency` requests in flight for `duration`, as in a mode's load: for `calibrate`.
 pub async fn load(
-    method: ::http::Method,
-    uri: ::http::Uri,
+    (method, uri, headers): (::http::Method, ::http::Uri, ::http::HeaderMap),
     body: bytes::Bytes,
     concurrency: u64,
     duration: std::time::Duration,
 ) -> ClientLoad {
-    let job =
-        std::sync::Arc::new(probe::Fixed { method, uri, body, http: Http::new(std::time::Duration::from_secs(30)) });
+    let http = Http::new(std::time::Duration::from_secs(30));
+    let job = std::sync::Arc::new(probe::Fixed { method, uri, body, headers, http });
     let load = crate::loadgen::Load {
         pacing: crate::scenario::Pacing::Closed { concurrency },
         count: u64::MAX,

@@ -63,6 +63,8 @@ pub struct Fixed {
     pub uri: ::http::Uri,
     /// The body (empty for a GET), shared by every request.
     pub body: Bytes,
+    /// Headers sent with every request, made once.
+    pub headers: ::http::HeaderMap,
     /// Client.
     pub http: Http,
 }
@@ -70,11 +72,14 @@ pub struct Fixed {
 impl Flow for Fixed {
     async fn upload(&self, _: u64, sample: &mut Sample) -> Result<Option<Done>, Failure> {
         let t0 = Instant::now();
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(self.method.clone())
             .uri(self.uri.clone())
             .body(http::full(self.body.clone()))
             .map_err(|_| Failure::Io)?;
+        if !self.headers.is_empty() {
+            request.headers_mut().extend(self.headers.clone());
+        }
         let (status, _) = self.http.send(request).await?;
         if !status.is_success() {
             return Err(Failure::Http(status.as_u16()));
