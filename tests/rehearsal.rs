@@ -90,11 +90,10 @@ impl Drop for Made {
     }
 }
 
-/// Waits until `url` answers 200.
-async fn ready(url: &str, limit: Duration) {
-    let client = common::client();
-    let up = async || client.get(url).send().await.is_ok_and(|r| r.status() == 200);
-    assert!(common::eventually(limit, up).await, "{url} did not become ready within {limit:?}");
+/// Waits until `base` + `path` answers 200 (the readiness probe, polled from the host).
+async fn ready(base: &str, path: &str, limit: Duration) {
+    let up = presign_bench::client::once::wait_ready(base, path, limit, None).await;
+    assert!(up, "{base}{path} did not become ready within {limit:?}");
 }
 
 /// Waits for the container `name` to exit; its exit code, with its logs when it failed.
@@ -203,7 +202,7 @@ impl Topology {
         made.play(&docs);
         let path = kube::readiness_path(&minio["spec"]["template"]);
         for (at, _) in &self.nodes {
-            ready(&format!("http://{at}{path}"), Duration::from_secs(120)).await;
+            ready(&format!("http://{at}"), &path, Duration::from_secs(120)).await;
         }
     }
 
@@ -216,7 +215,7 @@ impl Topology {
             let template = &deployment["spec"]["template"];
             let port = &template["spec"]["containers"][0]["ports"][0]["containerPort"];
             made.play(&[self.pod(template, name, Some((&format!("0.0.0.0:{port}"), at)), vec![])]);
-            ready(&format!("http://{at}{}", kube::readiness_path(template)), Duration::from_secs(60)).await;
+            ready(&format!("http://{at}"), &kube::readiness_path(template), Duration::from_secs(60)).await;
         }
     }
 

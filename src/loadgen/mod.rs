@@ -5,11 +5,15 @@
 //! its [`Recorder`] and hands it back; the run merges them. [`run_on`] spreads the workers over
 //! threads with a single-threaded runtime each, as wrk does. In the open model latency is recorded
 //! twice: from the intended start (corrected for coordinated omission) and from the actual start.
+//! While they run, the workers count into a shared [`Progress`] (and, for a live view, copy what
+//! they record to its tap).
 
 pub mod popularity;
+mod progress;
 mod recorder;
 
 pub use crate::results::{Phase, StoppedBy};
+pub use progress::{Progress, Tap, Tapped};
 pub use recorder::{Done, Failure, Recorder, Sample, TIMELINE_INTERVAL, Timeline};
 
 use crate::scenario::Pacing;
@@ -36,39 +40,6 @@ pub struct Load {
     pub first: u64,
     /// No upload starts after this much time.
     pub max_duration: Duration,
-}
-
-/// Live counters for a progress display; workers add to them as uploads start and finish.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Uploads that succeeded.
-    pub ok: AtomicU64,
-    /// Uploads that failed.
-    pub failed: AtomicU64,
-    /// Payload bytes of successful uploads.
-    pub bytes: AtomicU64,
-    /// Uploads started and not finished.
-    pub in_flight: AtomicU64,
-    /// Where each worker also sends what it records, for a live view that keeps a copy of the
-    /// merged recorder while the workers run (`run --live`). `None`: nothing is sent, and the hot
-    /// path does no extra work.
-    pub tap: Option<Tap>,
-}
-
-/// The sending end of [`Progress::tap`]: an unbounded channel, so a worker never waits on the
-/// live view (tokio's channel takes a send without a lock).
-pub type Tap = tokio::sync::mpsc::UnboundedSender<Tapped>;
-
-/// What a worker recorded: the arguments of one [`Recorder::record`] call, so a copy recorded
-/// from them equals the workers' recorders merged.
-#[derive(Clone, Debug)]
-pub struct Tapped {
-    /// The upload's sample.
-    pub sample: Sample,
-    /// How long after its intended start it began.
-    pub waited: Duration,
-    /// When it finished, after the load began.
-    pub at: Duration,
 }
 
 /// One upload, as the load generator sees it.
