@@ -116,6 +116,14 @@ fn check_results(r: &Value, open: bool) {
     }
     assert_eq!(u(&signing["latency_us"]["count"]), u(&signing["broker_requests"]));
     assert!(u(&signing["healthz_latency_us"]["count"]) > 0);
+    // Where a presign's time goes: the broker timed every presign the harness saw answered, each
+    // section took time, beside the broker's CPU per presign.
+    let time = &signing["time"];
+    assert_eq!(u(&time["presigns"]), u(&signing["broker_requests"]), "{time}");
+    let sections: Vec<f64> =
+        ["auth_us", "request_us", "sign_us", "respond_us"].iter().map(|f| time[f].as_f64().unwrap()).collect();
+    assert!(sections.iter().all(|us| *us > 0.0), "{time}");
+    assert!(time["cpu_us"].as_f64().unwrap() > 0.0, "{time}");
     // Both HTTP versions side by side: every upload made, and the harness's sockets and the
     // broker's counting the same bytes from the two ends of the connections.
     let versions = signing["by_http_version"].as_array().unwrap_or_else(|| panic!("{signing}"));

@@ -204,10 +204,14 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// `POST /v1/uploads`. Its sections are timed ([`crate::metrics::PRESIGN_SECTIONS`]) into the
+/// meter, so a run can say where a presign's time goes.
 async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result<Response, ApiError> {
+    let mut marks = [std::time::Instant::now(); crate::metrics::PRESIGN_SECTIONS.len() + 1];
     let (parts, body) = request.into_parts();
     // The token is checked before a byte of the body is read, and the body is small.
     let user = b.app.user(&parts.headers)?;
+    marks[1] = std::time::Instant::now();
     let body = guard::small_body(&parts.headers, body, b.app.config.limits.body_idle_timeout).await?;
     let request: CreateUpload = parse_json(&body)?;
     let content_type = b.app.config.policy.check(&request.content_type, request.size)?;
@@ -215,6 +219,7 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
         return Err(ApiError::UseMultipart { size: request.size, max: crate::app::MAX_SINGLE_PUT });
     }
     let sha256 = request.checksum_sha256.as_deref().map(decode_sha256).transpose()?;
+    marks[2] = std::time::Instant::now();
     let key = policy::new_key(policy::UPLOAD_PREFIX, &user, &content_type);
     let expiry = b.app.config.put_expiry;
     let now = SystemTime::now();
@@ -251,7 +256,11 @@ async fn create_upload(State(b): State<Arc<Broker>>, request: Request) -> Result
     let headers = put.headers.into_iter().filter(|(name, _)| *name != "content-length");
     let body =
         Grant { upload_id, url: put.url, headers: headers.map(|(name, value)| (title_case(name), value)).collect() };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    marks[3] = std::time::Instant::now();
+    let answer = (StatusCode::CREATED, Json(body)).into_response();
+    marks[4] = std::time::Instant::now();
+    b.app.meter.presign.record(marks);
+    Ok(answer)
 }
 
 /// A PUT URL that also signs `extra` headers: the upload id into the object's metadata

@@ -5,10 +5,12 @@
 //! task per connection and passes every request to it over a channel, so each request costs two
 //! task wake-ups, often across threads; a load generator's client must not cost more CPU than
 //! what it measures. Here the task that sends a request drives its connection itself (as wrk and
-//! oha do with a connection per worker), and an idle connection waits in a stack. `presign-bench
-//! calibrate` measures the difference against wrk and oha. HTTP/2 (h2c, prior knowledge) shares
-//! one multiplexed connection per server, driven by its own task as HTTP/2 needs.
+//! oha do with a connection per worker), speaking HTTP/1.1 with [`super::h1`], and an idle
+//! connection waits in a stack. `presign-bench calibrate` measures the difference against wrk and
+//! oha. HTTP/2 (h2c, prior knowledge) is hyper's: one multiplexed connection per server, driven
+//! by its own task as HTTP/2 needs.
 
+use super::h1::{self, Answer, Received, Sink};
 use crate::loadgen::Failure;
 use crate::metrics::{Meter, Outbound};
 use crate::scenario::HttpVersion;
@@ -16,10 +18,9 @@ use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -39,7 +40,8 @@ pub fn chunks(chunks: Vec<Bytes>) -> Body {
     StreamBody::new(frames).boxed_unsync()
 }
 
-type Io = TokioIo<Outbound<crate::shaping::Paced<tokio::net::TcpStream>>>;
+/// A counted socket (TLS inside when `https`).
+type Socket = Outbound<crate::shaping::Paced<tokio::net::TcpStream>>;
 
 /// The thread a connection belongs to: a load thread's single-threaded runtime owns the sockets
 /// it opened (and ends when its share of the load does), so its connections stay on it; on any
@@ -57,13 +59,12 @@ fn home() -> Option<std::thread::ThreadId> {
 /// Where a connection goes: the server's authority, and whether it speaks TLS.
 type Origin = (Authority, bool);
 
-/// An HTTP/1.1 connection and the future that drives it.
+/// An HTTP/1.1 connection.
 struct H1 {
     authority: Authority,
     https: bool,
     home: Option<std::thread::ThreadId>,
-    send: http1::SendRequest<Body>,
-    conn: Pin<Box<http1::Connection<Io, Body>>>,
+    conn: h1::Conn<Socket>,
 }
 
 /// An HTTP/2 connection (driven by a task of its own).
@@ -145,7 +146,8 @@ impl Http {
     /// # Errors
     /// [`Failure`] by kind: connect, timeout or io (statuses are returned, not errors).
     pub async fn send(&self, request: http::Request<Body>) -> Result<(http::StatusCode, Bytes), Failure> {
-        self.send_with_headers(request).await.map(|(status, _, body)| (status, body))
+        let (status, _, received) = self.exchange(request, Sink::Collect, false).await?;
+        Ok((status, received.into_body()))
     }
 
     /// [`Self::send`], with the response's headers (a part's `ETag`).
@@ -156,10 +158,8 @@ impl Http {
         &self,
         request: http::Request<Body>,
     ) -> Result<(http::StatusCode, http::HeaderMap, Bytes), Failure> {
-        match self.exchange(request, Sink::Collect).await? {
-            (status, headers, Received::Body(body)) => Ok((status, headers, body)),
-            (status, headers, Received::Digest { .. }) => Ok((status, headers, Bytes::new())),
-        }
+        let (status, headers, received) = self.exchange(request, Sink::Collect, true).await?;
+        Ok((status, headers, received.into_body()))
     }
 
     /// Sends `request` and reads the response body as it arrives into SHA-256, keeping none of it
@@ -171,7 +171,9 @@ impl Http {
         &self,
         request: http::Request<Body>,
     ) -> Result<(http::StatusCode, u64, [u8; 32]), Failure> {
-        self.send_digest_with_headers(request).await.map(|(status, _, length, sha256)| (status, length, sha256))
+        let (status, _, received) = self.exchange(request, Sink::Digest, false).await?;
+        let (length, sha256) = received.into_digest();
+        Ok((status, length, sha256))
     }
 
     /// [`Self::send_digest`], with the response's headers (a cache's `X-Cache`).
@@ -182,16 +184,14 @@ impl Http {
         &self,
         request: http::Request<Body>,
     ) -> Result<(http::StatusCode, http::HeaderMap, u64, [u8; 32]), Failure> {
-        match self.exchange(request, Sink::Digest).await? {
-            (status, headers, Received::Digest { bytes, sha256 }) => Ok((status, headers, bytes, sha256)),
-            (status, headers, Received::Body(body)) => {
-                use sha2::Digest;
-                Ok((status, headers, body.len() as u64, sha2::Sha256::digest(&body).into()))
-            }
-        }
+        let (status, headers, received) = self.exchange(request, Sink::Digest, true).await?;
+        let (length, sha256) = received.into_digest();
+        Ok((status, headers, length, sha256))
     }
 
-    async fn exchange(&self, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
+    /// Sends `request` and reads its response into `sink`; its headers only when `headers` (an
+    /// HTTP/1.1 response's are not otherwise built).
+    async fn exchange(&self, request: http::Request<Body>, sink: Sink, headers: bool) -> Result<Answer, Failure> {
         if let Some(rtt) = self.link.rtt() {
             tokio::time::sleep(rtt).await;
         }
@@ -209,16 +209,17 @@ impl Http {
                     let host = http::HeaderValue::from_str(authority.as_str()).map_err(|_| Failure::Connect)?;
                     request.headers_mut().entry(http::header::HOST).or_insert(host);
                     *request.uri_mut() = path.into();
-                    self.send_h1((authority, https), request, sink).await
+                    self.send_h1((authority, https), request, sink, headers).await
                 }
-                HttpVersion::Http2 => self.send_h2((authority, https), request, sink).await,
+                // Boxed, so HTTP/1.1 requests' futures do not carry HTTP/2's space.
+                HttpVersion::Http2 => Box::pin(self.send_h2((authority, https), request, sink)).await,
             }
         };
         tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(Failure::Timeout))
     }
 
-    async fn connect(&self, (authority, https): &Origin) -> Result<Io, Failure> {
-        Ok(TokioIo::new(self.open(authority, *https).await.map_err(|_| Failure::Connect)?))
+    async fn connect(&self, (authority, https): &Origin) -> Result<Socket, Failure> {
+        self.open(authority, *https).await.map_err(|_| Failure::Connect)
     }
 
     /// A counted connection to `authority` (TLS when `https`, offering this client's version).
@@ -254,61 +255,46 @@ impl Http {
         self.open(&authority, url.scheme_str() == Some("https")).await.map(drop)
     }
 
-    /// An idle connection to `authority`, or a new one.
+    /// An idle connection to `origin` that is still open, or a new one.
     async fn checkout(&self, origin: &Origin) -> Result<H1, Failure> {
-        let reused = {
-            let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            let home = home();
-            idle.iter()
-                .rposition(|c| c.authority == origin.0 && c.https == origin.1 && c.home == home)
-                .map(|i| idle.swap_remove(i))
-        };
-        if let Some(c) = reused {
-            return Ok(c);
+        let home = home();
+        loop {
+            let reused = {
+                let mut idle = self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                idle.iter()
+                    .rposition(|c| c.authority == origin.0 && c.https == origin.1 && c.home == home)
+                    .map(|i| idle.swap_remove(i))
+            };
+            // One the server closed while it was idle ends here, before the request is sent:
+            // the request goes on another, which is always safe.
+            match reused {
+                Some(mut c) => {
+                    if c.conn.is_open() {
+                        return Ok(c);
+                    }
+                }
+                None => break,
+            }
         }
-        self.open_h1(origin).await
+        // Boxed: opening a connection (TCP, TLS) is a large future, and every request's future
+        // would otherwise carry its space (and copy it when moved) for a step it rarely takes.
+        let conn = h1::Conn::new(Box::pin(self.connect(origin)).await?);
+        Ok(H1 { authority: origin.0.clone(), https: origin.1, home, conn })
     }
 
-    /// A new HTTP/1.1 connection to `origin`.
-    async fn open_h1(&self, origin: &Origin) -> Result<H1, Failure> {
-        let io = self.connect(origin).await?;
-        let (send, conn) = http1::handshake(io).await.map_err(|_| Failure::Connect)?;
-        Ok(H1 { authority: origin.0.clone(), https: origin.1, home: home(), send, conn: Box::pin(conn) })
-    }
-
-    async fn send_h1(&self, origin: Origin, request: http::Request<Body>, sink: Sink) -> Result<Answer, Failure> {
+    async fn send_h1(
+        &self,
+        origin: Origin,
+        request: http::Request<Body>,
+        sink: Sink,
+        headers: bool,
+    ) -> Result<Answer, Failure> {
         let mut c = self.checkout(&origin).await?;
-        // An idle connection the server has closed ends here, before the request is sent: then
-        // the request goes on a new connection, which is always safe.
-        // Biased, connection first: an idle connection is always "ready", and only polling the
-        // connection itself notices that the server has closed it.
-        let ready = tokio::select! {
-            biased;
-            _ = &mut c.conn => false,
-            r = c.send.ready() => r.is_ok(),
-        };
-        if !ready {
-            c = self.open_h1(&origin).await?;
-            tokio::select! {
-                r = c.send.ready() => r.map_err(|_| Failure::Io)?,
-                _ = &mut c.conn => return Err(Failure::Io),
-            }
-        }
-        let (answer, ended) = {
-            let H1 { send, conn, .. } = &mut c;
-            let exchange = async { read(send.send_request(request).await, sink).await };
-            tokio::pin!(exchange);
-            tokio::select! {
-                r = &mut exchange => (r, false),
-                // The connection can end in the same poll that delivers the last of a response
-                // (`Connection: close`): that response is buffered and still arrives.
-                _ = conn.as_mut() => (exchange.await, true),
-            }
-        };
-        if answer.is_ok() && !ended && !c.send.is_closed() {
+        let (answer, reusable) = c.conn.exchange(request, sink, headers).await?;
+        if reusable {
             self.pool.idle.lock().unwrap_or_else(PoisonError::into_inner).push(c);
         }
-        answer
+        Ok(answer)
     }
 
     /// The HTTP/2 connection to `origin`, opened on first use and again after it closed.
@@ -320,7 +306,7 @@ impl Http {
         if let Some(c) = connections.iter().find(|c| same(c) && !c.send.is_closed()) {
             return Ok(c.send.clone());
         }
-        let io = self.connect(origin).await?;
+        let io = TokioIo::new(self.connect(origin).await?);
         let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(|_| Failure::Connect)?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -337,24 +323,6 @@ impl Http {
         send.ready().await.map_err(|_| Failure::Io)?;
         read(send.send_request(request).await, sink).await
     }
-}
-
-/// What happens to a response body.
-#[derive(Clone, Copy)]
-enum Sink {
-    /// Kept whole.
-    Collect,
-    /// Hashed as it arrives, then dropped.
-    Digest,
-}
-
-/// A response: status, headers and body.
-type Answer = (http::StatusCode, http::HeaderMap, Received);
-
-/// A response body, as its [`Sink`] left it.
-enum Received {
-    Body(Bytes),
-    Digest { bytes: u64, sha256: [u8; 32] },
 }
 
 /// The status and the body of a response, into `sink`.

@@ -1,10 +1,11 @@
 //! The project's one HTTP client and what a client does with it: pooled HTTP/1.1 and HTTP/2
-//! connections over counted sockets ([`http`]), one-shot GETs for scrapes and readiness probes
+//! connections over counted sockets ([`http`], HTTP/1.1 itself in [`h1`]), one-shot GETs for scrapes and readiness probes
 //! ([`once`]), and the flows a user's client runs against the app tier and the store: an upload in
 //! each architecture ([`job`], [`multipart`] for one in parts, [`payload`] for its bytes) and a
 //! download ([`download`]); requests that only measure ([`probe`]). Used by the harness, `calibrate`, `demo` and `audit`.
 
 pub mod download;
+pub mod h1;
 pub mod http;
 pub mod job;
 pub mod multipart;
@@ -44,6 +45,7 @@ pub async fn load(
         count: u64::MAX,
         first: 0,
         max_duration: duration,
+        keep: crate::loadgen::Keep::Spread(0),
     };
     let cpu = crate::metrics::process_stats().cpu_seconds;
     let (rec, _) =

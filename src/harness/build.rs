@@ -5,11 +5,11 @@
 use super::verify::ReadBack;
 pub use crate::client::job::StepBytes;
 use crate::loadgen::{self, Recorder, StoppedBy};
-use crate::metrics::{ProcessStats, Snapshot};
+use crate::metrics::{PresignSections, ProcessStats, Snapshot};
 use crate::results::reads::{DownloadThroughput, ExtrapolatedDownloads, PerDownload};
 use crate::results::{
     AppTier, DownloadResult, Extrapolated, LatencySummary, ModeResult, MultipartUse, PerUpload, Phase, PhaseLatency,
-    PresignSteps, SigningResult, StoreUsage, Throughput, TimelineData, VersionSteps,
+    PresignSteps, PresignTime, SigningResult, StoreUsage, Throughput, TimelineData, VersionSteps,
 };
 use crate::scenario::{Scenario, Signing};
 use hdrhistogram::Histogram;
@@ -220,10 +220,25 @@ pub fn download_result(
 }
 
 /// The signing phase's figures: `presigns` and `healthz` are the two sub-phases' recorders,
-/// `cpu_seconds` the broker's CPU during the presign sub-phase.
+/// `cpu_seconds` the broker's CPU during the presign sub-phase, `sections` its presign timers
+/// over it.
 #[must_use]
 #[allow(clippy::cast_precision_loss)] // request counts
-pub fn signing_result(phase: Signing, presigns: &Recorder, healthz: &Recorder, cpu_seconds: f64) -> SigningResult {
+pub fn signing_result(
+    phase: Signing,
+    (presigns, healthz): (&Recorder, &Recorder),
+    cpu_seconds: f64,
+    sections: PresignSections,
+) -> SigningResult {
+    let per = |seconds: f64| seconds * 1e6 / sections.presigns as f64;
+    let time = (sections.presigns > 0).then(|| PresignTime {
+        presigns: sections.presigns,
+        auth_us: per(sections.seconds[0]),
+        request_us: per(sections.seconds[1]),
+        sign_us: per(sections.seconds[2]),
+        respond_us: per(sections.seconds[3]),
+        cpu_us: per(cpu_seconds),
+    });
     let rate = |r: &Recorder| r.ok as f64 / r.elapsed.as_secs_f64().max(1e-9);
     let (presign_rate, healthz_rate) = (rate(presigns), rate(healthz));
     let e2e = Phase::EndToEnd as usize;
@@ -239,6 +254,7 @@ pub fn signing_result(phase: Signing, presigns: &Recorder, healthz: &Recorder, c
         ratio_to_healthz: if healthz_rate > 0.0 { presign_rate / healthz_rate } else { 0.0 },
         latency_us: LatencySummary::of(&presigns.corrected[e2e]),
         healthz_latency_us: LatencySummary::of(&healthz.corrected[e2e]),
+        time,
         by_http_version: Vec::new(),
     }
 }
@@ -421,8 +437,20 @@ mod tests {
         let mut healthz = Recorder::new(false);
         healthz.ok = 1000;
         healthz.elapsed = Duration::from_secs(2);
-        let s = signing_result(Signing { duration_ms: 2000, concurrency: 8 }, &presigns, &healthz, 0.5);
+        let sections = PresignSections { presigns: 800, seconds: [0.008, 0.016, 0.04, 0.004] };
+        let s = signing_result(Signing { duration_ms: 2000, concurrency: 8 }, (&presigns, &healthz), 0.5, sections);
         assert_eq!((s.broker_requests_per_sec, s.healthz_requests_per_sec), (400.0, 500.0));
+        // Per presign: 10 µs checking the token, 20 reading, 50 signing, 5 answering, of 625 µs CPU.
+        let t = s.time.expect("timed");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(t.auth_us, 10.0) && close(t.request_us, 20.0) && close(t.sign_us, 50.0), "{t:?}");
+        assert!(close(t.respond_us, 5.0) && close(t.cpu_us, 625.0), "{t:?}");
+        let untimed = PresignSections::default();
+        assert!(
+            signing_result(Signing { duration_ms: 2000, concurrency: 8 }, (&presigns, &healthz), 0.5, untimed)
+                .time
+                .is_none()
+        );
         assert!((s.ratio_to_healthz - 0.8).abs() < 1e-12);
         assert!((s.requests_per_cpu_second - 1600.0).abs() < 1e-9);
         assert_eq!(s.latency_us.count, 4);

@@ -119,6 +119,7 @@ async fn read(
         count,
         first: 0,
         max_duration: Duration::from_millis(scenario.max_duration_ms),
+        keep: crate::loadgen::Keep::Spread(0),
     };
     tracing::info!("{} reads: {count} views", via.as_str());
     let mode = if via == Via::Proxied { Mode::Proxied } else { Mode::Presigned };

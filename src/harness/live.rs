@@ -183,7 +183,7 @@ impl<'a> Watcher<'a> {
             self.copy.record(t.sample, t.waited, t.at);
         }
         // Verification reads the workers' own records; the copy needs only its counts.
-        self.copy.done.clear();
+        self.copy.forget_uploads();
         self.copy.elapsed = self.began.elapsed();
         let counts = (progress.in_flight.load(Relaxed), (self.copy.ok + self.copy.failed, self.total));
         let provisional = match &self.under_way {

@@ -39,9 +39,6 @@ pub struct Stack {
     pub cdn: Option<super::cdn::RunCdn>,
     /// A container store, watched during the loads and stopped when the stack is dropped.
     pub(super) container: Option<super::store_container::StoreContainer>,
-    /// The embedded store's bucket directory (each object is the file at its key), when the store
-    /// is the embedded one.
-    pub embedded_bucket: Option<std::path::PathBuf>,
 }
 
 /// A broker and a proxy the run drives but did not start (their store is the scenario's
@@ -153,8 +150,6 @@ impl Stack {
             Some(e) => (None, e.token_secret.clone()),
             None => AppSpec::new(scenario, &target, &credentials, (work, logs), extras),
         };
-        let embedded_bucket =
-            matches!(scenario.storage, Storage::Embedded).then(|| work.join("store").join(&target.bucket));
         let mut stack = Self {
             servers,
             apps,
@@ -169,7 +164,6 @@ impl Stack {
             events,
             cdn,
             container,
-            embedded_bucket,
         };
         if stack.apps.is_some() {
             stack.start_apps("").await?;

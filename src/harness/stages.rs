@@ -12,10 +12,10 @@ use crate::client::http::Http;
 use crate::client::job::{Common, PresignedUpload, ProxiedUpload, Tally};
 use crate::client::payload::Payload;
 use crate::client::probe::{Healthz, PresignOnly};
-use crate::loadgen::{Job, Load};
+use crate::loadgen::{Job, Keep, Load};
 use crate::metrics::InOut;
 use crate::results::{ModeResult, Modes, SigningResult, SweepPoint, VersionSteps};
-use crate::scenario::{HttpVersion, Mode, ObjectSize, Pacing, Scenario, Signing, Storage};
+use crate::scenario::{HttpVersion, Mode, ObjectSize, Pacing, Scenario, Signing, Storage, Verify};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -153,6 +153,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
         count: scenario.uploads,
         first: ctx.first,
         max_duration: Duration::from_millis(scenario.max_duration_ms),
+        keep: keep(scenario, ctx),
     };
     let started_at = unix_ms();
     let cpu_before = crate::metrics::process_stats().cpu_seconds;
@@ -195,7 +196,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     // What is left, and the cleanup: like the load and verification, stopped by Ctrl-C (the
     // incomplete report is still written).
     read_back.orphans = tokio::select! {
-        orphans = clean_up(mode, scenario, stack, &recorder.done) => orphans,
+        orphans = clean_up(mode, scenario, stack, &recorder) => orphans,
         () = ctx.cancel.cancelled() => {
             reason.get_or_insert(StopReason::Interrupted(Stage::Verifying(mode)));
             None
@@ -224,35 +225,44 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     (result, reason)
 }
 
+/// What a mode's recorders keep of each upload ([`Keep`]): every one where something after the
+/// load reads them all (a shard's part file, downloads, verifying all, deleting this run's
+/// objects from someone's bucket); otherwise the sample verification reads, so the harness's
+/// memory does not grow with the run's length by more than a key digest per upload.
+fn keep(scenario: &Scenario, ctx: &RunContext<'_>) -> Keep {
+    let reads_all =
+        ctx.captured.is_some() || scenario.downloads.is_some() || matches!(scenario.storage, Storage::Endpoint { .. });
+    match scenario.verify {
+        _ if reads_all => Keep::All,
+        Verify::All => Keep::All,
+        Verify::Sample(n) => Keep::Spread(n),
+        Verify::None => Keep::Spread(0),
+    }
+}
+
 /// After a mode: counts the objects under the mode's prefixes that no completed upload accounts
 /// for (`None`: not counted) and removes the run's objects where the store is not the harness's
 /// own temporary one.
-async fn clean_up(mode: Mode, scenario: &Scenario, stack: &Stack, done: &[crate::loadgen::Done]) -> Option<u64> {
+async fn clean_up(mode: Mode, scenario: &Scenario, stack: &Stack, rec: &crate::loadgen::Recorder) -> Option<u64> {
     let prefixes: &[&str] = match mode {
         Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
         Mode::Proxied => &[policy::PROXIED_PREFIX],
     };
+    let (s3, bucket) = (&stack.verifier, &stack.target.bucket);
+    let mut known = rec.keys.clone();
+    known.sort_unstable();
     match scenario.storage {
         // The harness's own temporary store: count what is left, keep it for inspection.
-        Storage::Embedded => {
-            let orphans = match &stack.embedded_bucket {
-                Some(dir) => verify::orphans_on_disk(dir, prefixes, done).await,
-                None => verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, done).await,
-            };
-            Some(orphans.len() as u64)
-        }
+        Storage::Embedded => Some(verify::orphans(s3, bucket, prefixes, &known, false).await),
         // A store the harness started, possibly on the user's data directory: count what is left,
-        // then leave no test objects behind (verified or not, orphans included).
+        // and leave no test objects behind (verified or not, orphans included).
         Storage::Minio { .. } | Storage::Container { .. } => {
-            let orphans = verify::orphans(&stack.verifier, &stack.target.bucket, prefixes, done).await;
-            verify::delete(&stack.verifier, &stack.target.bucket, done).await;
-            verify::delete_keys(&stack.verifier, &stack.target.bucket, &orphans).await;
-            Some(orphans.len() as u64)
+            Some(verify::orphans(s3, bucket, prefixes, &known, true).await)
         }
         // Someone's bucket: other deployments' objects may share the prefixes. Delete what this
         // run stored, count and delete nothing else.
         Storage::Endpoint { .. } => {
-            verify::delete(&stack.verifier, &stack.target.bucket, done).await;
+            verify::delete(s3, bucket, &rec.done).await;
             None
         }
     }
@@ -299,6 +309,7 @@ pub async fn run_signing(phase: Signing, ctx: &RunContext<'_>, stack: &mut Stack
         count: u64::MAX,
         first: 0,
         max_duration: Duration::from_millis(phase.duration_ms),
+        keep: Keep::All,
     };
     let presign = Arc::new(PresignOnly {
         common: ctx.common(),
@@ -320,7 +331,8 @@ pub async fn run_signing(phase: Signing, ctx: &RunContext<'_>, stack: &mut Stack
         return Err(reason);
     }
     let cpu = build::app_tier(&before, &after).cpu_seconds;
-    let mut result = build::signing_result(phase, &presigns, &health, cpu);
+    let sections = after.presign.since(&before.presign);
+    let mut result = build::signing_result(phase, (&presigns, &health), cpu, sections);
     if ctx.scenario.modes.contains(&Mode::Presigned) {
         for version in crate::scenario::HttpVersion::ALL {
             result.by_http_version.push(run_version(version, phase, ctx, stack).await?);
@@ -359,6 +371,7 @@ async fn run_version(
         count: VERSION_UPLOADS,
         first: 0,
         max_duration: Duration::from_millis(phase.duration_ms.max(10_000)),
+        keep: Keep::All,
     };
     let broker = stack.broker.clone();
     let mut reason = None;

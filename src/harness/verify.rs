@@ -120,9 +120,14 @@ async fn check(s3: &aws_sdk_s3::Client, bucket: &str, payload: &Arc<Payload>, d:
     }
 }
 
-/// Every key under `prefixes` (at most 100,000; a listing that fails is logged and cut short).
-pub async fn keys_under(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
+/// Passes the keys of each page listed under `prefixes` to `each`, until it returns false; a
+/// listing that fails is logged and cut short.
+async fn each_page(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefixes: &[&str],
+    mut each: impl AsyncFnMut(Vec<String>) -> bool,
+) {
     for prefix in prefixes {
         let mut pages = s3.list_objects_v2().bucket(bucket).prefix(*prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -130,57 +135,42 @@ pub async fn keys_under(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str]
                 tracing::warn!(prefix, "listing failed");
                 break;
             };
-            found.extend(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned));
-            if found.len() >= 100_000 {
-                return found;
+            if !each(page.contents().iter().filter_map(|o| o.key()).map(str::to_owned).collect()).await {
+                return;
             }
         }
     }
+}
+
+/// Every key under `prefixes` (at most 100,000; a listing that fails is logged and cut short).
+pub async fn keys_under(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    each_page(s3, bucket, prefixes, async |keys| {
+        found.extend(keys);
+        found.len() < 100_000
+    })
+    .await;
+    found.truncate(100_000);
     found
 }
 
-/// Keys under `prefixes` that are not the key of a completed upload in `done`: what the run
-/// left behind that no user can reach.
-pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], done: &[Done]) -> Vec<String> {
-    let known: std::collections::HashSet<&str> = done.iter().map(|d| d.key.as_str()).collect();
-    let mut keys = keys_under(s3, bucket, prefixes).await;
-    keys.retain(|k| !known.contains(k.as_str()));
-    keys
-}
-
-/// [`orphans`] on the embedded store, read from its bucket directory (each object is the file at
-/// its key; the store keeps its own files outside it). Not through ListObjectsV2: s3s-fs walks
-/// and sorts the whole bucket for every page of 1,000 keys, so listing a prefix of n objects costs
-/// n²/1,000 (measured after proxied-only loads of 1 KiB, release build: 40,000 uploads took 41.7 s
-/// through the listing and take 0.7 s from the disk; 200,000 took more than 11 minutes, now 1.7 s);
-/// one walk of the directories is linear.
-pub async fn orphans_on_disk(bucket_dir: &std::path::Path, prefixes: &[&str], done: &[Done]) -> Vec<String> {
-    let known: std::collections::HashSet<String> = done.iter().map(|d| d.key.clone()).collect();
-    let (root, prefixes) = (bucket_dir.to_owned(), prefixes.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>());
-    let walk = tokio::task::spawn_blocking(move || {
-        let mut keys = Vec::new();
-        let mut dirs: Vec<std::path::PathBuf> = prefixes.iter().map(|p| root.join(p)).collect();
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    dirs.push(path);
-                    continue;
-                }
-                let Ok(relative) = path.strip_prefix(&root) else { continue };
-                let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                if !known.contains(&key) {
-                    keys.push(key);
-                }
-            }
+/// Counts the keys under `prefixes` whose digest ([`crate::loadgen::key_digest`]) is not in
+/// `known` (sorted): what the run left behind that no user can reach. With `delete`, removes
+/// every key listed (the run's uploads and what is left alike) as it goes, a page at a time, so
+/// the memory stays one page's whatever the run's length. A listing that fails is logged and cut
+/// short.
+pub async fn orphans(s3: &aws_sdk_s3::Client, bucket: &str, prefixes: &[&str], known: &[u64], delete: bool) -> u64 {
+    let mut orphans = 0;
+    each_page(s3, bucket, prefixes, async |keys| {
+        let unknown = keys.iter().filter(|k| known.binary_search(&crate::loadgen::key_digest(k)).is_err());
+        orphans += unknown.count() as u64;
+        if delete {
+            delete_keys(s3, bucket, &keys).await;
         }
-        keys.sort_unstable();
-        keys
-    });
-    walk.await.unwrap_or_else(|e| {
-        tracing::warn!("counting what is left in {}: {e}", bucket_dir.display());
-        Vec::new()
+        true
     })
+    .await;
+    orphans
 }
 
 /// Deletes `keys` (bounded parallelism); failures are logged, not fatal.
@@ -220,23 +210,5 @@ mod tests {
         assert_eq!(select(&done, Verify::All).len(), 100);
         assert!(select(&done, Verify::None).is_empty());
         assert_eq!(select(&done, Verify::Sample(500)).len(), 100);
-    }
-
-    /// What the embedded store holds on disk under the mode's prefixes, less what the uploads
-    /// account for; other prefixes and the store's own files (beside the bucket) are not counted.
-    #[tokio::test]
-    async fn orphans_on_disk_are_the_files_under_the_prefixes_no_upload_accounts_for() {
-        let root = tempfile::tempdir().unwrap();
-        let bucket = root.path().join("presign-bench");
-        for key in ["proxied/user-1/a.jpg", "proxied/user-2/b.jpg", "proxied/user-2/c.jpg", "uploads/user-1/d.png"] {
-            let path = bucket.join(key);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, b"x").unwrap();
-        }
-        std::fs::write(root.path().join(".tmp.1.internal.part"), b"x").unwrap();
-        let done = [Done { key: "proxied/user-2/b.jpg".into(), ..Done::default() }];
-        let left = orphans_on_disk(&bucket, &["proxied/"], &done).await;
-        assert_eq!(left, ["proxied/user-1/a.jpg", "proxied/user-2/c.jpg"]);
-        assert!(orphans_on_disk(&bucket, &["files/"], &done).await.is_empty(), "a prefix never written");
     }
 }

@@ -14,7 +14,7 @@ mod recorder;
 
 pub use crate::results::{Phase, StoppedBy};
 pub use progress::{Progress, Tap, Tapped};
-pub use recorder::{Done, Failure, Recorder, Sample, TIMELINE_INTERVAL, Timeline};
+pub use recorder::{Done, Failure, Keep, Recorder, Sample, TIMELINE_INTERVAL, Timeline, key_digest};
 
 use crate::scenario::Pacing;
 use std::future::Future;
@@ -40,6 +40,8 @@ pub struct Load {
     pub first: u64,
     /// No upload starts after this much time.
     pub max_duration: Duration,
+    /// Which completed uploads the recorders keep whole.
+    pub keep: Keep,
 }
 
 /// One upload, as the load generator sees it.
@@ -113,7 +115,7 @@ pub async fn run_on(
         }
         ended
     };
-    let mut total = Recorder::new(open);
+    let mut total = Recorder::keeping(open, load.keep);
     let mut stopped = StoppedBy::Count;
     for result in ended {
         match result {
@@ -163,7 +165,7 @@ struct Shared {
 
 async fn worker(load: Load, shared: &Shared, job: &dyn Job, cancel: &CancellationToken) -> (Recorder, StoppedBy) {
     let open = matches!(load.pacing, Pacing::Open { .. });
-    let mut rec = Recorder::new(open);
+    let mut rec = Recorder::keeping(open, load.keep);
     let deadline = shared.start + load.max_duration;
     // One wait for cancellation for the worker's life, not one per upload: registering and
     // dropping a waiter per request was a measurable share of the client's CPU.
@@ -296,6 +298,7 @@ mod tests {
             count: 20,
             first: 0,
             max_duration: Duration::from_secs(60),
+            keep: Keep::All,
         };
         let (rec, stopped) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())
@@ -316,6 +319,39 @@ mod tests {
         assert!(rec.done.iter().all(|d| d.latency_us[Phase::EndToEnd as usize] == 100_000));
     }
 
+    /// A long load verifying a sample keeps a spread sample, bounded whatever the load's length,
+    /// and a key digest for every completed upload: with workers on two threads, each seeing
+    /// its own pattern of upload numbers (a worker may see only odd ones, another only multiples
+    /// of 32), and recorders merged with different strides.
+    #[tokio::test(start_paused = true)]
+    async fn a_sample_is_kept_spread_and_bounded_with_every_key_digest() {
+        let load = Load {
+            pacing: Pacing::Closed { concurrency: 32 },
+            count: 20_000,
+            first: 0,
+            max_duration: Duration::from_secs(600),
+            keep: Keep::Spread(100),
+        };
+        let job = Arc::new(Sleepy { work: Duration::from_millis(1) });
+        let (rec, _) = run_on(load, job, CancellationToken::new(), Arc::default(), 2).await;
+        assert_eq!(rec.ok, 16_000);
+        assert!((100..=200).contains(&rec.done.len()), "{} kept", rec.done.len());
+        let mut indexes: Vec<_> = rec.done.iter().map(|d| d.index).collect();
+        indexes.sort_unstable();
+        // One stride (a power of two) for all workers: every multiple of it that succeeded.
+        let stride = indexes[1] - indexes[0];
+        assert!(stride.is_power_of_two());
+        let expected: Vec<u64> = (0..20_000).step_by(usize::try_from(stride).unwrap()).filter(|i| i % 5 != 4).collect();
+        assert_eq!(indexes, expected);
+        let mut keys = rec.keys.clone();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 16_000, "a distinct digest per completed upload");
+        assert!(
+            keys.binary_search(&key_digest("k19998")).is_ok() && keys.binary_search(&key_digest("k19999")).is_err()
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_shard_runs_its_own_range_of_uploads() {
         let load = Load {
@@ -323,6 +359,7 @@ mod tests {
             count: 7,
             first: 100,
             max_duration: Duration::from_secs(60),
+            keep: Keep::All,
         };
         let (rec, _) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(10) }), CancellationToken::new(), Arc::default())
@@ -343,6 +380,7 @@ mod tests {
             count: 10,
             first: 0,
             max_duration: Duration::from_secs(60),
+            keep: Keep::All,
         };
         let (rec, _) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(50) }), CancellationToken::new(), Arc::default())
@@ -363,6 +401,7 @@ mod tests {
             count: 30,
             first: 0,
             max_duration: Duration::from_secs(60),
+            keep: Keep::All,
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let progress = Arc::new(Progress { tap: Some(tx), ..Progress::default() });
@@ -389,6 +428,7 @@ mod tests {
             count: 40,
             first: 0,
             max_duration: Duration::from_secs(60),
+            keep: Keep::All,
         };
         let job = Arc::new(Sleepy { work: Duration::from_millis(2) });
         let progress = Arc::new(Progress::default());
@@ -415,6 +455,7 @@ mod tests {
             count: 1000,
             first: 0,
             max_duration: Duration::from_secs(1),
+            keep: Keep::All,
         };
         let (rec, stopped) =
             run(load, Arc::new(Sleepy { work: Duration::from_millis(100) }), CancellationToken::new(), Arc::default())

@@ -16,7 +16,7 @@ pub mod names;
 mod process;
 pub mod snapshot;
 
-pub use counts::{Handshakes, InOut};
+pub use counts::{Handshakes, InOut, PRESIGN_SECTIONS, PresignClock, PresignSections};
 pub use io::{Counted, CountingConnector, Outbound, Traffic};
 pub use process::{ProcessStats, process_stats, tree_stats};
 pub use snapshot::{MissingSeries, Snapshot, render};
@@ -119,6 +119,8 @@ pub struct Meter {
     pub events: ByteCounters,
     /// Malware scans.
     pub scans: ScanCounters,
+    /// Where the broker's presigns spend their time.
+    pub presign: counts::PresignClock,
     /// Proxied uploads whose body the app is moving right now.
     pub uploads_in_flight: AtomicU64,
     /// App requests (scrapes excluded) being handled now.
@@ -159,6 +161,7 @@ impl Default for Meter {
             admin: ByteCounters::default(),
             events: ByteCounters::default(),
             scans: ScanCounters::default(),
+            presign: counts::PresignClock::default(),
             uploads_in_flight: AtomicU64::new(0),
             requests_in_flight: AtomicU64::new(0),
             requests_peak: AtomicU64::new(0),

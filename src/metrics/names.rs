@@ -45,6 +45,10 @@ pub const ORPHANS_SWEPT: &str = "presign_bench_orphans_swept_total";
 pub const TLS_HANDSHAKES: &str = "presign_bench_tls_handshakes_total";
 /// Bytes of completed TLS handshakes, by `side` and `direction` (also in the byte counters).
 pub const TLS_HANDSHAKE_BYTES: &str = "presign_bench_tls_handshake_bytes_total";
+/// Presigns the broker answered (timed by section).
+pub const PRESIGNS: &str = "presign_bench_presigns_total";
+/// Time the broker's presign handler spent, by `section` (auth, request, sign, respond).
+pub const PRESIGN_SECONDS: &str = "presign_bench_presign_section_seconds_total";
 /// CPU time of the process.
 pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
 /// Peak resident memory of the process.

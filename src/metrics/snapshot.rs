@@ -6,7 +6,7 @@
 //! Parsing uses `prometheus-parse` (a small, stable reader of the text format); a series that is
 //! missing is an error naming it, so a renamed metric fails loudly instead of reading as zero.
 
-use super::counts::{Handshakes, InOut};
+use super::counts::{Handshakes, InOut, PRESIGN_SECTIONS, PresignSections};
 use super::{Meter, Side, process_stats};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -28,6 +28,9 @@ pub struct Snapshot {
     /// Malware scans (all zero without `--clamd`).
     #[serde(default)]
     pub scans: Scans,
+    /// The broker's presigns, timed by section (all zero on a proxy).
+    #[serde(default)]
+    pub presign: PresignSections,
     /// App requests answered.
     pub requests: u64,
     /// Most app requests handled at once.
@@ -120,6 +123,7 @@ impl Snapshot {
                 bytes: meter.scans.bytes.load(Relaxed),
                 seconds: std::time::Duration::from_micros(meter.scans.micros.load(Relaxed)).as_secs_f64(),
             },
+            presign: meter.presign.read(),
             requests: meter.requests.load(Relaxed),
             requests_peak: meter.requests_peak.load(Relaxed),
             request_seconds: meter.request_seconds(),
@@ -245,8 +249,25 @@ impl Snapshot {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
-        self.render_scans(&mut out);
+        self.render_work(&mut out);
         out
+    }
+
+    /// The presign section series.
+    fn render_presigns(&self, out: &mut String) {
+        use names::{PRESIGN_SECONDS, PRESIGNS};
+        header(out, PRESIGNS, "counter", "Presigns answered, timed by section.");
+        let _ = writeln!(out, "{PRESIGNS} {}", self.presign.presigns);
+        header(out, PRESIGN_SECONDS, "counter", "Time the presign handler spent, by section.");
+        for (section, seconds) in PRESIGN_SECTIONS.iter().zip(self.presign.seconds) {
+            let _ = writeln!(out, "{PRESIGN_SECONDS}{{section=\"{section}\"}} {seconds:.9}");
+        }
+    }
+
+    /// The series of the work itself: malware scans and the presign handler's sections.
+    fn render_work(&self, out: &mut String) {
+        self.render_scans(out);
+        self.render_presigns(out);
     }
 
     /// The malware scan series.
@@ -327,6 +348,11 @@ impl Snapshot {
                 bytes: count(names::SCAN_BYTES, &[]).unwrap_or(0),
                 seconds: value(names::SCAN_SECONDS, &[]).unwrap_or(0.0),
             },
+            // Servers from before the presign timers have none.
+            presign: PresignSections {
+                presigns: count(names::PRESIGNS, &[]).unwrap_or(0),
+                seconds: PRESIGN_SECTIONS.map(|s| value(names::PRESIGN_SECONDS, &[("section", s)]).unwrap_or(0.0)),
+            },
             requests: count(REQUESTS, &[])?,
             requests_peak: count(REQUESTS_PEAK, &[])?,
             request_seconds: value(REQUEST_SECONDS, &[])?,
@@ -389,6 +415,7 @@ mod tests {
             admin: InOut { bytes_in: 5, bytes_out: 6 },
             events: InOut { bytes_in: 25, bytes_out: 26 },
             scans: Scans { clean: 27, infected: 28, failed: 29, bytes: 30, seconds: 31.5 },
+            presign: PresignSections { presigns: 35, seconds: [0.000_001, 0.25, 1.5, 36.125] },
             requests: 7,
             requests_peak: 8,
             request_seconds: 9.5,

@@ -28,7 +28,7 @@ pub use comparison::Comparison;
 pub use latency::LatencySummary;
 pub use load::{LoadError, load};
 pub use reads::{CacheReads, DownloadResult, MultipartUse};
-pub use signing::{SigningResult, VersionSteps};
+pub use signing::{PresignTime, SigningResult, VersionSteps};
 
 use crate::scenario::{Mode, Scenario};
 use schemars::JsonSchema;

@@ -30,10 +30,32 @@ pub struct SigningResult {
     pub latency_us: LatencySummary,
     /// `/healthz` latency.
     pub healthz_latency_us: LatencySummary,
+    /// Where a presign's time goes, from the broker's own timers (absent: a broker without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<PresignTime>,
     /// Whole presigned uploads over each HTTP version side by side: their app-tier bytes by step
     /// (empty when none ran).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_http_version: Vec<VersionSteps>,
+}
+
+/// Where a presign's time goes: the wall time the broker's handler spent in each of its
+/// sections per presign, from the broker's own timers, beside the broker's CPU per presign (all
+/// its work: HTTP parsing and writing, routing, layers and the handler). In microseconds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, JsonSchema)]
+pub struct PresignTime {
+    /// Presigns timed.
+    pub presigns: u64,
+    /// Checking the bearer token.
+    pub auth_us: f64,
+    /// Reading the request body, parsing it and checking it against the policy.
+    pub request_us: f64,
+    /// Signing the upload id and the SigV4 URL.
+    pub sign_us: f64,
+    /// Writing the JSON answer.
+    pub respond_us: f64,
+    /// The broker's CPU per presign over the same load.
+    pub cpu_us: f64,
 }
 
 /// The presigned flow's app-tier bytes per upload over one HTTP version between the clients and

@@ -1,4 +1,5 @@
-//! The embedded S3-compatible store: `s3s-fs` behind hyper, with real SigV4 checks.
+//! The embedded S3-compatible store: `s3s-fs` behind hyper, with real SigV4 checks (its listing
+//! is [`super::listing`]'s).
 //!
 //! s3s 0.14 verifies header and presigned-query signatures (a changed key, bucket, expiry,
 //! Content-Type or Content-Length breaks the signature) and refuses expired URLs. Unlike AWS it
@@ -155,8 +156,8 @@ impl Leftovers {
 /// # Errors
 /// [`StoreError::DataDir`] when s3s-fs cannot use the directory.
 pub fn service(data_dir: &Path, credentials: &Credentials) -> Result<ExpiryGuard, StoreError> {
-    let fs = s3s_fs::FileSystem::new(data_dir)
-        .map_err(|e| StoreError::DataDir { dir: data_dir.display().to_string(), message: format!("{e:?}") })?;
+    let fs = super::listing::FsStore::new(data_dir)
+        .map_err(|message| StoreError::DataDir { dir: data_dir.display().to_string(), message })?;
     let mut builder = S3ServiceBuilder::new(fs);
     builder
         .set_auth(s3s::auth::SimpleAuth::from_single(credentials.access_key.clone(), credentials.secret_key.clone()));

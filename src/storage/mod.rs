@@ -1,9 +1,10 @@
-//! Object storage: the embedded S3-compatible store and the S3 client of the app tier. (MinIO as
+//! Object storage: the embedded S3-compatible store (its object layer in [`listing`]) and the S3 client of the app tier. (MinIO as
 //! a store the harness starts is the harness's `minio` module.)
 
 pub mod client;
 pub mod digest;
 pub mod embedded;
+pub mod listing;
 pub mod notify;
 
 /// Access key used when neither a flag nor `AWS_ACCESS_KEY_ID` gives one (local runs only).
