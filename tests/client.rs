@@ -141,13 +141,13 @@ async fn read_request(socket: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> 
 }
 
 /// Responses framed every way HTTP/1.1 frames them, on one kept-alive connection where the
-/// framing allows: by length, chunked (in pieces, with an extension), after a 100 Continue, to a
-/// HEAD (a length but no body), 204, and at last delimited by the connection's end.
+/// framing allows: by length, chunked (in pieces, with an extension and a trailer), after a 100
+/// Continue, to a HEAD (a length but no body), 204, and at last delimited by the connection's end.
 #[tokio::test]
 async fn responses_are_read_in_every_framing_and_the_connection_kept_while_it_can_be() {
     let (url, seen) = scripted(&[
         "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\nx-a: 2\r\n\r\nhello",
-        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA\r\n0123456789\r\n0\r\nx-t: 1\r\n\r\n",
         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n",
         "HTTP/1.1 204 No Content\r\n\r\n",
@@ -179,23 +179,30 @@ async fn responses_are_read_in_every_framing_and_the_connection_kept_while_it_ca
 }
 
 /// Requests framed as hyper frames them: a known length said once, a length the caller set kept
-/// (the body then streamed in pieces), a body of unknown length chunked, no length on a GET.
+/// (the body then streamed in pieces), a body of unknown length chunked (an empty piece skipped),
+/// no length on a GET, no chunked framing without a body.
 #[tokio::test]
 async fn requests_are_framed_as_http_1_1_frames_them() {
     use presign_bench::client::http::chunks;
     const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-    let (url, seen) = scripted(&[OK, OK, OK, OK]).await;
+    let (url, seen) = scripted(&[OK, OK, OK, OK, OK]).await;
     let client = Http::new(Duration::from_secs(10));
     let post = http::Request::post(format!("{url}/v1/uploads?x=1"))
         .header("authorization", "Bearer t")
         .body(full(r#"{"size":1}"#))
         .unwrap();
     client.send(post).await.unwrap();
-    let pieces = || chunks(vec![bytes::Bytes::from_static(b"abc"), bytes::Bytes::from_static(b"defg")]);
-    let put = http::Request::put(format!("{url}/k")).header("content-length", "7").body(pieces()).unwrap();
+    let pieces = chunks(vec![bytes::Bytes::from_static(b"abc"), bytes::Bytes::from_static(b"defg")]);
+    let put = http::Request::put(format!("{url}/k")).header("content-length", "7").body(pieces).unwrap();
     client.send(put).await.unwrap();
-    client.send(http::Request::post(format!("{url}/s")).body(pieces()).unwrap()).await.unwrap();
+    // An empty piece does not end the chunked body early.
+    let with_empty =
+        chunks(vec![bytes::Bytes::from_static(b"abc"), bytes::Bytes::new(), bytes::Bytes::from_static(b"defg")]);
+    client.send(http::Request::post(format!("{url}/s")).body(with_empty).unwrap()).await.unwrap();
     client.send(get(&format!("{url}/g"))).await.unwrap();
+    // No body: a chunked framing asked for is dropped, or the server would wait for a last chunk.
+    let empty = http::Request::post(format!("{url}/e")).header("transfer-encoding", "chunked").body(full("")).unwrap();
+    client.send(empty).await.unwrap();
     let seen = seen.lock().unwrap();
     let host = url.trim_start_matches("http://");
     assert_eq!(
@@ -212,4 +219,5 @@ async fn requests_are_framed_as_http_1_1_frames_them() {
         )
     );
     assert_eq!(seen[3].1, format!("GET /g HTTP/1.1\r\nhost: {host}\r\n\r\n"));
+    assert_eq!(seen[4].1, format!("POST /e HTTP/1.1\r\nhost: {host}\r\n\r\n"));
 }

@@ -129,7 +129,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
         let head_only = request.method() == Method::HEAD;
         let close_asked =
             request.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        self.send(request).await?;
+        if let Err(failure) = self.send(request).await {
+            // A server may answer before it has read the whole body (a store refusing a PUT on
+            // its signature) and stop reading: its answer, if it came, is the result.
+            let (status, map, framing, _) = self.head(head_only, headers).await.map_err(|_| failure.clone())?;
+            let (received, _) = self.body(framing, sink).await.map_err(|_| failure)?;
+            return Ok(((status, map, received), false));
+        }
         let (status, map, framing, close) = self.head(head_only, headers).await?;
         let (received, ended) = self.body(framing, sink).await?;
         let reusable = !close && !close_asked && !ended && self.read.is_empty();
@@ -146,14 +152,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
         w.push(b' ');
         w.extend_from_slice(parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str).as_bytes());
         w.extend_from_slice(b" HTTP/1.1\r\n");
+        // No body: a chunked framing the caller asked for would leave the server waiting for its
+        // last chunk, so it goes, as hyper drops it.
+        let empty = body.is_end_stream();
         for (name, value) in &parts.headers {
+            if empty && name == TRANSFER_ENCODING {
+                continue;
+            }
             w.extend_from_slice(name.as_str().as_bytes());
             w.extend_from_slice(b": ");
             w.extend_from_slice(value.as_bytes());
             w.extend_from_slice(b"\r\n");
         }
         let exact = body.size_hint().exact();
-        let chunked = if body.is_end_stream() {
+        let chunked = if empty {
             false
         } else if let Some(te) = parts.headers.get(TRANSFER_ENCODING) {
             te.as_bytes().ends_with(b"chunked")
@@ -166,7 +178,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
             false
         } else if matches!(parts.method, Method::GET | Method::HEAD) {
             w.extend_from_slice(b"\r\n");
-            return self.io.write_all(&self.write).await.map_err(|_| Failure::Io);
+            self.io.write_all(&self.write).await.map_err(|_| Failure::Io)?;
+            // TLS may hold written bytes until flushed.
+            return self.io.flush().await.map_err(|_| Failure::Io);
         } else {
             w.extend_from_slice(b"transfer-encoding: chunked\r\n");
             true
@@ -185,6 +199,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame;
             let Ok(data) = frame.into_data() else { continue };
+            if data.is_empty() {
+                // An empty chunk would end a chunked body.
+                continue;
+            }
             if chunked {
                 let size = format!("{:x}\r\n", data.len());
                 self.io.write_all(size.as_bytes()).await.map_err(|_| Failure::Io)?;
@@ -197,7 +215,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
         if chunked {
             self.io.write_all(b"0\r\n\r\n").await.map_err(|_| Failure::Io)?;
         }
-        Ok(())
+        // TLS may hold written bytes until flushed.
+        self.io.flush().await.map_err(|_| Failure::Io)
     }
 
     /// Reads more into the buffer; `Ok(false)` at the connection's end.
@@ -292,8 +311,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
                     }
                 };
                 if size == 0 {
-                    // No trailers are sent to this client: the last chunk ends with CRLF.
-                    self.crlf().await?;
+                    self.trailers().await?;
                     break;
                 }
                 self.exactly(size, &mut out).await?;
@@ -327,6 +345,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
             }
             if !self.fill().await? {
                 return Err(Failure::Io);
+            }
+        }
+    }
+
+    /// Skips the trailer fields after the last chunk, up to the empty line that ends the body.
+    async fn trailers(&mut self) -> Result<(), Failure> {
+        loop {
+            match self.read.windows(2).position(|w| w == b"\r\n") {
+                Some(0) => {
+                    self.read.advance(2);
+                    return Ok(());
+                }
+                Some(end) => self.read.advance(end + 2),
+                None if self.read.len() < MAX_HEAD => {
+                    if !self.fill().await? {
+                        return Err(Failure::Io);
+                    }
+                }
+                None => return Err(Failure::Io),
             }
         }
     }

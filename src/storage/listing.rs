@@ -11,7 +11,7 @@
 //! the token is skipped without being read, so a listing is linear in the keys it returns.
 //!
 //! Listings with a delimiter, which nothing here sends in bulk, stay s3s-fs's own. Every other
-//! operation is s3s-fs's.
+//! operation is s3s-fs's, with the cause of an internal error logged (s3s-fs answers one without).
 
 use s3s::dto::{self, ListObjectsV2Input, ListObjectsV2Output, Object, Timestamp};
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -77,7 +77,10 @@ impl Walk<'_> {
     fn dir(&mut self, path: &Path, key: &str) -> std::io::Result<bool> {
         let entries = match std::fs::read_dir(path) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            // A prefix through an object's name (`a/` beside object `a`) holds nothing.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return Ok(true);
+            }
             Err(e) => return Err(e),
         };
         // Each entry by the key (or, for a directory, the start of the keys) it stands for.
@@ -128,13 +131,22 @@ pub fn plain(prefix: &str) -> bool {
     prefix.split('/').rev().skip(1).all(|part| !matches!(part, "" | "." | ".."))
 }
 
+/// Logs the cause of an internal error: s3s-fs answers `InternalError` without one, and logs it
+/// only when built as its own binary.
+fn internal(operation: &str, e: &s3s::S3Error) {
+    if *e.code() == s3s::S3ErrorCode::InternalError {
+        let cause = e.source().map_or_else(|| e.message().unwrap_or("no cause given").to_owned(), ToString::to_string);
+        tracing::error!(operation, "internal error: {cause}");
+    }
+}
+
 /// The S3 operations s3s-fs implements, each passed to it, except ListObjectsV2.
 macro_rules! delegate {
     ($($name:ident: $input:ident => $output:ident,)*) => {
         #[async_trait::async_trait]
         impl S3 for FsStore {
             $(async fn $name(&self, req: S3Request<dto::$input>) -> S3Result<S3Response<dto::$output>> {
-                self.fs.$name(req).await
+                self.fs.$name(req).await.inspect_err(|e| internal(stringify!($name), e))
             })*
 
             async fn list_objects_v2(
@@ -189,7 +201,10 @@ impl FsStore {
         let walk = move || page(&bucket_root, &prefix, after.as_deref(), max);
         let page = match tokio::task::spawn_blocking(walk).await {
             Ok(Ok(page)) => page,
-            Ok(Err(e)) => return Err(s3_error!(e, InternalError, "listing the bucket")),
+            Ok(Err(e)) => {
+                tracing::error!(operation = "list_objects_v2", "internal error: {e}");
+                return Err(s3_error!(e, InternalError, "listing the bucket"));
+            }
             Err(e) => return Err(s3_error!(e, InternalError, "listing the bucket")),
         };
         let next = page.truncated.then(|| page.objects.last().map(|o| o.0.clone())).flatten();
