@@ -158,7 +158,7 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     let started_at = unix_ms();
     let cpu_before = crate::metrics::process_stats().cpu_seconds;
     let under_way = super::live::ModeUnderWay { mode, server: &server, before: &before };
-    let ((recorder, stopped), interrupted) =
+    let ((mut recorder, stopped), interrupted) =
         guarded_load(load, clients.job(), ctx, stack, (mode.as_str(), scenario.uploads), (stage, Some(under_way)))
             .await;
     let client_cpu_seconds = Some((crate::metrics::process_stats().cpu_seconds - cpu_before).max(0.0));
@@ -195,6 +195,8 @@ async fn run_mode(mode: Mode, ctx: &RunContext<'_>, stack: &mut Stack) -> (ModeR
     }
     // What is left, and the cleanup: like the load and verification, stopped by Ctrl-C (the
     // incomplete report is still written).
+    // Sorted once, for the orphan count's lookups (8 MB a million: not copied).
+    recorder.keys.sort_unstable();
     read_back.orphans = tokio::select! {
         orphans = clean_up(mode, scenario, stack, &recorder) => orphans,
         () = ctx.cancel.cancelled() => {
@@ -241,23 +243,21 @@ fn keep(scenario: &Scenario, ctx: &RunContext<'_>) -> Keep {
 }
 
 /// After a mode: counts the objects under the mode's prefixes that no completed upload accounts
-/// for (`None`: not counted) and removes the run's objects where the store is not the harness's
+/// for (`None`: not counted; `rec.keys` sorted) and removes the run's objects where the store is not the harness's
 /// own temporary one.
 async fn clean_up(mode: Mode, scenario: &Scenario, stack: &Stack, rec: &crate::loadgen::Recorder) -> Option<u64> {
     let prefixes: &[&str] = match mode {
         Mode::Presigned => &[policy::UPLOAD_PREFIX, policy::FILE_PREFIX],
         Mode::Proxied => &[policy::PROXIED_PREFIX],
     };
-    let (s3, bucket) = (&stack.verifier, &stack.target.bucket);
-    let mut known = rec.keys.clone();
-    known.sort_unstable();
+    let (s3, bucket, known) = (&stack.verifier, &stack.target.bucket, &rec.keys);
     match scenario.storage {
         // The harness's own temporary store: count what is left, keep it for inspection.
-        Storage::Embedded => Some(verify::orphans(s3, bucket, prefixes, &known, false).await),
+        Storage::Embedded => Some(verify::orphans(s3, bucket, prefixes, known, false).await),
         // A store the harness started, possibly on the user's data directory: count what is left,
         // and leave no test objects behind (verified or not, orphans included).
         Storage::Minio { .. } | Storage::Container { .. } => {
-            Some(verify::orphans(s3, bucket, prefixes, &known, true).await)
+            Some(verify::orphans(s3, bucket, prefixes, known, true).await)
         }
         // Someone's bucket: other deployments' objects may share the prefixes. Delete what this
         // run stored, count and delete nothing else.
