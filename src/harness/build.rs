@@ -151,7 +151,8 @@ pub fn mode_result(scenario: &Scenario, m: Measured) -> ModeResult {
             interval_ms: millis(loadgen::TIMELINE_INTERVAL),
             completed: rec.timeline.completed,
             in_flight_max: rec.timeline.in_flight_max,
-        },
+        }
+        .bounded(),
         multipart: m.multipart,
         downloads: None,
         cdn_reads: std::collections::BTreeMap::new(),

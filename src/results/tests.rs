@@ -1,4 +1,5 @@
-//! Unit tests of the results types: the sweep crossover, phase names and order, ratios.
+//! Unit tests of the results types: the sweep crossover, phase names and order, ratios, the
+//! timeline's bound.
 
 use super::*;
 
@@ -74,4 +75,26 @@ fn comparison_divides_per_upload_figures() {
     assert!((c.cpu_seconds_ratio - 20.0).abs() < 1e-9);
     s.uploads_ok = 0;
     assert_eq!(Comparison::of(&p, &s), None);
+}
+
+#[test]
+fn a_long_timeline_is_merged_to_at_most_its_bound_keeping_totals_and_peaks() {
+    let short = TimelineData { interval_ms: 100, completed: vec![1; 3_000], in_flight_max: vec![2; 3_000] };
+    assert_eq!(short.clone().bounded(), short);
+    // 6,001 intervals: merged 3 at a time into 2,001, the last one alone.
+    let n = 6_001;
+    let long = TimelineData {
+        interval_ms: 100,
+        completed: (0..n).map(|i| i % 5).collect(),
+        in_flight_max: (0..n).map(|i| if i == 4_000 { 99 } else { i % 7 }).collect(),
+    };
+    let total: u64 = long.completed.iter().sum();
+    let merged = long.bounded();
+    assert_eq!(merged.interval_ms, 300);
+    assert_eq!((merged.completed.len(), merged.in_flight_max.len()), (2_001, 2_001));
+    assert_eq!(merged.completed.iter().sum::<u64>(), total);
+    assert_eq!(merged.completed[..2], [3, 7]);
+    assert_eq!(merged.in_flight_max[4_000 / 3], 99);
+    assert_eq!(merged.in_flight_max[0], 2);
+    assert_eq!(merged.completed[2_000], 0);
 }
