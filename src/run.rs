@@ -100,6 +100,8 @@ pub async fn command(options: &Options, stop: CancellationToken) -> anyhow::Resu
     if let Some(live) = live {
         live.finish(&outcome.results, outcome.dir.clone()).await;
     }
+    // Removes the run's working directory, once the report is on disk.
+    drop(outcome);
     concluded
 }
 

@@ -177,6 +177,10 @@ pub struct Outcome {
     pub started_at: SystemTime,
     /// When it ended.
     pub ended_at: SystemTime,
+    /// The run's working directory (the embedded store's objects, the servers' databases),
+    /// removed when the outcome is dropped: after the caller has rendered the report, because
+    /// removing a million-upload run's files takes minutes.
+    pub work: tempfile::TempDir,
 }
 
 /// What a run (or a merge of shards) measured, before the figures derived from it.
@@ -306,7 +310,7 @@ pub async fn run(scenario: Scenario, options: Options) -> Result<Outcome, Harnes
         thresholds: if options.first_upload.is_some() { Thresholds::LeftToMerge } else { Thresholds::Whole },
     });
     results::write(&results, &dir).map_err(io_error(&dir))?;
-    Ok(Outcome { results, dir, captured, started_at, ended_at: SystemTime::now() })
+    Ok(Outcome { results, dir, captured, started_at, ended_at: SystemTime::now(), work })
 }
 
 /// `t` in Unix milliseconds.
