@@ -110,11 +110,16 @@ impl Tokens {
 mod tests {
     use super::*;
 
+    /// The `Authorization` value that carries `token`.
+    fn bearer(token: &str) -> http::HeaderValue {
+        http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap()
+    }
+
     #[test]
     fn round_trip_and_refusals() {
         let tokens = Tokens::new(b"secret");
         let t = tokens.mint("user-1", Duration::from_secs(60)).unwrap();
-        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let header = bearer(&t);
         assert_eq!(tokens.user(Some(&header)).unwrap(), "user-1");
         assert!(matches!(tokens.user(None), Err(ApiError::MissingToken)));
         let other = Tokens::new(b"other");
@@ -134,12 +139,12 @@ mod tests {
         let tokens = Tokens::new(b"secret");
         let later = WithNbf { sub: "u".into(), iat: unix_now(), exp: unix_now() + 7200, nbf: unix_now() + 3600 };
         let t = tokens.codec.encode(&later).unwrap();
-        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let header = bearer(&t);
         let refused = tokens.user(Some(&header));
         assert!(matches!(&refused, Err(ApiError::InvalidToken(m)) if m.contains("ImmatureSignature")), "{refused:?}");
         let now = WithNbf { nbf: unix_now(), ..later };
         let t = tokens.codec.encode(&now).unwrap();
-        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let header = bearer(&t);
         assert_eq!(tokens.user(Some(&header)).unwrap(), "u");
     }
 
@@ -147,7 +152,7 @@ mod tests {
     fn a_remembered_token_still_expires_and_a_changed_copy_is_checked_again() {
         let tokens = Tokens::new(b"secret");
         let t = tokens.mint("user-1", Duration::from_secs(60)).unwrap();
-        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let header = bearer(&t);
         assert_eq!(tokens.user(Some(&header)).unwrap(), "user-1");
         assert_eq!(tokens.verified.get(t.as_str()).map(|(user, _)| user).as_deref(), Some("user-1"));
         // The remembered answer, then the same token once its `exp` is past the leeway.
@@ -158,7 +163,7 @@ mod tests {
         let at = t.len() - 10;
         let other = if &t[at..=at] == "A" { "B" } else { "A" };
         let forged = format!("{}{other}{}", &t[..at], &t[at + 1..]);
-        let header = http::HeaderValue::from_str(&format!("Bearer {forged}")).unwrap();
+        let header = bearer(&forged);
         assert!(matches!(tokens.user(Some(&header)), Err(ApiError::InvalidToken(_))));
     }
 
@@ -167,7 +172,7 @@ mod tests {
         let tokens = Tokens::new(b"secret");
         let claims = Claims { sub: "u".into(), iat: 0, exp: unix_now() - 3600 };
         let t = tokens.codec.encode(&claims).unwrap();
-        let header = http::HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+        let header = bearer(&t);
         assert!(matches!(tokens.user(Some(&header)), Err(ApiError::TokenExpired)));
     }
 }
