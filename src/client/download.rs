@@ -11,14 +11,16 @@
 //!   (`POST /v1/cdn/cookies`, `resolve`), every view sends them with `GET /private/<key>`.
 //!
 //! Which object each view reads is a plan ([`crate::loadgen::popularity`]) or each object in
-//! turn; a CDN's answer to each view (`X-Cache`: hit or miss) is kept by view number.
+//! turn; a CDN's answer to each view (`X-Cache`: hit or miss) and the cache key it asked for (its
+//! path and query) are kept by view number.
 
 use super::http::{self, Http};
 use super::job::{Common, Flow};
 use crate::loadgen::{Done, Failure, Phase, Sample};
 use ::http::{Request, StatusCode, header};
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -94,6 +96,8 @@ pub struct Reads {
     pub viewers: u64,
     sessions: Vec<OnceCell<String>>,
     answers: Vec<AtomicU8>,
+    /// Each view's CDN cache key (path and query) as a 64-bit hash; 0: not sent to a CDN.
+    keys: Vec<AtomicU64>,
 }
 
 impl Reads {
@@ -122,6 +126,7 @@ impl Reads {
             viewers,
             sessions: (0..viewers).map(|_| OnceCell::new()).collect(),
             answers: (0..count).map(|_| AtomicU8::new(NOT_CACHED)).collect(),
+            keys: (0..count).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -135,6 +140,15 @@ impl Reads {
     #[must_use]
     pub fn answers(&self) -> Vec<u8> {
         self.answers.iter().map(|a| a.load(Relaxed)).collect()
+    }
+
+    /// Distinct URLs (path and query: the cache's key) the views asked the CDN for.
+    #[must_use]
+    pub fn distinct_urls(&self) -> u64 {
+        let mut keys: Vec<u64> = self.keys.iter().map(|k| k.load(Relaxed)).filter(|&k| k != 0).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.len() as u64
     }
 
     /// Sessions (cookies) asked for.
@@ -152,8 +166,15 @@ impl Reads {
         &self.objects[at % n]
     }
 
-    fn cdn_url(&self, path: &str) -> Result<String, Failure> {
-        Ok(format!("{}{path}", self.cdn.as_deref().ok_or(Failure::Io)?))
+    /// The CDN's URL of `path` (path and query) for view `index`, whose cache key it records.
+    fn cdn_url(&self, index: u64, path: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.cdn.as_deref().ok_or(Failure::Io)?);
+        // A fixed-key hasher: the same path hashes the same in every view of the run.
+        let key = BuildHasherDefault::<DefaultHasher>::default().hash_one(path).max(1);
+        if let Some(slot) = self.keys.get(usize::try_from(index).unwrap_or(usize::MAX)) {
+            slot.store(key, Relaxed);
+        }
+        Ok(url)
     }
 
     /// The broker's presigned GET URL of `object`, asked for as its owner.
@@ -225,16 +246,17 @@ impl Flow for Reads {
                 let url = self.presigned(object).await?;
                 resolved = Some(t0.elapsed());
                 let url = match self.via {
-                    Via::PresignedCdn => {
-                        self.cdn_url(&format!("/presigned{}", url.strip_prefix(&self.store_url).ok_or(Failure::Io)?))?
-                    }
+                    Via::PresignedCdn => self.cdn_url(
+                        index,
+                        &format!("/presigned{}", url.strip_prefix(&self.store_url).ok_or(Failure::Io)?),
+                    )?,
                     _ => url,
                 };
                 self.store.send_digest_with_headers(get(&url, &[])?).await?
             }
             Via::CdnPublic => {
                 self.store
-                    .send_digest_with_headers(get(&self.cdn_url(&format!("/public/{}", object.key))?, &[])?)
+                    .send_digest_with_headers(get(&self.cdn_url(index, &format!("/public/{}", object.key))?, &[])?)
                     .await?
             }
             Via::CdnSigned => {
@@ -242,7 +264,7 @@ impl Flow for Reads {
                 if asked {
                     resolved = Some(t0.elapsed());
                 }
-                let url = self.cdn_url(&format!("/private/{}", object.key))?;
+                let url = self.cdn_url(index, &format!("/private/{}", object.key))?;
                 self.store.send_digest_with_headers(get(&url, &[(header::COOKIE, cookie)])?).await?
             }
         };

@@ -137,7 +137,8 @@ async fn read(
     if let Some(log) = log {
         let lines = std::fs::read(&log).map(|b| b.get(usize::try_from(log_start).unwrap_or(0)..).map(<[u8]>::to_vec));
         let text = String::from_utf8_lossy(&lines.ok().flatten().unwrap_or_default()).into_owned();
-        let cache = cache_reads(&reads.answers(), &cdn_log::parse_log(&text), reads.sessions(), rec.ok);
+        let views = (reads.answers(), reads.distinct_urls());
+        let cache = cache_reads(views, &cdn_log::parse_log(&text), reads.sessions(), rec.ok);
         result.per_download.origin_bytes = cache.origin_bytes_per_view;
         result.cache = Some(cache);
     }
@@ -145,13 +146,19 @@ async fn read(
 }
 
 /// What the cache did over one architecture's reads: `answers` each view's hit or miss (view
-/// order), `logged` the cache's access log lines of those reads, `ok` the successful views.
+/// order) and the distinct URLs asked for, `logged` the cache's access log lines of those
+/// reads, `ok` the successful views.
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 #[allow(clippy::naive_bytecount)] // one pass over one byte per view, once per run: no crate for it
-fn cache_reads(answers: &[u8], logged: &[cdn_log::Logged], sessions: u64, ok: u64) -> CacheReads {
+fn cache_reads(
+    (answers, distinct_urls): (Vec<u8>, u64),
+    logged: &[cdn_log::Logged],
+    sessions: u64,
+    ok: u64,
+) -> CacheReads {
     let count = |slice: &[u8], code: u8| slice.iter().filter(|&&a| a == code).count() as u64;
     let ratio = |hits: u64, misses: u64| if hits + misses == 0 { 0.0 } else { hits as f64 / (hits + misses) as f64 };
-    let (hits, misses) = (count(answers, HIT), count(answers, MISS));
+    let (hits, misses) = (count(&answers, HIT), count(&answers, MISS));
     let slice = answers.len().div_ceil(COURSE_SLICES).max(1);
     let course = answers.chunks(slice).map(|c| ratio(count(c, HIT), count(c, MISS))).collect();
     let origin: Vec<&cdn_log::Logged> = logged.iter().filter(|l| l.origin_sent > 0).collect();
@@ -161,6 +168,7 @@ fn cache_reads(answers: &[u8], logged: &[cdn_log::Logged], sessions: u64, ok: u6
         hits,
         misses,
         hit_ratio: ratio(hits, misses),
+        distinct_urls,
         hit_ratio_course: course,
         origin_requests: origin.len() as u64,
         origin_bytes,
@@ -183,8 +191,8 @@ mod tests {
             cdn_log::Logged { status: 200, cache: "MISS".into(), origin_received: 1000, origin_sent: 200, sent: 990 },
             cdn_log::Logged { status: 200, cache: "HIT".into(), origin_received: 0, origin_sent: 0, sent: 990 },
         ];
-        let c = cache_reads(&answers, &logged, 3, 40);
-        assert_eq!((c.hits, c.misses), (30, 10));
+        let c = cache_reads((answers, 12), &logged, 3, 40);
+        assert_eq!((c.hits, c.misses, c.distinct_urls), (30, 10, 12));
         assert!((c.hit_ratio - 0.75).abs() < 1e-12);
         assert_eq!(c.hit_ratio_course.len(), 20);
         assert_eq!((c.hit_ratio_course[0], c.hit_ratio_course[4], c.hit_ratio_course[5]), (0.0, 0.0, 1.0));

@@ -63,6 +63,11 @@ pub struct CacheReads {
     pub misses: u64,
     /// hits / (hits + misses).
     pub hit_ratio: f64,
+    /// Distinct URLs (path and query: the cache's key) the views asked the cache for. Only a
+    /// URL's views after its first can hit, so hits ≤ views − distinct URLs. A presigned URL
+    /// carries its signing second: views of one object get the same URL only within a second.
+    #[serde(default)]
+    pub distinct_urls: u64,
     /// The hit ratio in each twentieth of the views, in order (how the cache warms up).
     pub hit_ratio_course: Vec<f64>,
     /// Requests the cache sent to the store (its access log).

@@ -22,7 +22,7 @@ fn percent(r: f64) -> String {
 
 type Cell = (&'static str, fn(&DownloadResult) -> String);
 
-const ROWS: [Cell; 11] = [
+const ROWS: [Cell; 12] = [
     ("views ok / failed", |d| format!("{} / {}", grouped(d.downloads_ok), grouped(d.downloads_failed))),
     ("app-tier requests per view", |d| number(d.per_download.app_tier_requests, 3)),
     ("app-tier bytes per view", |d| si_bytes(d.per_download.app_tier_bytes)),
@@ -31,6 +31,7 @@ const ROWS: [Cell; 11] = [
         si_bytes(d.cache.as_ref().map_or(d.per_download.object_bytes, |c| c.origin_bytes_per_view))
     }),
     ("cache hit ratio", |d| d.cache.as_ref().map_or("-".into(), |c| percent(c.hit_ratio))),
+    ("distinct URLs asked for (cache keys)", |d| d.cache.as_ref().map_or("-".into(), |c| grouped(c.distinct_urls))),
     ("hit ratio at 5 / 25 / 50 / 75 / 100 % of views", |d| {
         d.cache.as_ref().filter(|c| !c.hit_ratio_course.is_empty()).map_or("-".into(), |c| {
             let n = c.hit_ratio_course.len();
@@ -138,9 +139,10 @@ fn notes(all: &[(String, &DownloadResult)]) -> Vec<String> {
     ));
     if let (Some(p), Some(c)) = (get("presigned-cdn"), get("presigned-cdn").and_then(|d| d.cache.as_ref())) {
         notes.push(format!(
-            "Presigned GET URLs through the same cache: {} hits over {} views, {} of origin per view. A URL carries its signature and its signing second, so only views that got the very same URL (one object, signed in the same second) share a cache entry; every other URL is a miss, and the store serves the object again.",
+            "Presigned GET URLs through the same cache: {} hits over {} views ({} distinct URLs), {} of origin per view. A URL carries its signature and its signing second, so only views that got the very same URL (one object, signed in the same second) share a cache entry; every other URL is a miss, and the store serves the object again. The more seconds a run's views of an object span, the more distinct URLs and misses.",
             percent(c.hit_ratio),
             grouped(p.downloads_ok),
+            grouped(c.distinct_urls),
             si_bytes(c.origin_bytes_per_view)
         ));
     }
