@@ -134,7 +134,7 @@ fn notes(all: &[(String, &DownloadResult)]) -> Vec<String> {
     let get = |name: &str| all.iter().find(|(n, _)| n == name).map(|(_, d)| *d);
     let target = all.first().map_or(0, |(_, d)| d.extrapolated.downloads);
     notes.push(format!(
-        "Each architecture read the same views of the presigned mode's objects. Origin bytes are counted by the cache on its side of the store connection (its access log); a view that does not go through the cache costs the store its whole object. Extrapolations: per-view figures × {} target views, at the run's hit ratio.",
+        "Each architecture read the same views of the presigned mode's objects. Origin bytes are counted by the cache on its side of the store connection (its access log); a view that does not go through the cache costs the store its whole object. Extrapolations: per-view figures × {} target views, at the run's hit ratio. The cache collapses concurrent misses of one URL into one origin request (nginx's proxy_cache_lock): a view that arrives during its URL's fill waits for it, and nginx re-checks every 500 ms, so such views take up to half a second.",
         grouped(target)
     ));
     if let (Some(p), Some(c)) = (get("presigned-cdn"), get("presigned-cdn").and_then(|d| d.cache.as_ref())) {
